@@ -1,0 +1,130 @@
+"""Composition root: build the Application, its services and its handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.carriers.registry import build_carriers
+from bot.config import Settings
+from bot.context import BotApplication, BotContext, BotData
+from bot.handlers import build_handlers, on_error
+from bot.i18n import LANGUAGES, N_, Catalogs
+from bot.parcels import ParcelService
+from bot.schedule import Policy
+from bot.tracking import TrackingService
+from storage import open_storage
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_COMMANDS = (
+    ("track", N_("Follow a parcel")),
+    ("list", N_("Parcels this chat follows")),
+    ("stop", N_("Stop following a parcel")),
+    ("stopall", N_("Stop following every parcel")),
+    ("language", N_("Change the language")),
+    ("privacy", N_("What I store")),
+    ("forget", N_("Delete everything about this chat")),
+    ("help", N_("How to use me")),
+)
+GROUP_COMMANDS = PRIVATE_COMMANDS
+
+
+def build_application(
+    settings: Settings,
+    catalogs: Catalogs,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> BotApplication:
+    """Build the bot; services start in ``post_init`` and stop in ``post_shutdown``."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_api_base_url)
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(start_services)
+        .post_shutdown(stop_services)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application: BotApplication = builder.build()  # type: ignore[assignment]
+    application.bot_data.settings = settings
+    application.bot_data.catalogs = catalogs
+    for group, handlers in build_handlers().items():
+        application.add_handlers(handlers, group=group)
+    application.add_error_handler(on_error)
+    return application
+
+
+async def start_services(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Open storage and the HTTP session, build the carriers, publish the command menus."""
+    data: BotData = application.bot_data
+    settings = data.settings
+    data.storage = await open_storage(settings.database_path)
+    data.session = aiohttp.ClientSession()
+    data.carriers = build_carriers(settings, data.session)
+    for name, variables in data.carriers.disabled.items():
+        logger.warning("carrier %s is disabled: set %s to enable it", name, variables)
+    data.parcels = ParcelService(
+        data.storage,
+        TrackingService(data.carriers),
+        max_parcels_per_chat=settings.max_parcels_per_chat,
+        policy=Policy(scale=settings.check_interval_scale),
+    )
+    await _publish_commands(application, data.catalogs)
+
+
+async def stop_services(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Close what ``start_services`` opened, in reverse order."""
+    data: BotData = application.bot_data
+    session = getattr(data, "session", None)
+    if session is not None:
+        await session.close()
+    storage = getattr(data, "storage", None)
+    if storage is not None:
+        await storage.close()
+
+
+async def _publish_commands(
+    application: Application[Any, Any, Any, Any, Any, Any], catalogs: Catalogs
+) -> None:
+    """Set the command menus for every language and for private and group chats."""
+    for language in (None, *LANGUAGES):
+        tr = catalogs.get(language)
+        for scope, commands in (
+            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+            (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+        ):
+            await application.bot.set_my_commands(
+                [BotCommand(name, tr.gettext(text)) for name, text in commands],
+                scope=scope,
+                language_code=language,
+            )
+
+
+def run(settings: Settings, catalogs: Catalogs) -> int:
+    """Run long polling until Ctrl-C or SIGTERM; return the exit code."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    application = build_application(settings, catalogs)
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

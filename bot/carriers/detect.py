@@ -1,0 +1,514 @@
+"""Recognise tracking numbers and their carriers offline: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from bot.carriers.countries import ISO_COUNTRY_CODES
+
+__all__ = [
+    "CARRIERS",
+    "Match",
+    "extract_numbers",
+    "identify",
+    "looks_like_number",
+    "normalize",
+]
+
+logger = logging.getLogger(__name__)
+
+# Every slug detection can name. PostPlus has no offline rule (its numbers are S10-shaped), so
+# it only ever comes from the online detect API.
+CARRIERS = frozenset(
+    {
+        "ukrposhta",
+        "nova-poshta",
+        "inpost",
+        "postplus",
+        "meest",
+        "upu-s10",
+        "ups",
+        "fedex",
+        "usps",
+        "dhl",
+        "dhl-ecommerce",
+        "amazon",
+        "dpd",
+        "yunexpress",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One carrier a tracking number may belong to."""
+
+    carrier: str
+    country: str | None = None  # ISO 3166-1 alpha-2 issuing country (S10 and Nova Post Europe)
+    rule: str = ""  # name of the format that matched, e.g. "fedex-ground-15"
+    checked: bool = False  # a check digit validated the number
+
+
+# --- normalisation -----------------------------------------------------------------------
+
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212\uff0d"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+# Every character str.isspace() accepts lies below U+3001.
+_WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+_DELETE = str.maketrans("", "", _WHITESPACE + _ZERO_WIDTH + _DASHES)
+_ASCII_DELETE = str.maketrans("", "", "".join(ch for ch in _WHITESPACE + "-" if ch.isascii()))
+_ZERO_WIDTH_DELETE = str.maketrans("", "", _ZERO_WIDTH)
+_CYRILLIC_LOOKALIKES = str.maketrans("АВСЕНІКМОРТХ", "ABCEHIKMOPTX")
+
+
+def normalize(candidate: str) -> str:
+    """Return the candidate without separators, in ASCII upper case where it is a look-alike."""
+    if candidate.isascii():  # the common case; NFKC and the maps below change nothing here
+        return candidate.translate(_ASCII_DELETE).upper()
+    text = unicodedata.normalize("NFKC", candidate).translate(_DELETE)
+    if not text.isascii():
+        # NFKC leaves Arabic-Indic and other decimal digits alone; they must not reach an API.
+        text = "".join(_ascii_digit(ch) for ch in text if not ch.isspace())
+    return text.upper().translate(_CYRILLIC_LOOKALIKES)
+
+
+def _ascii_digit(ch: str) -> str:
+    value = unicodedata.decimal(ch, None)
+    return ch if value is None else str(value)
+
+
+# --- check digits ------------------------------------------------------------------------
+
+_S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+_FEDEX_12_WEIGHTS = (3, 1, 7) * 4
+_FEDEX_34_WEIGHTS = (1, 7, 3) * 5
+_MOD37_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _weighted_sum(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=False))
+
+
+def _mod10(serial: str, even_weight: int, odd_weight: int) -> int:
+    """Return the mod 10 check digit; weights apply to 0-based even and odd positions."""
+    total = even_weight * sum(map(int, serial[0::2])) + odd_weight * sum(map(int, serial[1::2]))
+    return (10 - total % 10) % 10
+
+
+def _s10_ok(m: re.Match[str]) -> bool:
+    remainder = _weighted_sum(m["serial"], _S10_WEIGHTS) % 11
+    expected = {0: 5, 1: 0}.get(remainder, 11 - remainder)
+    return int(m["check"]) == expected and m["country"] in ISO_COUNTRY_CODES
+
+
+def _ukrposhta_ok(m: re.Match[str]) -> bool:
+    # INFERRED, not documented by Ukrposhta: weights 2..7 repeating from the rightmost body
+    # digit, 11 - (S mod 11), with 10 and 11 both giving 0. All 19 public real barcodes pass.
+    # Rejections are logged so the rule can be relaxed if a real barcode ever fails it.
+    body = m["serial"][::-1]
+    total = sum(int(d) * (2 + i % 6) for i, d in enumerate(body))
+    expected = 11 - total % 11
+    if int(m["check"]) == (0 if expected >= 10 else expected):
+        return True
+    logger.debug("13-digit number fails the inferred Ukrposhta check digit: %s", m.string)
+    return False
+
+
+def _ups_ok(m: re.Match[str]) -> bool:
+    values = [int(c) if c.isdigit() else (ord(c) - 3) % 10 for c in m["serial"]]
+    total = sum(values[0::2]) + 2 * sum(values[1::2])  # no Luhn digit sum, unlike Luhn
+    return int(m["check"]) == (10 - total % 10) % 10
+
+
+def _usps_legacy_ok(m: re.Match[str]) -> bool:
+    serial = m["serial"]
+    if not serial.startswith("91"):
+        serial = "91" + serial
+    return int(m["check"]) == _mod10(serial, 3, 1)
+
+
+def _fedex_12_ok(m: re.Match[str]) -> bool:
+    return int(m["check"]) == _weighted_sum(m["serial"], _FEDEX_12_WEIGHTS) % 11 % 10
+
+
+def _fedex_34_ok(m: re.Match[str]) -> bool:
+    return int(m["check"]) == _weighted_sum(m["serial"], _FEDEX_34_WEIGHTS) % 11 % 10
+
+
+def _mod10_even3_ok(m: re.Match[str]) -> bool:
+    return int(m["check"]) == _mod10(m["serial"], 3, 1)
+
+
+def _mod10_odd3_ok(m: re.Match[str]) -> bool:
+    return int(m["check"]) == _mod10(m["serial"], 1, 3)
+
+
+def _dhl_express_ok(m: re.Match[str]) -> bool:
+    return int(m["check"]) == int(m["serial"]) % 7
+
+
+def _dpd_ok(m: re.Match[str]) -> bool:
+    # ISO 7064 MOD 37,36 (hybrid system), as in the DPD Parcel Label Specification.
+    product = 36
+    for ch in m["body"]:
+        product += _MOD37_ALPHABET.index(ch)
+        if product > 36:
+            product -= 36
+        product *= 2
+        if product > 36:
+            product -= 37
+    check = 37 - product
+    return m["check"] == _MOD37_ALPHABET[0 if check == 36 else check]
+
+
+def _iso_country_ok(m: re.Match[str]) -> bool:
+    return m["country"] in ISO_COUNTRY_CODES
+
+
+# --- rule table --------------------------------------------------------------------------
+
+_Kind = Literal["digits", "letters", "any"]  # which candidates a rule can match at all
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    carrier: str
+    name: str
+    pattern: re.Pattern[str]
+    lengths: range | tuple[int, ...]  # every length the pattern can match
+    kind: _Kind
+    check: Callable[[re.Match[str]], bool] | None = None
+    checked: bool = False  # `check` validates a check digit (not just a country list)
+    # A string of this exact shape that fails `check` is rejected outright, so a broad rule
+    # cannot turn a mistyped number into a guess.
+    veto: bool = False
+
+
+def _rule(
+    carrier: str,
+    name: str,
+    lengths: range | tuple[int, ...],
+    kind: _Kind,
+    pattern: str,
+    check: Callable[[re.Match[str]], bool] | None = None,
+    *,
+    checked: bool = True,
+    veto: bool = False,
+) -> _Rule:
+    checked = checked and check is not None
+    compiled = re.compile(pattern, re.ASCII)
+    return _Rule(carrier, name, compiled, lengths, kind, check, checked, veto)
+
+
+_USPS_ROUTE_94 = r"(?P<route>420[0-9]{5}(?=[0-9]{22}$|[0-9]{26}$)(?:[0-9]{4}(?=[0-9]{22}$))?)?"
+_USPS_ROUTE = r"(?P<route>420[0-9]{5}(?:[0-9]{4}(?=[0-9]{22}$))?)?"
+_IMPB_TAIL = r"(?:9[0-9]{8}(?:[0-9]{11}|[0-9]{7})|[0-8][0-9]{5}(?:[0-9]{14}|[0-9]{10}))"
+_IMPB_94_TAIL = (
+    r"(?:9[0-9]{8}(?:[0-9]{15}|[0-9]{11}|[0-9]{7})|[0-8][0-9]{5}(?:[0-9]{14}|[0-9]{10}))"
+)
+_IMPB_LENGTHS = (22, 26, 30, 34)
+
+# Order is rank: check-digit rules, then specific format-only rules, then the broad DHL
+# eCommerce rules. Within the checked block the order settles real collisions the way
+# docs/tracking-number-formats.md §4 asks: usps before fedex (SmartPost), ups before amazon,
+# fedex before dpd.
+# fmt: off
+_RULES: tuple[_Rule, ...] = (
+    _rule("upu-s10", "s10", (13,), "letters",
+          r"(?P<service>[A-Z]{2})(?P<serial>[0-9]{8})(?P<check>[0-9])(?P<country>[A-Z]{2})",
+          _s10_ok, veto=True),
+    _rule("ups", "ups-1z", (18,), "letters",
+          r"1Z(?P<serial>[A-Z0-9]{15})(?P<check>[0-9])", _ups_ok),
+    _rule("ups", "ups-waybill", (11,), "letters",
+          r"[AHJKTV](?P<serial>[0-9]{9})(?P<check>[0-9])", _ups_ok),
+    _rule("ukrposhta", "ukrposhta-13", (13,), "digits",
+          r"(?P<serial>[0-9]{12})(?P<check>[0-9])", _ukrposhta_ok),
+    _rule("usps", "usps-impb-94", _IMPB_LENGTHS, "digits",
+          _USPS_ROUTE_94 + r"(?P<serial>94[0-9]{3}" + _IMPB_94_TAIL + r")(?P<check>[0-9])",
+          _mod10_even3_ok),
+    _rule("usps", "usps-impb", _IMPB_LENGTHS, "digits",
+          _USPS_ROUTE + r"(?P<serial>(?:92(?=[0-9]{3}9)|93(?=[0-9]{3}[0-8])|95)[0-9]{3}"
+          + _IMPB_TAIL + r")(?P<check>[0-9])",
+          _mod10_even3_ok),
+    _rule("usps", "usps-20", (20,), "digits",
+          r"(?P<serial>[0-9]{19})(?P<check>[0-9])", _mod10_even3_ok),
+    _rule("usps", "usps-91", (20, 22, 28, 30, 32, 34), "digits",
+          r"(?P<route>420[0-9]{5}(?:[0-9]{4})?)?(?P<serial>(?:91)?[0-9]{19})(?P<check>[0-9])",
+          _usps_legacy_ok),
+    _rule("fedex", "fedex-express-12", (12,), "digits",
+          r"(?P<serial>[0-9]{11})(?P<check>[0-9])", _fedex_12_ok),
+    _rule("fedex", "fedex-ground-15", (15,), "digits",
+          r"(?P<serial>[0-9]{14})(?P<check>[0-9])", _mod10_odd3_ok),
+    _rule("fedex", "fedex-sscc-18", (18,), "digits",
+          r"[0-9]{2}(?P<serial>[0-9]{15})(?P<check>[0-9])", _mod10_even3_ok),
+    _rule("fedex", "fedex-ground-96", (22,), "digits",
+          r"96[0-9]{5}(?P<serial>[0-9]{14})(?P<check>[0-9])", _mod10_odd3_ok),
+    _rule("fedex", "fedex-gsn-34", (34,), "digits",
+          r"96[0-9]{18}(?P<serial>[0-9]{13})(?P<check>[0-9])", _fedex_34_ok),
+    _rule("fedex", "fedex-express-34", (34,), "digits",
+          r"[0-8][0-9]{19}(?P<serial>[0-9]{13})(?P<check>[0-9])", _fedex_34_ok),
+    _rule("fedex", "fedex-astra-32", (32,), "digits",
+          r"3[0-9]{15}(?P<serial>[0-9]{11})(?P<check>[0-9])[0-9]{4}", _fedex_12_ok),
+    _rule("dpd", "dpd-28", (28,), "any", r"(?P<body>[0-9]{27})(?P<check>[0-9A-Z])", _dpd_ok),
+    _rule("dpd", "dpd-15", (15,), "any", r"(?P<body>[0-9]{14})(?P<check>[0-9A-Z])", _dpd_ok),
+    _rule("dhl", "dhl-express", (10, 11), "digits",
+          r"(?P<serial>[0-9]{9,10})(?P<check>[0-9])", _dhl_express_ok),
+    # Nova Poshta: the waybill rule is format only. The NP Global/NP Shopping rule and the
+    # Nova Post Europe rule are UNCERTAIN (placeholder-like or single examples, no spec).
+    _rule("nova-poshta", "nova-poshta-waybill", (14,), "digits", r"(?:20|59)[0-9]{12}"),
+    _rule("nova-poshta", "nova-poshta-global", range(11, 24), "letters",
+          r"(?=[A-Z0-9]*[0-9])[A-Z0-9]{8,20}NP[GI]"),
+    _rule("nova-poshta", "nova-post-europe", (14,), "letters",
+          r"SH(?P<country>[A-Z]{2})[0-9]{10}", _iso_country_ok, checked=False),
+    _rule("inpost", "inpost-24", (24,), "digits", r"[0-9]{24}"),
+    # Meest: WEAK, second-hand placeholder examples only.
+    _rule("meest", "meest-mycv", (15,), "letters", r"MYCV[0-9]{9}[A-Z]{2}"),
+    _rule("amazon", "amazon-logistics", (15,), "letters", r"TB[ACM][0-9]{12}"),
+    _rule("amazon", "amazon-international", (11,), "letters", r"[AFC][0-9]{10}"),
+    _rule("yunexpress", "yunexpress", (18,), "letters", r"YT[0-9]{16}"),
+    _rule("dhl", "dhl-piece-id", (12, 13, 14), "letters", r"J[A-Z]{2,3}[0-9]{9,10}"),
+    _rule("dhl-ecommerce", "dhl-ecommerce-prefix", range(13, 43), "letters",
+          r"(?:GM|LX|RX|UV|CN|SG|TH|IN|HK|MY)[0-9][0-9A-Z]{9,38}"),
+    _rule("dhl-ecommerce", "dhl-ecommerce-14", (14,), "digits", r"[0-9]{14}"),
+)
+# fmt: on
+
+_MIN_NUMBER_CHARS = min(min(rule.lengths) for rule in _RULES)
+_MAX_NUMBER_CHARS = max(max(rule.lengths) for rule in _RULES)
+_NUMBER_SHAPE = re.compile(r"[0-9A-Z]+", re.ASCII)
+
+
+def _dispatch(kind: _Kind) -> dict[int, tuple[_Rule, ...]]:
+    """Return, per length, the rules a candidate of that kind can match, in rank order."""
+    return {
+        length: tuple(r for r in _RULES if length in r.lengths and r.kind in (kind, "any"))
+        for length in range(_MIN_NUMBER_CHARS, _MAX_NUMBER_CHARS + 1)
+    }
+
+
+_DIGIT_RULES = _dispatch("digits")
+_LETTER_RULES = _dispatch("letters")
+
+
+def identify(number: str) -> list[Match]:
+    """Return the carriers the whole number may belong to, best first; empty if none."""
+    # Anything this long is a text, not a number with separators; skip normalising it.
+    if len(number) > 4 * _MAX_NUMBER_CHARS:
+        return []
+    return _identify_normalized(normalize(number))
+
+
+def _identify_normalized(number: str) -> list[Match]:
+    if not _MIN_NUMBER_CHARS <= len(number) <= _MAX_NUMBER_CHARS:
+        return []
+    if _NUMBER_SHAPE.fullmatch(number) is None:  # also keeps "+380..." phone numbers out
+        return []
+    rules = _DIGIT_RULES if number.isdigit() else _LETTER_RULES
+    found: list[Match] = []
+    for rule in rules[len(number)]:
+        m = rule.pattern.fullmatch(number)
+        if m is None:
+            continue
+        if rule.check is not None and not rule.check(m):
+            if rule.veto:
+                return []
+            continue
+        if any(f.carrier == rule.carrier for f in found):
+            continue  # e.g. USPS 20 and USPS legacy: one candidate per carrier is enough
+        country = m["country"] if "country" in rule.pattern.groupindex else None
+        found.append(Match(rule.carrier, country, rule.name, rule.checked))
+    return found
+
+
+def _tier(match: Match) -> int:
+    """Rank a match: 0 check digit, 1 specific format, 2 broad DHL eCommerce rule."""
+    if match.checked:
+        return 0
+    return 2 if match.carrier == "dhl-ecommerce" else 1
+
+
+def looks_like_number(token: str) -> bool:
+    """Tell whether a token is shaped like a tracking number, valid or not.
+
+    True for 8-40 ASCII letters and digits (after normalize()) with at least 6 digits. The bot
+    uses it to answer "this number is not valid" instead of ignoring ordinary chat text.
+    """
+    if len(token) > 200:
+        return False
+    text = normalize(token)
+    if not 8 <= len(text) <= 40 or _NUMBER_SHAPE.fullmatch(text) is None:
+        return False
+    return sum(ch.isdigit() for ch in text) >= 6
+
+
+# --- finding numbers in text -------------------------------------------------------------
+
+_MAX_TEXT_CHARS = 20_000  # a paste longer than this is cut; nobody sends 20 KB of numbers
+_SHORT_GROUP_CHARS = 6  # groups up to this long may be printed parts of one number
+_MAX_JOINED_CHARS = 34  # the longest format; joins never go beyond it
+_MAX_JOINED_GROUPS = 10  # a 34-digit number printed in groups of 4 has 9 groups
+_MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
+_MAX_PHONE_DIGITS = 15  # E.164
+
+_PIECE = re.compile(rf"(\+?)([^\W_]+(?:[{_DASHES}]+[^\W_]+)*)")
+_DASH_RUN = re.compile(rf"[{_DASHES}]+")
+_WWW = re.compile(r"www\.", re.IGNORECASE)
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+
+
+def _url_start(token: str) -> int:
+    """Return where a URL ("scheme://..." or "www....") starts in the token, or -1."""
+    # Scanned by hand: a regex search for the scheme backtracks quadratically on long words.
+    www = _WWW.search(token)
+    starts = [-1 if www is None else www.start()]
+    separator = token.find("://")
+    if separator > 0:
+        start = separator
+        while start > 0 and token[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        while start < separator and not token[start].isalpha():
+            start += 1  # a scheme starts with a letter
+        if start < separator:
+            starts.append(start)
+    found = [start for start in starts if start >= 0]
+    return min(found, default=-1)
+
+
+class _Scanner:
+    """Collect accepted numbers from text, in order, joining printed groups."""
+
+    __slots__ = ("_limit", "_phone_digits", "_run", "found")
+
+    def __init__(self, limit: int | None) -> None:
+        self.found: dict[str, None] = {}  # an ordered set
+        self._limit = limit
+        self._run: list[str] = []  # adjacent short normalised groups that may form one number
+        # Digits seen so far of a "+380 50 ..." phone number; None outside one.
+        self._phone_digits: int | None = None
+
+    def full(self) -> bool:
+        return self._limit is not None and len(self.found) >= self._limit
+
+    def text(self, text: str, depth: int = 0) -> None:
+        for token in text.split():
+            if self.full():
+                return
+            start = _url_start(token) if depth < _MAX_URL_DEPTH else -1
+            if start < 0:
+                self._token(token)
+            else:
+                self._token(token[:start])
+                self._url(token[start:], depth + 1)
+        self.flush()
+
+    def _url(self, url: str, depth: int) -> None:
+        self.flush()
+        try:
+            parts = urlsplit(url)
+            values = [value for _, value in parse_qsl(parts.query)]
+        except ValueError:  # e.g. an unbalanced "[" in the host
+            self._token(url)
+            self.flush()
+            return
+        for segment in [*unquote(parts.path).split("/"), *values, unquote(parts.fragment)]:
+            self.text(segment, depth)  # each segment stands alone
+
+    def _token(self, token: str) -> None:
+        end = 0
+        for m in _PIECE.finditer(token):
+            if m.start() > end:
+                self.flush()  # punctuation between pieces ends a run of groups
+            end = m.end()
+            plus, piece = m.groups()
+            if plus and piece[0].isdigit():
+                self.flush()  # "+" and digits: a phone number, never a parcel
+                self._phone_digits = len(normalize(piece))
+                continue
+            if plus:
+                self.flush()
+            if _DASH_RUN.search(piece):
+                whole = normalize(piece)  # "2040-0048-7990-00" is one number, printed in parts
+                if _identify_normalized(whole):
+                    self.flush()
+                    self._add(whole)
+                    continue
+            for part in _DASH_RUN.split(piece):
+                self._group(normalize(part))
+        if end < len(token):
+            self.flush()
+
+    def _group(self, group: str) -> None:
+        if not group:
+            return
+        if self._phone_digits is not None:
+            # The rest of "+380 50 123 45 67": E.164 numbers have at most 15 digits.
+            if group.isdigit() and self._phone_digits + len(group) <= _MAX_PHONE_DIGITS:
+                self._phone_digits += len(group)
+                return
+            self._phone_digits = None
+        if len(group) > _SHORT_GROUP_CHARS:
+            # An unbroken run is tried whole, never cut and never joined.
+            self.flush()
+            if _identify_normalized(group):
+                self._add(group)
+            return
+        self._run.append(group)
+
+    def _add(self, number: str) -> None:
+        if not self.full():
+            self.found.setdefault(number)
+
+    def flush(self) -> None:
+        """Turn the pending run of short groups into numbers."""
+        run, self._run, self._phone_digits = self._run, [], None
+        start = 0
+        while start < len(run) - 1 and not self.full():
+            best, best_tier, best_end = "", 3, start
+            joined = run[start]
+            for end in range(start + 1, min(len(run), start + _MAX_JOINED_GROUPS)):
+                joined += run[end]
+                if len(joined) > _MAX_JOINED_CHARS:
+                    break
+                matches = _identify_normalized(joined)
+                if not matches:
+                    continue
+                tier = min(_tier(m) for m in matches)
+                # "in 1234 5678 9012" is an English word before digits, not a DHL prefix.
+                if tier == 2 and run[start].isalpha():
+                    continue
+                if tier <= best_tier:  # prefer a stronger rule, then the longer join
+                    best, best_tier, best_end = joined, tier, end
+            if best:
+                self._add(best)
+                start = best_end + 1
+            else:
+                start += 1
+
+
+def _cut(text: str) -> str:
+    """Return the first _MAX_TEXT_CHARS of text without the word that straddles the cut."""
+    end = _MAX_TEXT_CHARS
+    # A number cut in half could pass a shorter format, so the last piece is dropped.
+    while end > 0 and (text[end - 1].isalnum() or text[end - 1] in _DASHES):
+        end -= 1
+    return text[:end]
+
+
+def extract_numbers(text: str, limit: int | None = None) -> list[str]:
+    """Return the normalised tracking numbers found in free text, first seen first.
+
+    Looks at most at the first 20,000 characters; `limit` stops after that many numbers.
+    """
+    if limit is not None and limit <= 0:
+        return []
+    if len(text) > _MAX_TEXT_CHARS:
+        text = _cut(text)
+    scanner = _Scanner(limit)
+    scanner.text(text.translate(_ZERO_WIDTH_DELETE))
+    return list(scanner.found)

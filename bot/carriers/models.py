@@ -1,0 +1,133 @@
+"""Carrier-neutral tracking model: normalized statuses, events and results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+class ParcelStatus(StrEnum):
+    """Where a parcel is, in the same words for every carrier."""
+
+    INFO_RECEIVED = "info_received"
+    ACCEPTED = "accepted"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    DELIVERY_FAILED = "delivery_failed"
+    DELIVERED = "delivered"
+    RETURNING = "returning"
+    RETURNED = "returned"
+    EXCEPTION = "exception"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Tell whether the parcel's journey has ended."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_milestone(self) -> bool:
+        """Tell whether a change to this status deserves a loud notification."""
+        return self in MILESTONE_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({ParcelStatus.DELIVERED, ParcelStatus.RETURNED})
+MILESTONE_STATUSES = frozenset(
+    {
+        ParcelStatus.READY_FOR_PICKUP,
+        ParcelStatus.OUT_FOR_DELIVERY,
+        ParcelStatus.DELIVERED,
+        ParcelStatus.DELIVERY_FAILED,
+        ParcelStatus.RETURNING,
+        ParcelStatus.RETURNED,
+        ParcelStatus.EXCEPTION,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """One scan or status change reported by a carrier."""
+
+    occurred_at: datetime  # aware, UTC
+    status: ParcelStatus
+    code: str | None = None  # the carrier's own code, compared as a string
+    description: str | None = None  # the carrier's own text, in whatever language it gave
+    location: str | None = None
+    postcode: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identify the event by time, code and place, so reordering is not a change."""
+        when = self.occurred_at.astimezone(UTC).isoformat(timespec="minutes")
+        return f"{when}|{self.code or self.status}|{(self.location or '').strip().casefold()}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingResult:
+    """Everything a carrier told us about one parcel."""
+
+    carrier: str
+    number: str
+    events: tuple[TrackingEvent, ...] = ()  # oldest first
+    extras: Mapping[str, str] = field(default_factory=dict)  # e.g. route_from / route_to
+    status_override: ParcelStatus | None = None  # carrier-level status when events lack one
+
+    @property
+    def latest(self) -> TrackingEvent | None:
+        """Return the newest event, if any."""
+        return self.events[-1] if self.events else None
+
+    @property
+    def status(self) -> ParcelStatus:
+        """Return the parcel's current normalized status."""
+        if self.status_override is not None:
+            return self.status_override
+        latest = self.latest
+        return latest.status if latest else ParcelStatus.UNKNOWN
+
+    @property
+    def delivered(self) -> bool:
+        """Tell whether the recipient has the parcel."""
+        return self.status is ParcelStatus.DELIVERED
+
+    @property
+    def terminal(self) -> bool:
+        """Tell whether nothing more is expected to happen."""
+        return self.status.is_terminal
+
+
+def kyiv_local(text: str, fmt: str | None = None) -> datetime:
+    """Parse a carrier's naive Kyiv-local time into an aware UTC datetime.
+
+    Raises:
+        ValueError: the text is not a time in the expected format.
+    """
+    # The carrier sends wall-clock Kyiv time without an offset; attach the zone before use.
+    parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)  # noqa: DTZ007
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=KYIV)
+    return parsed.astimezone(UTC)
+
+
+def aware_utc(text: str) -> datetime:
+    """Parse an ISO time that carries its own offset into aware UTC.
+
+    Raises:
+        ValueError: the text is not ISO 8601 or has no offset.
+    """
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without offset: {text!r}")
+    return parsed.astimezone(UTC)
+
+
+def sort_events(events: list[TrackingEvent]) -> tuple[TrackingEvent, ...]:
+    """Order events oldest first; a stable sort keeps the carrier's order on equal times."""
+    return tuple(sorted(events, key=lambda e: e.occurred_at))

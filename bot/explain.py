@@ -1,0 +1,38 @@
+"""One translated sentence for every carrier failure, shared by the bot and the CLI."""
+
+from __future__ import annotations
+
+from bot.carriers.errors import (
+    CarrierAuthError,
+    CarrierError,
+    CarrierNotConfigured,
+    CarrierUnavailable,
+    NotTrackable,
+    ParcelNotFound,
+    TrackingPending,
+)
+from bot.i18n import Translator
+from bot.status_labels import carrier_name
+
+
+def explain(err: CarrierError, number: str, tr: Translator) -> str:
+    """Say in the reader's language why a lookup gave no result."""
+    _ = tr.gettext
+    name = carrier_name(err.carrier, _)
+    if isinstance(err, TrackingPending):
+        text = _("{carrier} is still collecting data about {number}.")
+    elif isinstance(err, ParcelNotFound):
+        text = _(
+            "{carrier} has no record of {number} yet: it appears after the parcel is handed over."
+        )
+    elif isinstance(err, CarrierNotConfigured):
+        text = _("{carrier} is not configured on this bot.")
+    elif isinstance(err, NotTrackable):
+        text = _("{number} looks like a {carrier} number, which this bot cannot track.")
+    elif isinstance(err, CarrierUnavailable):
+        text = _("{carrier} is not answering right now.")
+    elif isinstance(err, CarrierAuthError):
+        text = _("{carrier} refused this bot's credentials: the operator must check them.")
+    else:
+        text = _("{carrier} answered with something this bot cannot read.")
+    return text.format(carrier=name, number=number)

@@ -1,0 +1,128 @@
+"""Pure renderers: tracking results and events as HTML for Telegram or plain text for the CLI."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+
+from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
+from bot.i18n import Translator
+from bot.status_labels import STATUS_EMOJI, carrier_name, event_label, status_label
+
+TELEGRAM_LIMIT = 4096
+CARD_EVENTS = 5
+
+
+def _esc(text: str, as_html: bool) -> str:
+    """Escape for HTML output only."""
+    return html.escape(text, quote=False) if as_html else text
+
+
+def _bold(text: str, as_html: bool) -> str:
+    """Wrap in <b> for HTML output only."""
+    return f"<b>{text}</b>" if as_html else text
+
+
+def event_line(event: TrackingEvent, carrier: str, tr: Translator, *, as_html: bool = True) -> str:
+    """Render one event: time, our label, place and the carrier's own words when they differ."""
+    label = event_label(carrier, event.code, event.status, tr.gettext)
+    when = tr.short_datetime(event.occurred_at)
+    parts = [f"{when}  {STATUS_EMOJI[event.status]} {_esc(label, as_html)}"]
+    place = ", ".join(p for p in (event.location, event.postcode) if p)
+    if place:
+        parts.append(_esc(place, as_html))
+    line = " — ".join(parts)
+    detail = (event.description or "").strip()
+    if detail and detail.casefold() != label.casefold():
+        line += f"\n    {_italic(_esc(detail, as_html), as_html)}"
+    return line
+
+
+def _italic(text: str, as_html: bool) -> str:
+    """Wrap in <i> for HTML output only."""
+    return f"<i>{text}</i>" if as_html else text
+
+
+def render_result(
+    result: TrackingResult,
+    tr: Translator,
+    *,
+    label: str | None = None,
+    as_html: bool = True,
+    max_events: int = CARD_EVENTS,
+) -> str:
+    """Render a status card: carrier, number, label, status, place, time and recent events."""
+    _ = tr.gettext
+    title = f"{carrier_name(result.carrier, _)} · {_bold(_esc(result.number, as_html), as_html)}"
+    lines = [title]
+    if label:
+        lines.append(_("Label: {label}").format(label=_esc(label, as_html)))
+    route_from, route_to = result.extras.get("route_from"), result.extras.get("route_to")
+    if route_from and route_to:
+        route = f"{_esc(route_from, as_html)} → {_esc(route_to, as_html)}"
+        lines.append(_("Route: {route}").format(route=route))
+    latest = result.latest
+    lines.append(
+        _("Status: {status}").format(status=_bold(status_label(result.status, _), as_html))
+    )
+    if latest is not None:
+        lines.append(_("Updated: {time}").format(time=tr.datetime(latest.occurred_at)))
+        if latest.location:
+            lines.append(_("Place: {place}").format(place=_esc(latest.location, as_html)))
+    if result.events:
+        shown = result.events[-max_events:]
+        lines.append("")
+        if len(result.events) > len(shown):
+            lines.append(
+                tr.ngettext(
+                    "Last {count} of {total} event:",
+                    "Last {count} of {total} events:",
+                    len(result.events),
+                ).format(count=len(shown), total=len(result.events))
+            )
+        else:
+            lines.append(_("History:"))
+        lines.extend(event_line(e, result.carrier, tr, as_html=as_html) for e in reversed(shown))
+    return "\n".join(lines)
+
+
+def render_history(result: TrackingResult, tr: Translator) -> list[str]:
+    """Render the full history newest first, split into messages under Telegram's limit."""
+    header = tr.gettext("Full history of {number}:").format(
+        number=_bold(_esc(result.number, True), True)
+    )
+    lines = [event_line(e, result.carrier, tr) for e in reversed(result.events)]
+    if not lines:
+        lines = [tr.gettext("No events yet.")]
+    return split_message([header, *lines])
+
+
+def split_message(lines: Iterable[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Join lines into as few messages as fit the limit, never splitting a line's HTML tags."""
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        piece = line if len(line) <= limit else line[: limit - 1] + "…"
+        candidate = f"{current}\n{piece}" if current else piece
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = piece
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def short_status(stored_status: str, tr: Translator) -> str:
+    """Render a stored status string with its emoji and label; unknown strings fall back."""
+    try:
+        status = ParcelStatus(stored_status)
+    except ValueError:
+        status = ParcelStatus.UNKNOWN
+    return status_label(status, tr.gettext)
+
+
+def join_blocks(blocks: Sequence[str]) -> str:
+    """Join rendered blocks with an empty line between them."""
+    return "\n\n".join(b for b in blocks if b)

@@ -1,0 +1,63 @@
+"""Every handler of the bot, in order; the groups are decided here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.handlers.basics import (
+    choose_language,
+    help_command,
+    membership_changed,
+    privacy,
+    set_language,
+    stale_button,
+    start,
+    unknown_command,
+)
+from bot.handlers.cards import card_button, list_page, list_parcels, stop_number
+from bot.handlers.common import remember_chat
+from bot.handlers.conversations import conversation_handlers
+from bot.handlers.errors import on_error
+from bot.handlers.tracking import pick_carrier, track_command, track_text
+from bot.keyboards import LANGUAGE_PATTERN, PAGE_PATTERN, PICK_PATTERN, SUBSCRIPTION_PATTERN
+
+PRE_GROUP = -1  # registers the chat and loads its language before any other handler
+
+__all__ = ["build_handlers", "on_error"]
+
+
+def build_handlers() -> dict[int, list[BaseHandler[Any, Any, Any]]]:
+    """Return the handlers by group."""
+    private = filters.ChatType.PRIVATE
+    # Handlers that call carriers run without blocking, so one slow carrier never holds up
+    # other users' updates.
+    main: list[BaseHandler[Any, Any, Any]] = [
+        *conversation_handlers(),
+        CommandHandler("start", start, block=False),
+        CommandHandler("help", help_command),
+        CommandHandler("privacy", privacy),
+        CommandHandler("language", choose_language),
+        CommandHandler("track", track_command, block=False),
+        CommandHandler("list", list_parcels),
+        CommandHandler("stop", stop_number),
+        CallbackQueryHandler(pick_carrier, pattern=PICK_PATTERN, block=False),
+        CallbackQueryHandler(card_button, pattern=SUBSCRIPTION_PATTERN, block=False),
+        CallbackQueryHandler(list_page, pattern=PAGE_PATTERN),
+        CallbackQueryHandler(set_language, pattern=LANGUAGE_PATTERN),
+        ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
+        MessageHandler(private & filters.COMMAND, unknown_command),
+        CallbackQueryHandler(stale_button),
+    ]
+    return {PRE_GROUP: [TypeHandler(Update, remember_chat)], 0: main}

@@ -1,0 +1,135 @@
+"""Greeting, help, privacy, language choice, membership changes and stray buttons."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+
+from bot.context import LANGUAGE_KEY, BotContext
+from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.tracking import track_deep_link
+from bot.keyboards import language_keyboard, parse
+
+logger = logging.getLogger(__name__)
+
+_GONE = frozenset({ChatMemberStatus.BANNED, ChatMemberStatus.LEFT})
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greet the user; ``/start <number>`` (a deep link) follows that number at once."""
+    if context.args:
+        await track_deep_link(update, context, " ".join(context.args))
+        return
+    _ = context.tr.gettext
+    await reply(
+        update,
+        _(
+            "Hi! I track parcels of Ukrposhta, Nova Poshta, InPost and many international "
+            "carriers.\n\nSend me a tracking number (or paste a whole shop e-mail with several), "
+            "and I will show the status and write to you when it changes.\n\n"
+            "/help shows everything I can do."
+        ),
+    )
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """List what the bot can do."""
+    _ = context.tr.gettext
+    await reply(
+        update,
+        _(
+            "<b>How to use me</b>\n"
+            "• Send a tracking number; text after it on the same line becomes its label.\n"
+            "• Paste a message with several numbers: I follow all of them.\n"
+            "• In groups: /track NUMBER [label], or reply /track to a message with numbers.\n\n"
+            "<b>Commands</b>\n"
+            "/track NUMBER [label] – follow a parcel\n"
+            "/list – the parcels this chat follows\n"
+            "/stop NUMBER – stop following a parcel\n"
+            "/stopall – stop following every parcel\n"
+            "/language – change the language\n"
+            "/privacy – what I store\n"
+            "/forget – delete everything about this chat\n"
+            "/cancel – leave the current step"
+        ),
+    )
+
+
+async def privacy(update: Update, context: BotContext) -> None:
+    """Say what is stored and why."""
+    _ = context.tr.gettext
+    await reply(
+        update,
+        _(
+            "<b>What I store</b>\n"
+            "• this chat's id, type and language;\n"
+            "• the tracking numbers this chat follows, their labels and who added them;\n"
+            "• the status history the carriers report for those numbers.\n\n"
+            "Numbers are sent only to the carrier that tracks them. Nothing is shared with anyone "
+            "else. /forget deletes all of it."
+        ),
+    )
+
+
+async def choose_language(update: Update, context: BotContext) -> None:
+    """Show the language buttons."""
+    await reply(
+        update, context.tr.gettext("Choose the language:"), reply_markup=language_keyboard()
+    )
+
+
+async def set_language(update: Update, context: BotContext) -> None:
+    """Store the chosen language; in groups only admins may change it."""
+    query = update.callback_query
+    chat = update.effective_chat
+    callback = parse(query.data) if query else None
+    if query is None or chat is None or callback is None:
+        return
+    if not await is_chat_admin(update, context):
+        await query.answer(
+            context.tr.gettext("Only chat admins can change the group's language."),
+            show_alert=True,
+        )
+        return
+    await context.bot_data.storage.set_chat_language(chat.id, callback.argument)
+    context.chat_memory[LANGUAGE_KEY] = callback.argument
+    await query.answer()
+    await query.edit_message_text(context.tr.gettext("Language changed: I now speak English."))
+
+
+async def membership_changed(update: Update, context: BotContext) -> None:
+    """Mark the chat blocked when the user blocks the bot or a group removes it."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    status = change.new_chat_member.status
+    gone = status in _GONE
+    await context.bot_data.storage.set_chat_blocked(change.chat.id, gone)
+    logger.info("chat %s is now %s", change.chat.id, "blocked" if gone else "active")
+    if (
+        not gone
+        and change.chat.type != ChatType.PRIVATE
+        and change.old_chat_member.status in _GONE
+    ):
+        await context.bot.send_message(
+            change.chat.id,
+            context.tr.gettext(
+                "Hi! Use /track NUMBER to follow a parcel together; /help lists every command."
+            ),
+        )
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """Answer any button that no handler claimed, so the user's spinner stops."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(context.tr.gettext("This button is no longer valid."))
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """Answer an unknown command in a private chat."""
+    await reply(
+        update, context.tr.gettext("I do not know this command. /help lists what I can do.")
+    )

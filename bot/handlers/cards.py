@@ -1,0 +1,191 @@
+"""The status card's buttons, ``/list`` and ``/stop``: every action checked against the chat."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+
+from bot.carriers.detect import normalize
+from bot.context import BotContext
+from bot.formatting import render_history, short_status
+from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.tracking import render_card
+from bot.i18n import Translator
+from bot.keyboards import CARD, HISTORY, REFRESH, STOP, card_keyboard, list_keyboard, parse
+from bot.parcels import Lookup
+from storage import SubscriptionView
+
+PAGE_SIZE = 10
+REFRESH_COOLDOWN = timedelta(seconds=60)  # per parcel: a button must not hammer a carrier
+
+
+async def own_subscription(
+    update: Update, context: BotContext, subscription_id: int
+) -> SubscriptionView | None:
+    """Return the subscription only if it belongs to the chat the update comes from."""
+    chat = update.effective_chat
+    view = await context.bot_data.storage.get_subscription(subscription_id)
+    if view is None or chat is None or view.chat_id != chat.id:
+        return None
+    return view
+
+
+async def may_stop(update: Update, context: BotContext, view: SubscriptionView) -> bool:
+    """In groups only the person who added a parcel or a chat admin may stop it."""
+    user = update.effective_user
+    if user is not None and view.added_by in (None, user.id):
+        return True
+    return await is_chat_admin(update, context)
+
+
+async def card_button(update: Update, context: BotContext) -> None:
+    """Handle the card, history, refresh and stop buttons."""
+    query = update.callback_query
+    if query is None:
+        return
+    tr = context.tr
+    callback = parse(query.data)
+    view = await own_subscription(update, context, callback.number) if callback else None
+    if callback is None or view is None:
+        await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+        return
+    parcels = context.bot_data.parcels
+    if callback.action == CARD:
+        await query.answer()
+        result = await parcels.stored_result(view.parcel)
+        await reply(
+            update,
+            render_card(view, Lookup(view.parcel, result, None), tr),
+            reply_markup=card_keyboard(view.id, tr),
+        )
+    elif callback.action == HISTORY:
+        await query.answer()
+        result = await parcels.stored_result(view.parcel)
+        for chunk in render_history(result, tr):
+            await reply(update, chunk)
+    elif callback.action == REFRESH:
+        await _refresh(update, context, view)
+    elif callback.action == STOP:
+        if not await may_stop(update, context, view):
+            await query.answer(
+                tr.gettext("Only the person who added this parcel or a chat admin can stop it."),
+                show_alert=True,
+            )
+            return
+        await context.bot_data.storage.unsubscribe(view.id)
+        await query.answer()
+        await reply(
+            update,
+            tr.gettext("Stopped tracking {number}.").format(
+                number=html.escape(view.label or view.parcel.number)
+            ),
+        )
+
+
+async def _refresh(update: Update, context: BotContext, view: SubscriptionView) -> None:
+    """Look the parcel up again unless it was checked moments ago, then update the card."""
+    query = update.callback_query
+    assert query is not None
+    tr = context.tr
+    parcels = context.bot_data.parcels
+    checked = view.parcel.last_checked_at
+    if checked is not None and datetime.now(UTC) - checked < REFRESH_COOLDOWN:
+        await query.answer(tr.gettext("Checked less than a minute ago; showing the latest data."))
+        lookup = Lookup(view.parcel, await parcels.stored_result(view.parcel), None)
+    else:
+        await query.answer(tr.gettext("Checking…"))
+        lookup = await parcels.check(view.parcel, tr.language, notify=True)
+    text = render_card(view, lookup, tr)
+    try:
+        await query.edit_message_text(text, reply_markup=card_keyboard(view.id, tr))
+    except BadRequest as err:
+        # "message is not modified" when nothing changed; any other edit failure: send anew.
+        if "not modified" not in str(err).lower():
+            await reply(update, text, reply_markup=card_keyboard(view.id, tr))
+
+
+async def list_parcels(update: Update, context: BotContext) -> None:
+    """Handle ``/list``: the chat's parcels, a page at a time."""
+    text, markup = await _list_page(update, context, 0)
+    await reply(update, text, reply_markup=markup)
+
+
+async def list_page(update: Update, context: BotContext) -> None:
+    """Handle the list's page arrows."""
+    query = update.callback_query
+    callback = parse(query.data) if query else None
+    if query is None or callback is None:
+        return
+    await query.answer()
+    text, markup = await _list_page(update, context, callback.number)
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as err:
+        if "not modified" not in str(err).lower():
+            raise
+
+
+async def _list_page(
+    update: Update, context: BotContext, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Render one page of the chat's parcels."""
+    chat = update.effective_chat
+    assert chat is not None
+    tr = context.tr
+    storage = context.bot_data.storage
+    total = await storage.count_subscriptions(chat.id)
+    if total == 0:
+        return tr.gettext("This chat follows no parcels yet. Send me a tracking number."), None
+    page = max(0, min(page, (total - 1) // PAGE_SIZE))
+    views = await storage.list_subscriptions(chat.id, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    header = tr.ngettext(
+        "This chat follows {count} parcel:", "This chat follows {count} parcels:", total
+    ).format(count=total)
+    rows = [(v.id, _list_line(v, tr)) for v in views]
+    markup = list_keyboard(rows, page, (page + 1) * PAGE_SIZE < total, tr)
+    return header, markup
+
+
+def _list_line(view: SubscriptionView, tr: Translator) -> str:
+    """Return a button caption: status emoji, then label or number."""
+    status = short_status(view.parcel.status or "unknown", tr).split(" ", 1)[0]
+    name = view.label or view.parcel.number
+    return f"{status} {name}"[:60]
+
+
+async def stop_number(update: Update, context: BotContext) -> None:
+    """Handle ``/stop <number>``: stop following that number in this chat."""
+    chat = update.effective_chat
+    tr = context.tr
+    if chat is None:
+        return
+    if not context.args:
+        await reply(
+            update,
+            tr.gettext("Send /stop with the number to stop, or /stopall to stop every parcel."),
+        )
+        return
+    number = normalize(" ".join(context.args))
+    storage = context.bot_data.storage
+    views = await storage.list_subscriptions(chat.id, offset=0, limit=10_000)
+    matching = [v for v in views if v.parcel.number == number]
+    if not matching:
+        await reply(
+            update,
+            tr.gettext("This chat does not follow {number}.").format(number=html.escape(number)),
+        )
+        return
+    for view in matching:
+        if not await may_stop(update, context, view):
+            await reply(
+                update,
+                tr.gettext("Only the person who added this parcel or a chat admin can stop it."),
+            )
+            return
+        await storage.unsubscribe(view.id)
+    await reply(
+        update, tr.gettext("Stopped tracking {number}.").format(number=html.escape(number))
+    )

@@ -1,0 +1,59 @@
+"""Helpers every handler uses: chat registration, replies, permission checks."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Chat, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+from bot.context import LANGUAGE_KEY, BotContext
+from bot.i18n import negotiate_language
+
+logger = logging.getLogger(__name__)
+
+ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
+
+
+async def remember_chat(update: Update, context: BotContext) -> None:
+    """Register the chat on its first update and load its language (runs before handlers)."""
+    chat = update.effective_chat
+    if chat is None or context.chat_data is None or LANGUAGE_KEY in context.chat_data:
+        return
+    user = update.effective_user
+    language = negotiate_language(
+        user.language_code if user else None, context.bot_data.settings.default_language
+    )
+    stored = await context.bot_data.storage.upsert_chat(chat.id, chat.type, language)
+    context.chat_data[LANGUAGE_KEY] = stored.language
+
+
+def is_private(update: Update) -> bool:
+    """Tell whether the update comes from a private chat."""
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
+    """Answer the update's message; in groups as a reply, so the asker sees it is for them."""
+    message = update.effective_message
+    if message is None:
+        return None
+    if not is_private(update):
+        kwargs.setdefault("do_quote", True)
+    return await message.reply_text(text, **kwargs)  # type: ignore[arg-type]
+
+
+async def is_chat_admin(update: Update, context: BotContext) -> bool:
+    """Tell whether the user is an administrator of the (group) chat; private chats: always."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return False
+    if chat.type == Chat.PRIVATE:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError as err:
+        logger.warning("cannot read membership in chat %s: %s", chat.id, err)
+        return False
+    return member.status in ADMIN_STATUSES

@@ -1,0 +1,189 @@
+"""Flows with steps: rename a parcel, stop every parcel, forget the chat (each with /cancel)."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import ForceReply, Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import LANGUAGE_KEY, BotContext
+from bot.handlers.cards import own_subscription
+from bot.handlers.common import is_chat_admin, reply
+from bot.keyboards import (
+    FORGET,
+    FORGET_PATTERN,
+    RENAME_PATTERN,
+    STOP_ALL,
+    STOP_ALL_PATTERN,
+    confirm_keyboard,
+    parse,
+)
+from bot.requests import MAX_LABEL
+
+WAITING_LABEL, CONFIRMING = range(2)
+TIMEOUT_SECONDS = 300
+RENAMING_KEY = "renaming"
+
+
+async def start_rename(update: Update, context: BotContext) -> int:
+    """Ask for a new label for the parcel whose Rename button was pressed."""
+    query = update.callback_query
+    callback = parse(query.data) if query else None
+    tr = context.tr
+    view = await own_subscription(update, context, callback.number) if callback else None
+    if query is None or view is None:
+        if query is not None:
+            await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+        return ConversationHandler.END
+    await query.answer()
+    context.chat_memory[RENAMING_KEY] = view.id
+    await reply(
+        update,
+        tr.gettext("Send the new label for {number} (or /cancel).").format(
+            number=html.escape(view.parcel.number)
+        ),
+        reply_markup=ForceReply(selective=True),
+    )
+    return WAITING_LABEL
+
+
+async def save_label(update: Update, context: BotContext) -> int:
+    """Store the label the user sent."""
+    message = update.effective_message
+    tr = context.tr
+    subscription_id = context.chat_memory.pop(RENAMING_KEY, None)
+    view = await own_subscription(update, context, subscription_id) if subscription_id else None
+    if message is None or not message.text or view is None:
+        return ConversationHandler.END
+    label = " ".join(message.text.split())[:MAX_LABEL]
+    await context.bot_data.storage.rename_subscription(view.id, label)
+    await reply(
+        update,
+        tr.gettext("Renamed {number} to “{label}”.").format(
+            number=html.escape(view.parcel.number), label=html.escape(label)
+        ),
+    )
+    return ConversationHandler.END
+
+
+async def ask_stop_all(update: Update, context: BotContext) -> int:
+    """Ask before stopping every parcel of the chat (admins only in groups)."""
+    tr = context.tr
+    if not await is_chat_admin(update, context):
+        await reply(update, tr.gettext("Only chat admins can stop every parcel of a group."))
+        return ConversationHandler.END
+    await reply(
+        update,
+        tr.gettext("Stop tracking every parcel of this chat?"),
+        reply_markup=confirm_keyboard(STOP_ALL, tr),
+    )
+    return CONFIRMING
+
+
+async def confirm_stop_all(update: Update, context: BotContext) -> int:
+    """Stop every parcel after a Yes; keep them after a No."""
+    query = update.callback_query
+    chat = update.effective_chat
+    tr = context.tr
+    if query is None or chat is None:
+        return ConversationHandler.END
+    await query.answer()
+    if query.data == f"{STOP_ALL}:yes":
+        count = await context.bot_data.storage.unsubscribe_all(chat.id)
+        text = tr.ngettext(
+            "Stopped tracking {count} parcel.", "Stopped tracking {count} parcels.", count
+        ).format(count=count)
+    else:
+        text = tr.gettext("Nothing was changed.")
+    await query.edit_message_text(text)
+    return ConversationHandler.END
+
+
+async def ask_forget(update: Update, context: BotContext) -> int:
+    """Ask before deleting everything stored about the chat."""
+    tr = context.tr
+    if not await is_chat_admin(update, context):
+        await reply(update, tr.gettext("Only chat admins can delete a group's data."))
+        return ConversationHandler.END
+    await reply(
+        update,
+        tr.gettext("Delete everything I store about this chat: its parcels, labels and settings?"),
+        reply_markup=confirm_keyboard(FORGET, tr),
+    )
+    return CONFIRMING
+
+
+async def confirm_forget(update: Update, context: BotContext) -> int:
+    """Delete the chat's data after a Yes."""
+    query = update.callback_query
+    chat = update.effective_chat
+    tr = context.tr
+    if query is None or chat is None:
+        return ConversationHandler.END
+    await query.answer()
+    if query.data == f"{FORGET}:yes":
+        await context.bot_data.storage.forget_chat(chat.id)
+        context.chat_memory.pop(LANGUAGE_KEY, None)  # re-registered on the next update
+        text = tr.gettext("Done: I deleted everything about this chat.")
+    else:
+        text = tr.gettext("Nothing was changed.")
+    await query.edit_message_text(text)
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """Leave any flow."""
+    context.chat_memory.pop(RENAMING_KEY, None)
+    await reply(update, context.tr.gettext("Cancelled."))
+    return ConversationHandler.END
+
+
+async def timed_out(update: Update, context: BotContext) -> int:
+    """Forget a flow the user abandoned."""
+    context.chat_memory.pop(RENAMING_KEY, None)
+    return ConversationHandler.END
+
+
+def _flow(entry: object, state: int, handlers: list[object], name: str) -> ConversationHandler:  # type: ignore[type-arg]
+    """Build a conversation with /cancel and a timeout."""
+    return ConversationHandler(
+        entry_points=[entry],  # type: ignore[list-item]
+        states={
+            state: handlers,  # type: ignore[dict-item]
+            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        conversation_timeout=TIMEOUT_SECONDS,
+        name=name,
+    )
+
+
+def conversation_handlers() -> list[ConversationHandler]:  # type: ignore[type-arg]
+    """Return the rename, stop-all and forget flows."""
+    return [
+        _flow(
+            CallbackQueryHandler(start_rename, pattern=RENAME_PATTERN),
+            WAITING_LABEL,
+            [MessageHandler(filters.TEXT & ~filters.COMMAND, save_label)],
+            "rename",
+        ),
+        _flow(
+            CommandHandler("stopall", ask_stop_all),
+            CONFIRMING,
+            [CallbackQueryHandler(confirm_stop_all, pattern=STOP_ALL_PATTERN)],
+            "stop_all",
+        ),
+        _flow(
+            CommandHandler("forget", ask_forget),
+            CONFIRMING,
+            [CallbackQueryHandler(confirm_forget, pattern=FORGET_PATTERN)],
+            "forget",
+        ),
+    ]

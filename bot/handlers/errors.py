@@ -1,0 +1,33 @@
+"""The error handler: log everything with its traceback, answer the user politely."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+
+from bot.context import BotContext
+
+logger = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log an unhandled error and tell the user something went wrong, without details."""
+    logger.error("unhandled error while processing an update", exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer()
+        except Exception:  # already failing: the answer is best effort
+            logger.debug("could not answer the callback query after an error")
+    message = update.effective_message
+    if message is None:
+        return
+    try:
+        tr = context.tr
+        await message.reply_text(
+            tr.gettext("Sorry, something went wrong on my side. Please try again later.")
+        )
+    except Exception:  # the error handler must never raise
+        logger.warning("could not tell the user about the error")

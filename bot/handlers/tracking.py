@@ -1,0 +1,271 @@
+"""Adding parcels: numbers in private messages, ``/track``, deep links and the carrier chooser."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction
+
+from bot.carriers.errors import CarrierError, ParcelNotFound
+from bot.context import BotContext
+from bot.explain import explain
+from bot.formatting import render_result, short_status
+from bot.handlers.common import reply
+from bot.i18n import Translator
+from bot.keyboards import card_keyboard, parse, pick_keyboard
+from bot.parcels import Lookup, ParcelLimitReached
+from bot.requests import ParsedMessage, Request, parse_message
+from bot.routing import Candidate, client_of_key
+from bot.status_labels import carrier_name
+from storage import SubscriptionView
+
+logger = logging.getLogger(__name__)
+CONCURRENT_LOOKUPS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one requested number."""
+
+    request: Request
+    view: SubscriptionView | None = None
+    lookup: Lookup | None = None
+    candidates: tuple[Candidate, ...] = ()  # several: the user must choose
+    problem: str | None = None  # translated sentence when nothing was followed
+
+
+async def track_text(update: Update, context: BotContext) -> None:
+    """Handle plain text in a private chat: follow every number it contains."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    parsed = parse_message(message.text, context.bot_data.settings.max_numbers_per_message)
+    await _handle(update, context, parsed, hint_when_empty=True)
+
+
+async def track_command(update: Update, context: BotContext) -> None:
+    """Handle ``/track <number> [label]``, or ``/track`` as a reply to a message with numbers."""
+    message = update.effective_message
+    if message is None:
+        return
+    text = " ".join(context.args or [])
+    if not text.strip() and message.reply_to_message:
+        replied = message.reply_to_message
+        text = replied.text or replied.caption or ""
+    if not text.strip():
+        await reply(
+            update,
+            context.tr.gettext(
+                "Send /track with a tracking number, e.g. /track RA067022855UA, "
+                "or reply /track to a message that contains numbers."
+            ),
+        )
+        return
+    parsed = parse_message(text, context.bot_data.settings.max_numbers_per_message)
+    await _handle(update, context, parsed, hint_when_empty=False)
+
+
+async def track_deep_link(update: Update, context: BotContext, payload: str) -> None:
+    """Follow the number carried by a ``/start <number>`` link."""
+    parsed = parse_message(payload, 1)
+    await _handle(update, context, parsed, hint_when_empty=False)
+
+
+async def _handle(
+    update: Update, context: BotContext, parsed: ParsedMessage, *, hint_when_empty: bool
+) -> None:
+    """Follow the parsed requests and answer with one card or one summary."""
+    tr = context.tr
+    _ = tr.gettext
+    if not parsed.requests:
+        if parsed.rejected or not hint_when_empty:
+            await reply(update, invalid_number_text(tr))
+        else:
+            await reply(update, _("Send me a tracking number, and I will find the parcel."))
+        return
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    semaphore = asyncio.Semaphore(CONCURRENT_LOOKUPS)
+
+    async def one(request: Request) -> Outcome:
+        async with semaphore:
+            return await _follow(update, context, request)
+
+    outcomes = await asyncio.gather(*(one(r) for r in parsed.requests))
+    if len(outcomes) == 1 and not parsed.overflow:
+        await _reply_single(update, context, outcomes[0])
+    else:
+        await _reply_summary(update, context, outcomes, parsed.overflow)
+
+
+async def _follow(update: Update, context: BotContext, request: Request) -> Outcome:
+    """Resolve one number and follow it, unless the user must choose the carrier first."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None  # handlers are registered for chat updates only
+    parcels = context.bot_data.parcels
+    tr = context.tr
+    resolution = await parcels.resolve(chat.id, request.number)
+    if not resolution.candidates:
+        return Outcome(request, problem=invalid_number_text(tr))
+    if resolution.ambiguous:
+        context.chat_memory.setdefault("labels", {})[resolution.number] = request.label
+        return Outcome(request, candidates=resolution.candidates)
+    return await follow_candidate(
+        context, chat.id, user.id if user else None, request, resolution.candidates[0]
+    )
+
+
+async def follow_candidate(
+    context: BotContext, chat_id: int, user_id: int | None, request: Request, candidate: Candidate
+) -> Outcome:
+    """Follow a number with a chosen carrier; failures become a translated problem."""
+    tr = context.tr
+    try:
+        view, lookup = await context.bot_data.parcels.follow(
+            chat_id, user_id, request.number, candidate, request.label, tr.language
+        )
+    except ParcelLimitReached:
+        limit = context.bot_data.settings.max_parcels_per_chat
+        return Outcome(
+            request,
+            problem=tr.ngettext(
+                "This chat already follows {count} parcel, the most I allow. "
+                "Stop one with /list.",
+                "This chat already follows {count} parcels, the most I allow. "
+                "Stop one with /list.",
+                limit,
+            ).format(count=limit),
+        )
+    except CarrierError as err:
+        return Outcome(request, problem=explain(err, request.number, tr))
+    return Outcome(request, view, lookup)
+
+
+def invalid_number_text(tr: Translator) -> str:
+    """Explain which numbers the bot accepts."""
+    return tr.gettext(
+        "That does not look like a tracking number I know. I accept, for example:\n"
+        "• Ukrposhta: 13 digits (0500100031143) or RA067022855UA\n"
+        "• Nova Poshta: 14 digits starting with 20 or 59\n"
+        "• InPost: 24 digits\n"
+        "• international numbers like LM951174328CN, UPS 1Z…, DHL, FedEx, USPS, DPD\n"
+        "Check the number for typos: a wrong check digit means it was mistyped."
+    )
+
+
+def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
+    """Render a subscription's status card, with a note when the lookup failed."""
+    _ = tr.gettext
+    blocks: list[str] = []
+    if lookup.result is not None:
+        blocks.append(render_result(lookup.result, tr, label=view.label))
+    else:
+        name = carrier_name(client_of_key(lookup.parcel.carrier), _)
+        blocks.append(f"{name} · <b>{html.escape(view.parcel.number)}</b>")
+    if lookup.error is not None:
+        note = explain(lookup.error, view.parcel.number, tr)
+        if isinstance(lookup.error, ParcelNotFound):
+            note += " " + _("I will keep checking and write when it appears.")
+        else:
+            note += " " + _("The parcel is saved; I will keep trying.")
+        blocks.append(note)
+    return "\n\n".join(blocks)
+
+
+async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -> None:
+    """Answer one number: its card, the carrier chooser, or the problem."""
+    tr = context.tr
+    if outcome.candidates:
+        await reply(
+            update,
+            tr.gettext("{number} could belong to several carriers. Which one is it?").format(
+                number=outcome.request.number
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                pick_keyboard(outcome.request.number, outcome.candidates, tr)
+            ),
+        )
+    elif outcome.view is not None and outcome.lookup is not None:
+        await reply(
+            update,
+            render_card(outcome.view, outcome.lookup, tr),
+            reply_markup=card_keyboard(outcome.view.id, tr),
+        )
+    else:
+        await reply(update, outcome.problem or invalid_number_text(tr))
+
+
+async def _reply_summary(
+    update: Update, context: BotContext, outcomes: list[Outcome], overflow: int
+) -> None:
+    """Answer several numbers with one message: a line each, choosers as buttons."""
+    tr = context.tr
+    _ = tr.gettext
+    lines = [
+        tr.ngettext(
+            "I looked at {count} number:", "I looked at {count} numbers:", len(outcomes)
+        ).format(count=len(outcomes))
+    ]
+    buttons = []
+    for outcome in outcomes:
+        number = f"<code>{outcome.request.number}</code>"
+        if outcome.view is not None and outcome.lookup is not None:
+            status = (
+                short_status(str(outcome.lookup.result.status), tr)
+                if outcome.lookup.result and outcome.lookup.result.events
+                else "⏳ " + _("no data yet")
+            )
+            label = (
+                f" ({html.escape(outcome.view.label, quote=False)})" if outcome.view.label else ""
+            )
+            lines.append(f"• {number}{label}: {status}")
+        elif outcome.candidates:
+            lines.append(f"• {number}: " + _("choose the carrier below"))
+            buttons.extend(pick_keyboard(outcome.request.number, outcome.candidates, tr))
+        else:
+            lines.append(f"• {number}: {outcome.problem}")
+    if overflow:
+        lines.append(
+            tr.ngettext(
+                "{count} more number was not processed: send at most {limit} at a time.",
+                "{count} more numbers were not processed: send at most {limit} at a time.",
+                overflow,
+            ).format(count=overflow, limit=context.bot_data.settings.max_numbers_per_message)
+        )
+    lines.append(_("Open any parcel with /list."))
+    await reply(
+        update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    )
+
+
+async def pick_carrier(update: Update, context: BotContext) -> None:
+    """Handle a carrier chosen for an ambiguous number: remember it and follow the parcel."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    callback = parse(query.data)
+    tr = context.tr
+    if callback is None:
+        await query.answer(tr.gettext("This button is no longer valid."))
+        return
+    index_text, _sep, number = callback.argument.partition(":")
+    resolution = await context.bot_data.parcels.tracking.resolve(number)
+    index = int(index_text)
+    if index >= len(resolution.candidates):
+        await query.answer(tr.gettext("This button is no longer valid."))
+        return
+    await query.answer()
+    candidate = resolution.candidates[index]
+    await context.bot_data.storage.remember_pick(chat.id, resolution.number, candidate.carrier)
+    label = context.chat_memory.get("labels", {}).pop(resolution.number, None)
+    user = update.effective_user
+    outcome = await follow_candidate(
+        context, chat.id, user.id if user else None, Request(resolution.number, label), candidate
+    )
+    await _reply_single(update, context, outcome)

@@ -1,0 +1,144 @@
+"""Inline keyboards and their short callback data: one prefix per action, parsed in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import Translator
+from bot.routing import Candidate
+from bot.status_labels import carrier_name
+
+# Prefixes (≤ 2 chars) keep callback data far below Telegram's 64-byte limit.
+CARD, HISTORY, REFRESH, RENAME, STOP, PAGE, PICK, LANGUAGE = "c", "h", "r", "n", "x", "l", "p", "g"
+STOP_ALL, FORGET, KEEP = "sa", "fg", "k"
+
+_PATTERN = re.compile(r"^([a-z]{1,2}):([A-Za-z0-9:_-]{1,60})$")
+SUBSCRIPTION_PATTERN = re.compile(rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}):[0-9]{{1,12}}$")
+RENAME_PATTERN = re.compile(rf"^{RENAME}:[0-9]{{1,12}}$")
+PAGE_PATTERN = re.compile(rf"^{PAGE}:[0-9]{{1,4}}$")
+PICK_PATTERN = re.compile(rf"^{PICK}:[0-9]:[A-Z0-9]{{6,40}}$")
+LANGUAGE_PATTERN = re.compile(rf"^{LANGUAGE}:(?:uk|en|ru)$")
+STOP_ALL_PATTERN = re.compile(rf"^{STOP_ALL}:(?:yes|no)$")
+FORGET_PATTERN = re.compile(rf"^{FORGET}:(?:yes|no)$")
+KEEP_PATTERN = re.compile(rf"^{KEEP}:[0-9]{{1,12}}:(?:yes|no)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """Parsed callback data: an action prefix and its argument."""
+
+    action: str
+    argument: str
+
+    @property
+    def number(self) -> int:
+        """Return the argument as an id."""
+        return int(self.argument.split(":")[0])
+
+
+def parse(data: str | None) -> Callback | None:
+    """Parse callback data, or return None for anything malformed or forged."""
+    match = _PATTERN.fullmatch(data or "")
+    return Callback(match.group(1), match.group(2)) if match else None
+
+
+def card_keyboard(subscription_id: int, tr: Translator) -> InlineKeyboardMarkup:
+    """Return the status card's buttons."""
+    _ = tr.gettext
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("📜 History"), callback_data=f"{HISTORY}:{subscription_id}"
+                ),
+                InlineKeyboardButton(
+                    _("🔄 Refresh"), callback_data=f"{REFRESH}:{subscription_id}"
+                ),
+            ],
+            [
+                InlineKeyboardButton(_("✏️ Rename"), callback_data=f"{RENAME}:{subscription_id}"),
+                InlineKeyboardButton(
+                    _("🛑 Stop tracking"), callback_data=f"{STOP}:{subscription_id}"
+                ),
+            ],
+        ]
+    )
+
+
+def pick_keyboard(
+    number: str, candidates: Sequence[Candidate], tr: Translator
+) -> list[list[InlineKeyboardButton]]:
+    """Return one row of carrier choices for an ambiguous number."""
+    return [
+        [
+            InlineKeyboardButton(
+                candidate.name or carrier_name(candidate.carrier, tr.gettext),
+                callback_data=f"{PICK}:{index}:{number}",
+            )
+            for index, candidate in enumerate(candidates[:5])
+        ]
+    ]
+
+
+def list_keyboard(
+    rows: Sequence[tuple[int, str]], page: int, has_next: bool, tr: Translator
+) -> InlineKeyboardMarkup:
+    """Return one button per listed parcel and the page arrows."""
+    buttons = [[InlineKeyboardButton(text, callback_data=f"{CARD}:{sid}")] for sid, text in rows]
+    arrows = []
+    if page > 0:
+        arrows.append(
+            InlineKeyboardButton(tr.gettext("◀️ Back"), callback_data=f"{PAGE}:{page - 1}")
+        )
+    if has_next:
+        arrows.append(
+            InlineKeyboardButton(tr.gettext("Next ▶️"), callback_data=f"{PAGE}:{page + 1}")
+        )
+    if arrows:
+        buttons.append(arrows)
+    return InlineKeyboardMarkup(buttons)
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    """Return the language choice; each language is named in itself."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("🇺🇦 Українська", callback_data=f"{LANGUAGE}:uk"),
+                InlineKeyboardButton("🇬🇧 English", callback_data=f"{LANGUAGE}:en"),
+                InlineKeyboardButton("Русский", callback_data=f"{LANGUAGE}:ru"),
+            ]
+        ]
+    )
+
+
+def confirm_keyboard(prefix: str, tr: Translator) -> InlineKeyboardMarkup:
+    """Return Yes / No buttons for a destructive action."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(tr.gettext("Yes"), callback_data=f"{prefix}:yes"),
+                InlineKeyboardButton(tr.gettext("No"), callback_data=f"{prefix}:no"),
+            ]
+        ]
+    )
+
+
+def keep_keyboard(subscription_id: int, tr: Translator) -> InlineKeyboardMarkup:
+    """Return the "keep tracking?" question's buttons."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    tr.gettext("Keep tracking"), callback_data=f"{KEEP}:{subscription_id}:yes"
+                ),
+                InlineKeyboardButton(
+                    tr.gettext("Stop"), callback_data=f"{KEEP}:{subscription_id}:no"
+                ),
+            ]
+        ]
+    )

@@ -1,0 +1,65 @@
+"""When to look at a parcel next: adaptive intervals by status, backoff while quiet, jitter."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.carriers.models import ParcelStatus
+
+MINUTE = 60.0
+HOUR = 60 * MINUTE
+
+# First interval after a change, by status: soon when something is about to happen.
+BASE_INTERVALS: Mapping[ParcelStatus, float] = {
+    ParcelStatus.OUT_FOR_DELIVERY: 30 * MINUTE,
+    ParcelStatus.READY_FOR_PICKUP: 30 * MINUTE,
+    ParcelStatus.DELIVERY_FAILED: 1 * HOUR,
+    ParcelStatus.ACCEPTED: 2 * HOUR,
+    ParcelStatus.IN_TRANSIT: 2 * HOUR,
+    ParcelStatus.RETURNING: 2 * HOUR,
+    ParcelStatus.EXCEPTION: 6 * HOUR,
+    ParcelStatus.INFO_RECEIVED: 6 * HOUR,
+    ParcelStatus.UNKNOWN: 6 * HOUR,
+    ParcelStatus.DELIVERED: 24 * HOUR,
+    ParcelStatus.RETURNED: 24 * HOUR,
+}
+NOT_FOUND_INTERVAL = 6 * HOUR
+MAX_INTERVAL = 24 * HOUR
+RETRY_INTERVAL = 5 * MINUTE  # after a carrier failure; the circuit breaker handles long outages
+JITTER = 0.1  # ±10 %, so parcels added together do not stay in lock-step forever
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Scheduling knobs; ``scale`` multiplies every interval (CHECK_INTERVAL_SCALE)."""
+
+    scale: float = 1.0
+    rng: random.Random | None = None
+
+    def next_interval(
+        self,
+        status: ParcelStatus | None,
+        *,
+        changed: bool,
+        previous: float | None,
+        failed: bool = False,
+    ) -> float:
+        """Return seconds until the next check (unscaled intervals are documented above)."""
+        if failed:
+            base = RETRY_INTERVAL
+        elif status is None:
+            base = NOT_FOUND_INTERVAL if changed or not previous else previous / self.scale * 2
+        elif changed or not previous:
+            base = BASE_INTERVALS[status]
+        else:
+            base = max(previous / self.scale * 2, BASE_INTERVALS[status])
+        base = min(base, MAX_INTERVAL)
+        rng = self.rng or random
+        return base * self.scale * (1 + rng.uniform(-JITTER, JITTER))
+
+    def next_check(self, now: datetime, interval: float) -> datetime:
+        """Return the moment of the next check."""
+        return now + timedelta(seconds=interval)

@@ -1,0 +1,99 @@
+"""Tracking service: from a number to candidates, and from a candidate to a tracking result."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.carriers.detect import normalize
+from bot.carriers.errors import CarrierError, CarrierNotConfigured, NotTrackable
+from bot.carriers.gdeposylka import GdePosylkaClient
+from bot.carriers.models import TrackingResult
+from bot.carriers.registry import CarrierRegistry
+from bot.routing import (
+    CLIENT_NAMES,
+    GDEPOSYLKA_COURIERS,
+    Candidate,
+    may_ask_online,
+    offline_candidates,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What a number could be; ``candidates`` is empty for an invalid number."""
+
+    number: str
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def ambiguous(self) -> bool:
+        """Tell whether the user should pick between several carriers."""
+        return len(self.candidates) > 1
+
+
+class TrackingService:
+    """Resolve numbers to carriers and look them up, with the same rules everywhere."""
+
+    def __init__(self, registry: CarrierRegistry) -> None:
+        self.registry = registry
+
+    async def resolve(self, raw_number: str, forced: str | None = None) -> Resolution:
+        """Find the candidates for a number, asking GdePosylka only when the rules cannot decide.
+
+        ``forced`` is a client or detection slug chosen by the user or operator; it skips
+        detection, so numbers without an offline rule (e.g. PostPlus) can still be tracked.
+        """
+        number = normalize(raw_number)
+        if forced:
+            routes = (forced,) if forced in CLIENT_NAMES else ("gdeposylka",)
+            courier = GDEPOSYLKA_COURIERS.get(forced)
+            return Resolution(number, (Candidate(forced, routes, courier=courier),))
+        candidates = offline_candidates(number)
+        if not candidates and may_ask_online(number):
+            candidates = await self._detect_online(number)
+        return Resolution(number, tuple(candidates))
+
+    async def _detect_online(self, number: str) -> list[Candidate]:
+        """Ask GdePosylka which couriers a number belongs to; nothing when it is not configured."""
+        client = self.registry.gdeposylka
+        if client is None:
+            return []
+        try:
+            detection = await client.detect(number)
+        except CarrierError as err:
+            logger.warning("online detection failed: %s", err)
+            return []
+        return [
+            Candidate("gdeposylka", ("gdeposylka",), courier=c.slug, name=c.name_alt or c.name)
+            for c in detection.couriers[:5]
+        ]
+
+    def client_for(self, candidate: Candidate) -> str:
+        """Return the configured client for a candidate.
+
+        Raises:
+            CarrierNotConfigured: a client exists for it, but the operator did not enable it.
+            NotTrackable: no client of this bot can track that carrier.
+        """
+        client = candidate.client(self.registry.clients)
+        if client:
+            return client
+        missing = [route for route in candidate.routes if route in self.registry.disabled]
+        if missing:
+            raise CarrierNotConfigured(missing[0], self.registry.disabled[missing[0]])
+        raise NotTrackable(candidate.carrier, "no client of this bot tracks it")
+
+    async def lookup(self, number: str, candidate: Candidate, lang: str = "uk") -> TrackingResult:
+        """Look a number up with the client that serves the candidate.
+
+        Raises:
+            CarrierError: any subclass; ParcelNotFound when the carrier has no record yet.
+        """
+        name = self.client_for(candidate)
+        client = self.registry.clients[name]
+        if isinstance(client, GdePosylkaClient):
+            return await client.track(number, lang, courier=candidate.courier)
+        return await client.track(number, lang)

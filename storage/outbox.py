@@ -1,0 +1,90 @@
+"""The outbox: notifications written with the data that caused them, sent later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from storage.core import StorageCore
+from storage.models import OutboxItem
+from storage.rows import LIVE_SUBSCRIPTION, outbox_from_row
+from storage.times import to_db, utc_now
+
+
+class OutboxMixin(StorageCore):
+    """Queue messages for chats and track which were sent."""
+
+    async def enqueue(
+        self,
+        chat_id: int,
+        kind: str,
+        payload: str,
+        loud: bool,
+        subscription_id: int | None = None,
+        parcel_id: int | None = None,
+    ) -> int:
+        """Queue one message for a chat and return its outbox id.
+
+        Args:
+            chat_id: the chat to message.
+            kind: what the sender should render, e.g. 'events', 'final', 'stale'.
+            payload: JSON text the sender renders.
+            loud: whether the message should make a sound.
+            subscription_id: the subscription it is about, if any.
+            parcel_id: the parcel it is about, if any.
+        """
+        return await self._insert(
+            "INSERT INTO outbox (chat_id, subscription_id, parcel_id, kind, payload, loud, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (chat_id, subscription_id, parcel_id, kind, payload, int(loud), to_db(utc_now())),
+        )
+
+    async def notify_subscribers(self, parcel_id: int, kind: str, payload: str, loud: bool) -> int:
+        """Queue one message per live subscription of a parcel and return how many were queued.
+
+        Live means not archived, in a chat that is active and has not blocked the bot.
+        """
+        return await self._execute(
+            "INSERT INTO outbox (chat_id, subscription_id, parcel_id, kind, payload, loud, "
+            "created_at) SELECT s.chat_id, s.id, s.parcel_id, ?, ?, ?, ? "
+            "FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+            f"WHERE s.parcel_id = ? AND {LIVE_SUBSCRIPTION} ORDER BY s.id",
+            (kind, payload, int(loud), to_db(utc_now()), parcel_id),
+        )
+
+    async def pending_outbox(self, limit: int) -> list[OutboxItem]:
+        """Return unsent messages for reachable chats, oldest first."""
+        rows = await self._fetchall(
+            "SELECT o.* FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
+            "WHERE o.sent_at IS NULL AND c.active = 1 AND c.blocked = 0 ORDER BY o.id LIMIT ?",
+            (limit,),
+        )
+        return [outbox_from_row(row) for row in rows]
+
+    async def get_outbox_item(self, item_id: int) -> OutboxItem | None:
+        """Return one outbox row, sent or not."""
+        row = await self._fetchone("SELECT * FROM outbox WHERE id = ?", (item_id,))
+        return None if row is None else outbox_from_row(row)
+
+    async def mark_sent(self, ids: Sequence[int], sent_at: datetime) -> int:
+        """Record that messages were sent and return how many rows changed."""
+        async with self.transaction():
+            return await self._executemany(
+                "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                [(to_db(sent_at), item_id) for item_id in ids],
+            )
+
+    async def drop_outbox(self, ids: Sequence[int]) -> int:
+        """Delete messages that will never be sent and return how many were deleted."""
+        async with self.transaction():
+            return await self._executemany(
+                "DELETE FROM outbox WHERE id = ?", [(item_id,) for item_id in ids]
+            )
+
+    async def count_sent_since(self, since: datetime) -> int:
+        """Count messages sent at or after a time."""
+        return await self._count("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?", (to_db(since),))
+
+    async def prune_outbox(self, sent_before: datetime) -> int:
+        """Delete messages sent before a time and return how many were deleted."""
+        return await self._execute("DELETE FROM outbox WHERE sent_at < ?", (to_db(sent_before),))

@@ -1,0 +1,126 @@
+"""Parcels and their events: creation, the poll schedule, history and statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from storage.core import StorageCore
+from storage.errors import StorageError
+from storage.models import Parcel, StoredEvent
+from storage.rows import LIVE_SUBSCRIPTION, event_from_row, parcel_from_row
+from storage.times import opt_to_db, to_db, utc_now
+
+
+class ParcelsMixin(StorageCore):
+    """Store parcels, when to check them next, and what happened to them."""
+
+    async def get_or_create_parcel(self, carrier: str, number: str) -> Parcel:
+        """Return the parcel for a carrier and number, creating it (status 'unknown') if new."""
+        async with self.transaction():
+            await self._execute(
+                "INSERT OR IGNORE INTO parcels (carrier, number, created_at) VALUES (?, ?, ?)",
+                (carrier, number, to_db(utc_now())),
+            )
+            parcel = await self.find_parcel(carrier, number)
+        if parcel is None:  # pragma: no cover - the row was written in this transaction
+            raise StorageError(f"parcel {carrier}/{number} vanished from {self.path}")
+        return parcel
+
+    async def get_parcel(self, parcel_id: int) -> Parcel | None:
+        """Return a parcel by id."""
+        row = await self._fetchone("SELECT * FROM parcels WHERE id = ?", (parcel_id,))
+        return None if row is None else parcel_from_row(row)
+
+    async def find_parcel(self, carrier: str, number: str) -> Parcel | None:
+        """Return the parcel for a carrier and number, if stored."""
+        row = await self._fetchone(
+            "SELECT * FROM parcels WHERE carrier = ? AND number = ?", (carrier, number)
+        )
+        return None if row is None else parcel_from_row(row)
+
+    async def due_parcels(self, now: datetime, limit: int) -> list[Parcel]:
+        """Return parcels to check now that a reachable chat still follows, never-checked first.
+
+        Args:
+            now: parcels whose next check is at or before this time (or unset) are due.
+            limit: the most parcels to return.
+        """
+        rows = await self._fetchall(
+            "SELECT * FROM parcels AS p "
+            "WHERE (p.next_check_at IS NULL OR p.next_check_at <= ?) "
+            "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}) "
+            "ORDER BY p.next_check_at NULLS FIRST, p.id LIMIT ?",
+            (to_db(now), limit),
+        )
+        return [parcel_from_row(row) for row in rows]
+
+    async def schedule_parcel(
+        self, parcel_id: int, next_check_at: datetime | None, check_interval: float | None
+    ) -> bool:
+        """Set when to check a parcel next and the interval that led there (seconds).
+
+        Returns:
+            False when the parcel is unknown.
+        """
+        changed = await self._execute(
+            "UPDATE parcels SET next_check_at = ?, check_interval = ? WHERE id = ?",
+            (opt_to_db(next_check_at), check_interval, parcel_id),
+        )
+        return changed > 0
+
+    async def mark_stale_asked(self, parcel_id: int, at: datetime | None) -> bool:
+        """Remember when the chats were asked whether a silent parcel still matters (None clears).
+
+        Returns:
+            False when the parcel is unknown.
+        """
+        changed = await self._execute(
+            "UPDATE parcels SET stale_asked_at = ? WHERE id = ?", (opt_to_db(at), parcel_id)
+        )
+        return changed > 0
+
+    async def parcel_events(self, parcel_id: int) -> list[StoredEvent]:
+        """Return a parcel's stored events, oldest first."""
+        rows = await self._fetchall(
+            "SELECT * FROM events WHERE parcel_id = ? ORDER BY occurred_at, first_seen_at, rowid",
+            (parcel_id,),
+        )
+        return [event_from_row(row) for row in rows]
+
+    async def get_events(self, parcel_id: int, fingerprints: Iterable[str]) -> list[StoredEvent]:
+        """Return the stored events of a parcel with the given fingerprints, oldest first."""
+        wanted = set(fingerprints)
+        return [
+            event for event in await self.parcel_events(parcel_id) if event.fingerprint in wanted
+        ]
+
+    async def fingerprints(self, parcel_id: int) -> set[str]:
+        """Return the fingerprints of every stored event of a parcel."""
+        rows = await self._fetchall(
+            "SELECT fingerprint FROM events WHERE parcel_id = ?", (parcel_id,)
+        )
+        return {row["fingerprint"] for row in rows}
+
+    async def stats_by_carrier_status(self) -> dict[str, dict[str, int]]:
+        """Count stored parcels by carrier, then by status."""
+        rows = await self._fetchall(
+            "SELECT carrier, status, COUNT(*) AS n FROM parcels GROUP BY carrier, status "
+            "ORDER BY carrier, status"
+        )
+        stats: dict[str, dict[str, int]] = {}
+        for row in rows:
+            stats.setdefault(row["carrier"], {})[row["status"]] = row["n"]
+        return stats
+
+    async def prune_orphan_parcels(self, created_before: datetime) -> int:
+        """Delete parcels no chat follows, created before a time, and return how many.
+
+        The time guard spares a parcel just created for a chat that is about to subscribe.
+        """
+        return await self._execute(
+            "DELETE FROM parcels WHERE created_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE parcel_id = parcels.id)",
+            (to_db(created_before),),
+        )

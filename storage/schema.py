@@ -1,0 +1,131 @@
+"""Ordered schema migrations; ``PRAGMA user_version`` counts how many are applied.
+
+Never edit a migration that has shipped: append a new one. Times are stored as UTC ISO-8601
+text with microseconds (``2024-05-01T10:00:00.000000+00:00``), so text order is time order.
+"""
+
+from __future__ import annotations
+
+_V1_BASE = """
+CREATE TABLE chats (
+    id          INTEGER PRIMARY KEY,  -- the Telegram chat id
+    type        TEXT    NOT NULL CHECK (type IN ('private', 'group', 'supergroup', 'channel')),
+    language    TEXT,
+    active      INTEGER NOT NULL DEFAULT 1,
+    blocked     INTEGER NOT NULL DEFAULT 0,
+    quiet_start INTEGER CHECK (quiet_start BETWEEN 0 AND 1439),  -- minutes of the day
+    quiet_end   INTEGER CHECK (quiet_end BETWEEN 0 AND 1439),
+    created_at  TEXT    NOT NULL
+);
+
+CREATE TABLE parcels (
+    id              INTEGER PRIMARY KEY,
+    carrier         TEXT NOT NULL,
+    number          TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'unknown',
+    status_code     TEXT,
+    last_event_at   TEXT,
+    last_checked_at TEXT,
+    next_check_at   TEXT,
+    check_interval  REAL,  -- seconds
+    not_found_since TEXT,
+    last_error      TEXT,
+    stale_asked_at  TEXT,
+    created_at      TEXT NOT NULL,
+    UNIQUE (carrier, number)
+);
+
+CREATE TABLE subscriptions (
+    id          INTEGER PRIMARY KEY,
+    chat_id     INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    parcel_id   INTEGER NOT NULL REFERENCES parcels (id) ON DELETE CASCADE,
+    label       TEXT,
+    added_by    INTEGER,  -- the Telegram user who added it (matters in groups)
+    created_at  TEXT NOT NULL,
+    archived_at TEXT,
+    UNIQUE (chat_id, parcel_id)
+);
+CREATE INDEX subscriptions_parcel ON subscriptions (parcel_id);
+
+CREATE TABLE events (
+    parcel_id     INTEGER NOT NULL REFERENCES parcels (id) ON DELETE CASCADE,
+    fingerprint   TEXT NOT NULL,
+    occurred_at   TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    code          TEXT,
+    description   TEXT,
+    location      TEXT,
+    postcode      TEXT,
+    first_seen_at TEXT NOT NULL,
+    PRIMARY KEY (parcel_id, fingerprint)
+);
+
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    chat_id         INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    subscription_id INTEGER REFERENCES subscriptions (id) ON DELETE CASCADE,
+    parcel_id       INTEGER REFERENCES parcels (id) ON DELETE CASCADE,
+    kind            TEXT    NOT NULL,  -- 'events', 'final', 'stale', ...
+    payload         TEXT    NOT NULL,  -- JSON the sender renders
+    loud            INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT    NOT NULL,
+    sent_at         TEXT
+);
+CREATE INDEX outbox_unsent ON outbox (sent_at, id);
+
+CREATE TABLE detect_cache (
+    number     TEXT PRIMARY KEY,
+    payload    TEXT NOT NULL,  -- JSON
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE carrier_picks (
+    chat_id INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    number  TEXT    NOT NULL,
+    carrier TEXT    NOT NULL,
+    PRIMARY KEY (chat_id, number)
+);
+
+CREATE TABLE budget (
+    day     TEXT NOT NULL,  -- e.g. '2024-05-01', chosen by the caller
+    counter TEXT NOT NULL,
+    number  TEXT NOT NULL,
+    PRIMARY KEY (day, counter, number)
+);
+"""
+
+_V2_BROADCASTS = """
+CREATE TABLE broadcasts (
+    id                  INTEGER PRIMARY KEY,
+    admin_chat_id       INTEGER NOT NULL,
+    text                TEXT    NOT NULL,
+    audience            TEXT    NOT NULL,
+    status              TEXT    NOT NULL DEFAULT 'running'
+                        CHECK (status IN ('running', 'cancelled', 'done')),
+    created_at          TEXT    NOT NULL,
+    progress_message_id INTEGER
+);
+
+CREATE TABLE broadcast_recipients (
+    broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
+    chat_id      INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    state        TEXT    NOT NULL DEFAULT 'pending'
+                 CHECK (state IN ('pending', 'sent', 'blocked', 'failed')),
+    updated_at   TEXT    NOT NULL,
+    PRIMARY KEY (broadcast_id, chat_id)
+);
+"""
+
+_V3_CARRIER_CALLS = """
+CREATE TABLE carrier_calls (
+    id         INTEGER PRIMARY KEY,
+    carrier    TEXT    NOT NULL,
+    at         TEXT    NOT NULL,
+    ok         INTEGER NOT NULL,
+    latency_ms REAL    NOT NULL
+);
+CREATE INDEX carrier_calls_at ON carrier_calls (at);
+CREATE INDEX parcels_next_check ON parcels (next_check_at);
+"""
+
+MIGRATIONS: list[str] = [_V1_BASE, _V2_BROADCASTS, _V3_CARRIER_CALLS]

@@ -1,0 +1,148 @@
+"""Subscriptions: which chat follows which parcel, under which label, archived or not."""
+
+from __future__ import annotations
+
+from storage.core import StorageCore
+from storage.errors import StorageError
+from storage.models import Chat, Subscription, SubscriptionView
+from storage.rows import (
+    LIVE_SUBSCRIPTION,
+    SUBSCRIPTION_VIEW_SQL,
+    chat_from_row,
+    subscription_from_row,
+    view_from_row,
+)
+from storage.times import to_db, utc_now
+
+
+def _clean_label(label: str | None) -> str | None:
+    """Return the label without surrounding blanks, or None when nothing is left."""
+    if label is None:
+        return None
+    return label.strip() or None
+
+
+class SubscriptionsMixin(StorageCore):
+    """Store which chats follow which parcels."""
+
+    async def subscribe(
+        self, chat_id: int, parcel_id: int, label: str | None, added_by: int | None
+    ) -> Subscription:
+        """Make a chat follow a parcel; following it again restores it from the archive.
+
+        Args:
+            chat_id: the chat (it must be stored already).
+            parcel_id: the parcel (it must be stored already).
+            label: the chat's name for the parcel; blank keeps the stored label.
+            added_by: the Telegram user who asked; kept from the first subscription.
+
+        Raises:
+            sqlite3.IntegrityError: the chat or the parcel is unknown.
+        """
+        async with self.transaction():
+            await self._execute(
+                "INSERT INTO subscriptions (chat_id, parcel_id, label, added_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, parcel_id) DO UPDATE SET "
+                "archived_at = NULL, label = COALESCE(excluded.label, subscriptions.label)",
+                (chat_id, parcel_id, _clean_label(label), added_by, to_db(utc_now())),
+            )
+            row = await self._fetchone(
+                "SELECT * FROM subscriptions WHERE chat_id = ? AND parcel_id = ?",
+                (chat_id, parcel_id),
+            )
+        if row is None:  # pragma: no cover - the row was written in this transaction
+            raise StorageError(f"subscription {chat_id}/{parcel_id} vanished from {self.path}")
+        return subscription_from_row(row)
+
+    async def get_subscription(self, sub_id: int) -> SubscriptionView | None:
+        """Return a subscription with its parcel."""
+        row = await self._fetchone(SUBSCRIPTION_VIEW_SQL + " WHERE s.id = ?", (sub_id,))
+        return None if row is None else view_from_row(row)
+
+    async def find_subscription(self, chat_id: int, parcel_id: int) -> SubscriptionView | None:
+        """Return the chat's subscription to a parcel, archived or not."""
+        row = await self._fetchone(
+            SUBSCRIPTION_VIEW_SQL + " WHERE s.chat_id = ? AND s.parcel_id = ?",
+            (chat_id, parcel_id),
+        )
+        return None if row is None else view_from_row(row)
+
+    async def list_subscriptions(
+        self, chat_id: int, *, archived: bool = False, offset: int = 0, limit: int = 10
+    ) -> list[SubscriptionView]:
+        """Return one page of a chat's subscriptions, newest first.
+
+        Args:
+            chat_id: the chat.
+            archived: list the archive (newest archived first) instead of the current ones.
+            offset: how many to skip.
+            limit: the page size.
+        """
+        if archived:
+            where = " WHERE s.chat_id = ? AND s.archived_at IS NOT NULL"
+            order = " ORDER BY s.archived_at DESC, s.id DESC"
+        else:
+            where = " WHERE s.chat_id = ? AND s.archived_at IS NULL"
+            order = " ORDER BY s.created_at DESC, s.id DESC"
+        rows = await self._fetchall(
+            SUBSCRIPTION_VIEW_SQL + where + order + " LIMIT ? OFFSET ?", (chat_id, limit, offset)
+        )
+        return [view_from_row(row) for row in rows]
+
+    async def count_subscriptions(self, chat_id: int, archived: bool = False) -> int:
+        """Count a chat's current (or archived) subscriptions."""
+        condition = "IS NOT NULL" if archived else "IS NULL"
+        return await self._count(
+            f"SELECT COUNT(*) FROM subscriptions WHERE chat_id = ? AND archived_at {condition}",
+            (chat_id,),
+        )
+
+    async def rename_subscription(self, sub_id: int, label: str | None) -> bool:
+        """Set a subscription's label; a blank label removes it.
+
+        Returns:
+            False when the subscription is unknown.
+        """
+        changed = await self._execute(
+            "UPDATE subscriptions SET label = ? WHERE id = ?", (_clean_label(label), sub_id)
+        )
+        return changed > 0
+
+    async def archive_subscription(self, sub_id: int) -> bool:
+        """Move a subscription to the archive, so its parcel is no longer checked for it.
+
+        Returns:
+            False when the subscription is unknown or already archived.
+        """
+        changed = await self._execute(
+            "UPDATE subscriptions SET archived_at = ? WHERE id = ? AND archived_at IS NULL",
+            (to_db(utc_now()), sub_id),
+        )
+        return changed > 0
+
+    async def unsubscribe(self, sub_id: int) -> bool:
+        """Delete a subscription and its queued messages.
+
+        Returns:
+            False when the subscription is unknown.
+        """
+        return await self._execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,)) > 0
+
+    async def unsubscribe_all(self, chat_id: int) -> int:
+        """Delete every subscription of a chat, archived ones too, and return how many."""
+        return await self._execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+
+    async def subscribers(self, parcel_id: int) -> list[tuple[Chat, Subscription]]:
+        """Return the live subscriptions of a parcel with their chats, in subscription order.
+
+        Live means not archived, in a chat that is active and has not blocked the bot.
+        """
+        rows = await self._fetchall(
+            "SELECT c.id AS c_id, c.type AS c_type, c.language AS c_language, "
+            "c.active AS c_active, c.blocked AS c_blocked, c.quiet_start AS c_quiet_start, "
+            "c.quiet_end AS c_quiet_end, c.created_at AS c_created_at, s.* "
+            "FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+            f"WHERE s.parcel_id = ? AND {LIVE_SUBSCRIPTION} ORDER BY s.id",
+            (parcel_id,),
+        )
+        return [(chat_from_row(row, "c_"), subscription_from_row(row)) for row in rows]

@@ -1,0 +1,285 @@
+"""Parcels: creation, the poll schedule, recorded lookups and their notifications."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from storage import Storage
+from tests.storage.helpers import T0, at, event, follow, lookup
+
+
+async def test_get_or_create_parcel_is_idempotent(store: Storage) -> None:
+    first = await store.get_or_create_parcel("ukrposhta", "RR1")
+    again = await store.get_or_create_parcel("ukrposhta", "RR1")
+    other = await store.get_or_create_parcel("inpost", "RR1")
+    assert first == again
+    assert other.id != first.id
+    assert (first.status, first.next_check_at, first.not_found_since) == ("unknown", None, None)
+    assert await store.get_parcel(first.id) == first
+    assert await store.find_parcel("inpost", "RR1") == other
+
+
+async def test_unknown_parcel(store: Storage) -> None:
+    assert await store.get_parcel(404) is None
+    assert await store.find_parcel("ukrposhta", "nope") is None
+
+
+async def test_schedule_parcel(store: Storage) -> None:
+    parcel = await store.get_or_create_parcel("ukrposhta", "RR1")
+    assert await store.schedule_parcel(parcel.id, at(30), 1800.0) is True
+    scheduled = await store.get_parcel(parcel.id)
+    assert scheduled is not None
+    assert (scheduled.next_check_at, scheduled.check_interval) == (at(30), 1800.0)
+    assert await store.schedule_parcel(404, at(30), 1800.0) is False
+
+
+async def test_mark_stale_asked(store: Storage) -> None:
+    parcel = await store.get_or_create_parcel("ukrposhta", "RR1")
+    assert await store.mark_stale_asked(parcel.id, at(5)) is True
+    asked = await store.get_parcel(parcel.id)
+    assert asked is not None
+    assert asked.stale_asked_at == at(5)
+    await store.mark_stale_asked(parcel.id, None)
+    cleared = await store.get_parcel(parcel.id)
+    assert cleared is not None
+    assert cleared.stale_asked_at is None
+    assert await store.mark_stale_asked(404, at(5)) is False
+
+
+async def test_due_parcels_picks_followed_parcels_that_are_due(store: Storage) -> None:
+    await follow(store, 1, "NEVER-CHECKED")
+    late = await follow(store, 1, "LATE")
+    later = await follow(store, 1, "LATER")
+    exact = await follow(store, 1, "EXACTLY-NOW")
+    future = await follow(store, 1, "FUTURE")
+    await store.schedule_parcel(late.parcel_id, at(-60), 60.0)
+    await store.schedule_parcel(later.parcel_id, at(-10), 60.0)
+    await store.schedule_parcel(exact.parcel_id, at(0), 60.0)
+    await store.schedule_parcel(future.parcel_id, at(1), 60.0)
+
+    blocked = await follow(store, 2, "BLOCKED-CHAT")
+    await store.set_chat_blocked(2, True)
+    archived = await follow(store, 3, "ARCHIVED")
+    await store.archive_subscription(archived.id)
+    orphan = await store.get_or_create_parcel("ukrposhta", "NOBODY")
+
+    due = await store.due_parcels(T0, 100)
+    assert [parcel.number for parcel in due] == ["NEVER-CHECKED", "LATE", "LATER", "EXACTLY-NOW"]
+    assert blocked.parcel_id not in {parcel.id for parcel in due}
+    assert orphan.id not in {parcel.id for parcel in due}
+    assert [parcel.number for parcel in await store.due_parcels(T0, 2)] == [
+        "NEVER-CHECKED",
+        "LATE",
+    ]
+
+
+async def test_due_parcel_followed_by_one_live_chat_is_due(store: Storage) -> None:
+    blocked = await follow(store, 2, "SHARED")
+    await store.set_chat_blocked(2, True)
+    assert await store.due_parcels(T0, 10) == []
+    await follow(store, 3, "SHARED")
+    assert [parcel.id for parcel in await store.due_parcels(T0, 10)] == [blocked.parcel_id]
+
+
+async def test_record_lookup_stores_new_events_and_updates_the_parcel(store: Storage) -> None:
+    view = await follow(store, 1)
+    events = [event("b", 20), event("a", 10), event("c", 30, status="delivered")]
+    new = await store.record_lookup(
+        view.parcel_id,
+        checked_at=at(60),
+        status="delivered",
+        status_code="41000",
+        last_event_at=at(30),
+        not_found=False,
+        error=None,
+        next_check_at=at(120),
+        check_interval=3600.0,
+        events=events,
+        notify=False,
+        loud=False,
+    )
+    assert [item.fingerprint for item in new] == ["a", "b", "c"]
+    assert all(item.first_seen_at == at(60) for item in new)
+    assert new[0].occurred_at == at(10)
+    assert (new[0].code, new[0].location, new[0].postcode) == ("code-a", "Kyiv", "01001")
+    assert await store.parcel_events(view.parcel_id) == new
+
+    parcel = await store.get_parcel(view.parcel_id)
+    assert parcel is not None
+    assert (parcel.status, parcel.status_code, parcel.last_event_at) == (
+        "delivered",
+        "41000",
+        at(30),
+    )
+    assert (parcel.last_checked_at, parcel.next_check_at, parcel.check_interval) == (
+        at(60),
+        at(120),
+        3600.0,
+    )
+    assert (parcel.not_found_since, parcel.last_error) == (None, None)
+
+
+async def test_record_lookup_returns_only_new_events(store: Storage) -> None:
+    view = await follow(store, 1)
+    await lookup(store, view.parcel, [event("a", 1), event("b", 2)], checked_at=at(10))
+    new = await lookup(
+        store, view.parcel, [event("a", 1), event("b", 2), event("c", 3)], checked_at=at(20)
+    )
+    assert [(item.fingerprint, item.first_seen_at) for item in new] == [("c", at(20))]
+    assert await store.fingerprints(view.parcel_id) == {"a", "b", "c"}
+    stored = await store.parcel_events(view.parcel_id)
+    assert [(item.fingerprint, item.first_seen_at) for item in stored] == [
+        ("a", at(10)),
+        ("b", at(10)),
+        ("c", at(20)),
+    ]
+    assert await lookup(store, view.parcel, [event("a", 1)]) == []
+
+
+async def test_record_lookup_stores_a_repeated_fingerprint_once(store: Storage) -> None:
+    view = await follow(store, 1)
+    new = await lookup(store, view.parcel, [event("a", 1), event("a", 1)])
+    assert [item.fingerprint for item in new] == ["a"]
+
+
+async def test_record_lookup_notifies_live_subscribers_only(store: Storage) -> None:
+    live = await follow(store, 1, "P")
+    await follow(store, 2, "P")
+    await store.set_chat_blocked(2, True)
+    archived = await follow(store, 3, "P")
+    await store.archive_subscription(archived.id)
+    other_parcel = await follow(store, 4, "OTHER")
+
+    await lookup(store, live.parcel, [event("a", 1)], notify=False)
+    new = await store.record_lookup(
+        live.parcel_id,
+        checked_at=at(5),
+        status="out_for_delivery",
+        next_check_at=None,
+        check_interval=None,
+        events=[event("a", 1), event("c", 3), event("b", 2)],
+        notify=True,
+        loud=True,
+        kind="final",
+    )
+    assert [item.fingerprint for item in new] == ["b", "c"]
+    [item] = await store.pending_outbox(100)
+    assert (item.chat_id, item.subscription_id, item.parcel_id) == (1, live.id, live.parcel_id)
+    assert (item.kind, item.loud, item.sent_at) == ("final", True, None)
+    assert json.loads(item.payload) == ["b", "c"]
+    assert other_parcel.parcel_id != item.parcel_id
+
+
+async def test_record_lookup_without_new_events_or_notify_queues_nothing(store: Storage) -> None:
+    view = await follow(store, 1)
+    await lookup(store, view.parcel, [event("a")], notify=False)
+    await lookup(store, view.parcel, [event("a")], notify=True)
+    await lookup(store, view.parcel, [], notify=True)
+    assert await store.pending_outbox(100) == []
+
+
+async def test_not_found_since_is_set_once_and_cleared_when_found(store: Storage) -> None:
+    view = await follow(store, 1)
+    await lookup(store, view.parcel, [], status=None, not_found=True, checked_at=at(0))
+    await lookup(store, view.parcel, [], status=None, not_found=True, checked_at=at(30))
+    parcel = await store.get_parcel(view.parcel_id)
+    assert parcel is not None
+    assert (parcel.not_found_since, parcel.last_checked_at) == (at(0), at(30))
+    await lookup(store, view.parcel, [event("a")], checked_at=at(60))
+    found = await store.get_parcel(view.parcel_id)
+    assert found is not None
+    assert found.not_found_since is None
+
+
+async def test_failed_lookup_keeps_status_and_records_the_error(store: Storage) -> None:
+    view = await follow(store, 1)
+    await lookup(store, view.parcel, [event("a", 1)], status="in_transit")
+    await lookup(store, view.parcel, [], status=None, error="timeout", checked_at=at(10))
+    parcel = await store.get_parcel(view.parcel_id)
+    assert parcel is not None
+    assert (parcel.status, parcel.status_code, parcel.last_error) == (
+        "in_transit",
+        "S1",
+        "timeout",
+    )
+    assert parcel.last_event_at == at(1)  # no events: the stored time stays
+    assert parcel.last_checked_at == at(10)
+    await lookup(store, view.parcel, [], status="in_transit")
+    recovered = await store.get_parcel(view.parcel_id)
+    assert recovered is not None
+    assert recovered.last_error is None
+
+
+async def test_record_lookup_of_unknown_parcel_writes_nothing(store: Storage) -> None:
+    with pytest.raises(LookupError, match="404"):
+        await lookup(store, 404, [event("a")])
+    assert await store.fingerprints(404) == set()
+
+
+async def test_record_lookup_rolls_back_when_the_outbox_fails(
+    store: Storage, db_path: Path
+) -> None:
+    view = await follow(store, 1)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "CREATE TRIGGER outbox_fails BEFORE INSERT ON outbox "
+            "BEGIN SELECT RAISE(ABORT, 'outbox is broken'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="outbox is broken"):
+        await lookup(store, view.parcel, [event("a")], status="delivered")
+    assert await store.fingerprints(view.parcel_id) == set()
+    parcel = await store.get_parcel(view.parcel_id)
+    assert parcel == view.parcel
+
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TRIGGER outbox_fails")
+    assert [item.fingerprint for item in await lookup(store, view.parcel, [event("a")])] == ["a"]
+    assert len(await store.pending_outbox(10)) == 1
+
+
+async def test_record_lookup_rolls_back_when_notifying_raises(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = await follow(store, 1)
+
+    async def broken(*args: object) -> int:
+        raise RuntimeError("sender table gone")
+
+    monkeypatch.setattr(store, "notify_subscribers", broken)
+    with pytest.raises(RuntimeError, match="sender table gone"):
+        await lookup(store, view.parcel, [event("a"), event("b", 1)], status="delivered")
+    assert await store.parcel_events(view.parcel_id) == []
+    assert await store.get_parcel(view.parcel_id) == view.parcel
+
+
+async def test_get_events_by_fingerprint(store: Storage) -> None:
+    view = await follow(store, 1)
+    await lookup(store, view.parcel, [event("a", 1), event("b", 2), event("c", 3)])
+    found = await store.get_events(view.parcel_id, ["c", "a", "zzz"])
+    assert [item.fingerprint for item in found] == ["a", "c"]
+
+
+async def test_stats_by_carrier_status(store: Storage) -> None:
+    one = await follow(store, 1, "A")
+    await follow(store, 1, "B")
+    await follow(store, 1, "C", carrier="inpost")
+    await lookup(store, one.parcel, [], status="delivered")
+    assert await store.stats_by_carrier_status() == {
+        "inpost": {"unknown": 1},
+        "ukrposhta": {"delivered": 1, "unknown": 1},
+    }
+
+
+async def test_prune_orphan_parcels(store: Storage) -> None:
+    followed = await follow(store, 1, "FOLLOWED")
+    orphan = await store.get_or_create_parcel("ukrposhta", "ORPHAN")
+    # A parcel created at (or after) the cut-off may be about to get its first subscriber.
+    assert await store.prune_orphan_parcels(orphan.created_at) == 0
+    assert await store.prune_orphan_parcels(orphan.created_at + timedelta(days=1)) == 1
+    assert await store.get_parcel(orphan.id) is None
+    assert await store.get_parcel(followed.parcel_id) is not None

@@ -1,0 +1,194 @@
+"""A recording Bot API request class and builders for fake updates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    Chat,
+    ChatMemberBanned,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
+from telegram.request import BaseRequest, RequestData
+
+BOT_ID = 999
+BOT_USERNAME = "parcel_test_bot"
+_ids = count(1000)
+
+
+@dataclass
+class Call:
+    """One Bot API method call the bot made."""
+
+    method: str
+    params: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """Return the text of a send or edit call."""
+        return str(self.params.get("text", ""))
+
+
+@dataclass
+class RecordingRequest(BaseRequest):
+    """Answers the Bot API offline and records every call."""
+
+    calls: list[Call] = field(default_factory=list)
+    admins: set[int] = field(default_factory=set)  # user ids that get_chat_member calls admin
+    failures: dict[str, Exception] = field(default_factory=dict)  # method -> exception to raise
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        self.calls.append(Call(name, params))
+        if name in self.failures:
+            raise self.failures[name]
+        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+
+    def _result(self, name: str, params: dict[str, Any]) -> Any:
+        if name == "getMe":
+            return {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Parcel",
+                "username": BOT_USERNAME,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if name in {"sendMessage", "editMessageText"}:
+            chat_id = int(params.get("chat_id", 1))
+            return {
+                "message_id": next(_ids),
+                "date": int(datetime.now(UTC).timestamp()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                "text": params.get("text", ""),
+            }
+        if name == "getChatMember":
+            user_id = int(params["user_id"])
+            status = "administrator" if user_id in self.admins else "member"
+            member: dict[str, Any] = {
+                "status": status,
+                "user": {"id": user_id, "is_bot": False, "first_name": "U"},
+            }
+            if status == "administrator":
+                member.update(
+                    can_be_edited=False,
+                    is_anonymous=False,
+                    can_manage_chat=True,
+                    can_delete_messages=True,
+                    can_manage_video_chats=True,
+                    can_restrict_members=True,
+                    can_promote_members=False,
+                    can_change_info=True,
+                    can_invite_users=True,
+                    can_post_stories=False,
+                    can_edit_stories=False,
+                    can_delete_stories=False,
+                )
+            return member
+        return True
+
+    def sent(self, method: str = "sendMessage") -> list[Call]:
+        """Return the calls of one method."""
+        return [c for c in self.calls if c.method == method]
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        """Return the texts sent or edited, optionally for one chat."""
+        return [
+            c.text
+            for c in self.calls
+            if c.method in {"sendMessage", "editMessageText"}
+            and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)
+        ]
+
+    def clear(self) -> None:
+        """Forget the calls recorded so far."""
+        self.calls.clear()
+
+
+def make_user(user_id: int = 1, language: str | None = "uk") -> User:
+    """Build a Telegram user."""
+    return User(user_id, "Olena", False, language_code=language)
+
+
+def make_chat(chat_id: int = 1, kind: str = Chat.PRIVATE) -> Chat:
+    """Build a private chat (positive id) or a group (negative id)."""
+    return Chat(chat_id, kind, title=None if kind == Chat.PRIVATE else "Family")
+
+
+def make_message(
+    text: str,
+    *,
+    chat: Chat | None = None,
+    user: User | None = None,
+    reply_to: Message | None = None,
+) -> Update:
+    """Build a text message update; commands get their entity like Telegram adds it."""
+    user = user or make_user()
+    chat = chat or make_chat(user.id)
+    entities = []
+    if text.startswith("/"):
+        command = text.split()[0]
+        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, len(command))]
+    message = Message(
+        next(_ids),
+        datetime.now(UTC),
+        chat,
+        from_user=user,
+        text=text,
+        entities=entities,
+        reply_to_message=reply_to,
+    )
+    return Update(next(_ids), message=message)
+
+
+def make_callback(
+    data: str, *, chat: Chat | None = None, user: User | None = None, message_text: str = "card"
+) -> Update:
+    """Build a button press on a message the bot sent to the chat."""
+    user = user or make_user()
+    chat = chat or make_chat(user.id)
+    bot_user = User(BOT_ID, "Parcel", True, username=BOT_USERNAME)
+    message = Message(next(_ids), datetime.now(UTC), chat, from_user=bot_user, text=message_text)
+    query = CallbackQuery(str(next(_ids)), user, "instance", data=data, message=message)
+    return Update(next(_ids), callback_query=query)
+
+
+def make_membership(chat: Chat, user: User, *, blocked: bool, was_blocked: bool = False) -> Update:
+    """Build a my_chat_member update: the user blocked (or unblocked) the bot."""
+    bot_user = User(BOT_ID, "Parcel", True, username=BOT_USERNAME)
+    now = datetime.now(UTC)
+    old = ChatMemberBanned(bot_user, now) if was_blocked else ChatMemberMember(bot_user)
+    new = ChatMemberBanned(bot_user, now) if blocked else ChatMemberMember(bot_user)
+    change = ChatMemberUpdated(chat, user, now, old, new)
+    return Update(next(_ids), my_chat_member=change)

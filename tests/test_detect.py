@@ -1,0 +1,541 @@
+"""Tests for offline tracking-number detection (bot.carriers.detect)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.carriers.countries import ISO_COUNTRY_CODES
+from bot.carriers.detect import (
+    CARRIERS,
+    Match,
+    extract_numbers,
+    identify,
+    looks_like_number,
+    normalize,
+)
+
+BROAD = "dhl-ecommerce"  # its rules have no checksum and may match alongside any carrier
+
+# Every example from docs/tracking-number-formats.md: number, carrier, rule, check digit?
+VALID = [
+    ("RA067022855UA", "upu-s10", "s10", True),
+    ("LM951174328CN", "upu-s10", "s10", True),
+    ("0500100031143", "ukrposhta", "ukrposhta-13", True),
+    ("0500100031135", "ukrposhta", "ukrposhta-13", True),
+    ("20400048799000", "nova-poshta", "nova-poshta-waybill", False),
+    ("59000777777777", "nova-poshta", "nova-poshta-waybill", False),
+    ("EV00000000000543NPI", "nova-poshta", "nova-poshta-global", False),
+    ("OG0212001001NPG", "nova-poshta", "nova-poshta-global", False),
+    ("SHPL6145344878", "nova-poshta", "nova-post-europe", False),
+    ("612345678901234567890123", "inpost", "inpost-24", False),
+    ("523000015802677003881245", "inpost", "inpost-24", False),
+    ("MYCV123456789PL", "meest", "meest-mycv", False),
+    ("1Z5R89390357567127", "ups", "ups-1z", True),
+    ("K1506235620", "ups", "ups-waybill", True),
+    ("986578788855", "fedex", "fedex-express-12", True),
+    ("041441760228964", "fedex", "fedex-ground-15", True),
+    ("000123450000000027", "fedex", "fedex-sscc-18", True),
+    ("9611020987654312345672", "fedex", "fedex-ground-96", True),
+    ("9622001900000000000000776632517510", "fedex", "fedex-gsn-34", True),
+    ("1001921334250001000300779017972697", "fedex", "fedex-express-34", True),
+    ("32971514560102447849175802862014", "fedex", "fedex-astra-32", True),
+    ("9361289878909410176578", "usps", "usps-impb", True),
+    ("03071790000523483741", "usps", "usps-20", True),
+    ("3318810025", "dhl", "dhl-express", True),
+    ("73891051146", "dhl", "dhl-express", True),
+    ("JJD0099999999", "dhl", "dhl-piece-id", False),
+    ("GM2951173225174494", "dhl-ecommerce", "dhl-ecommerce-prefix", False),
+    ("TBM502887274000", "amazon", "amazon-logistics", False),
+    ("C1004444443", "amazon", "amazon-international", False),
+    ("09980000020033F", "dpd", "dpd-15", True),
+    ("008182709980000020033350276C", "dpd", "dpd-28", True),
+    ("YT2229521272164446", "yunexpress", "yunexpress", False),
+]
+
+# More test numbers of tracking_number_data for formats the doc gives one example of.
+MORE_VALID = [
+    ("9400111201080805483016", "usps"),
+    ("9405803699300124287899", "usps"),
+    ("92748931507708513018050063", "usps"),
+    ("9505511069605048600624", "usps"),
+    ("9101123456789000000013", "usps"),
+    ("7196901075600307738 5", "usps"),  # valid only with the implied "91" prefix
+    ("42022153 9101026837331000039521", "usps"),
+    ("4201002334249200190132607600833457", "usps"),
+    ("477179081230", "fedex"),
+    ("568283610012734", "fedex"),
+    ("9632001560123456789900794808390594", "fedex"),
+    ("33810799560000004380417923803212", "fedex"),
+    ("J4603636537", "ups"),
+    ("V0490119172", "ups"),
+    ("RR473124829GB", "upu-s10"),
+]
+
+# (valid number, index of its check character, rule, alphabet of the check character)
+CHECKED = [
+    (number, len(number) - 1, rule, string.digits)
+    for number, _, rule, checked in VALID
+    if checked and rule not in {"s10", "dpd-15", "dpd-28", "fedex-astra-32"}
+]
+CHECKED += [
+    ("RA067022855UA", 10, "s10", string.digits),
+    ("LM951174328CN", 10, "s10", string.digits),
+    ("32971514560102447849175802862014", 27, "fedex-astra-32", string.digits),
+    ("09980000020033F", 14, "dpd-15", string.digits + string.ascii_uppercase),
+    ("008182709980000020033350276C", 27, "dpd-28", string.digits + string.ascii_uppercase),
+]
+
+S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+def s10_check_digit(serial: str) -> int:
+    """Reference S10 check digit, written from the UPU rule independently of the code."""
+    remainder = sum(int(d) * w for d, w in zip(serial, S10_WEIGHTS, strict=True)) % 11
+    if remainder == 0:
+        return 5
+    if remainder == 1:
+        return 0
+    return 11 - remainder
+
+
+def s10(service: str, serial: str, country: str) -> str:
+    return f"{service}{serial}{s10_check_digit(serial)}{country}"
+
+
+INVALID = [
+    # placeholders and sandbox numbers that fail their check digit
+    "UU123456789CN",
+    "LO123456789FR",
+    "CA123456789UA",
+    "1Z12345E0291980793",
+    # S10 with a correct check digit but a suffix that is not an assigned ISO code
+    s10("AA", "12345678", "ZZ"),
+    s10("RA", "12345678", "XA"),
+    s10("RA", "12345678", "QM"),
+    s10("RA", "12345678", "YP"),  # Yanwen's pseudo-country
+    s10("LX", "12345678", "AA"),  # a DHL eCommerce prefix does not rescue it either
+    # wrong check digit, one per checked format
+    "RA067022856UA",
+    "LM951174327CN",
+    "0500100031144",
+    "1Z5R89390357567128",
+    "K1506235621",
+    "986578788856",
+    "041441760228965",
+    "000123450000000028",
+    "9611020987654312345673",
+    "9622001900000000000000776632517511",
+    "1001921334250001000300779017972698",
+    "32971514560102447849175802872014",
+    "9361289878909410176579",
+    "03071790000523483742",
+    "3318810026",
+    "73891051147",
+    "09980000020033G",
+    "008182709980000020033350276D",
+    # wrong format or length
+    "RAA12345678UA",
+    "RAB123456785UA",
+    "RA06702285UA",
+    "RA0670228555UA",
+    "LM95117432CN",
+    "050010003114",
+    "2040004879900",
+    "1Z5R8939035756712",
+    "1Z5R893903575671277",
+    "LP00000005PP",
+    "RA067022855UA" * 2,
+    "RA067022855UA RA067022855UA",
+    "1" * 100,
+    # phone numbers, dates, amounts
+    "+380501234567",
+    "+380 50 123 45 67",
+    "+48 123 456 789",
+    "2024-01-15",
+    "15.01.2024",
+    "100.50",
+    "1 250,00 грн",
+    # garbage
+    "",
+    "   ",
+    "\x00",
+    "\x00" * 13,
+    "hello",
+    "Привіт",
+    "ТТН",
+    "/start",
+    "/track",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE parcels; --",
+    "{{ number }}",
+    "🎉📦",
+    "https://example.com/track",
+    "user@example.com",
+]
+
+
+@pytest.mark.parametrize(("number", "carrier", "rule", "checked"), VALID)
+def test_valid_example_matches_its_own_carrier_first(
+    number: str, carrier: str, rule: str, checked: bool
+) -> None:
+    matches = identify(number)
+    assert matches, number
+    assert matches[0].carrier == carrier
+    assert matches[0].rule == rule
+    assert matches[0].checked is checked
+    assert {m.carrier for m in matches} <= {carrier, BROAD}
+
+
+@pytest.mark.parametrize(("number", "carrier"), MORE_VALID)
+def test_more_tracking_number_data_examples(number: str, carrier: str) -> None:
+    assert [m.carrier for m in identify(number)] == [carrier]
+
+
+def test_every_slug_is_known() -> None:
+    slugs = {m.carrier for number, *_ in VALID for m in identify(number)}
+    assert slugs <= CARRIERS
+    assert CARRIERS - slugs == {"postplus"}  # PostPlus has no offline rule
+
+
+@pytest.mark.parametrize(("number", "index", "rule", "alphabet"), CHECKED)
+def test_every_wrong_check_character_fails_the_rule(
+    number: str, index: int, rule: str, alphabet: str
+) -> None:
+    variants = [number[:index] + c + number[index + 1 :] for c in alphabet if c != number[index]]
+    assert len(variants) == len(alphabet) - 1
+    for variant in variants:
+        assert rule not in {m.rule for m in identify(variant)}, variant
+
+
+@pytest.mark.parametrize("text", INVALID)
+def test_invalid_input_matches_nothing(text: str) -> None:
+    assert identify(text) == []
+
+
+def test_s10_placeholders_would_need_check_digit_five() -> None:
+    assert s10_check_digit("12345678") == 5
+    assert identify(s10("CA", "12345678", "UA")) == [Match("upu-s10", "UA", "s10", True)]
+
+
+def test_s10_check_digit_special_cases_from_the_doc() -> None:
+    assert s10_check_digit("06702285") == 5  # remainder 0
+    assert s10_check_digit("47312482") == 9  # Wikipedia's example
+    remainder_one = next(
+        f"{n:08d}"
+        for n in range(10**6)
+        if sum(int(d) * w for d, w in zip(f"{n:08d}", S10_WEIGHTS, strict=True)) % 11 == 1
+    )
+    number = s10("RR", remainder_one, "GB")
+    assert number[10] == "0"
+    assert identify(number)[0].carrier == "upu-s10"
+
+
+@pytest.mark.parametrize("country", ["TW", "MO", "FO", "UA", "PL", "GB", "US", "CN"])
+def test_s10_accepts_every_iso_country(country: str) -> None:
+    assert identify(s10("RB", "12345678", country)) == [Match("upu-s10", country, "s10", True)]
+
+
+def test_country_list_is_the_full_iso_list() -> None:
+    assert len(ISO_COUNTRY_CODES) == 249
+    assert {"TW", "MO", "FO", "UA", "XK"} & ISO_COUNTRY_CODES == {"TW", "MO", "FO", "UA"}
+    user_assigned = {
+        "AA",
+        "ZZ",
+        *(f"Q{c}" for c in "MNOPQRSTUVWXYZ"),
+        *(f"X{c}" for c in string.ascii_uppercase),
+    }
+    assert not user_assigned & ISO_COUNTRY_CODES
+    assert all(len(code) == 2 and code.isalpha() and code.isupper() for code in ISO_COUNTRY_CODES)
+
+
+@pytest.mark.parametrize(
+    ("number", "carriers"),
+    [
+        ("LX123456785CN", ["upu-s10", "dhl-ecommerce"]),  # S10 before the DHL prefix rule
+        ("20400048799000", ["nova-poshta", "dhl-ecommerce"]),  # waybill before any-14-digits
+        ("4201028200009261290113185417468510", ["usps", "fedex"]),  # SmartPost IMpb
+        ("A1000000009", ["ups", "amazon"]),  # UPS Waybill passes, Amazon International
+        ("A1000000008", ["amazon"]),  # UPS Waybill check fails: format-only Amazon stays
+        ("100000000000023", ["fedex", "dpd"]),  # both 15-character checks pass
+        ("71969010756003077385", ["usps"]),  # USPS 20 and legacy are one carrier
+        ("60120172242323", ["dhl-ecommerce"]),
+    ],
+)
+def test_collisions_are_ranked(number: str, carriers: list[str]) -> None:
+    assert [m.carrier for m in identify(number)] == carriers
+
+
+def test_ukrposhta_rejection_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="bot.carriers.detect"):
+        assert identify("0500100031144") == []
+    assert "0500100031144" in caplog.text
+
+
+def test_match_is_an_immutable_value() -> None:
+    match = identify("RA067022855UA")[0]
+    assert match == Match(carrier="upu-s10", country="UA", rule="s10", checked=True)
+    assert hash(match) == hash(Match("upu-s10", "UA", "s10", True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        match.carrier = "ups"  # type: ignore[misc]
+    assert not hasattr(match, "__dict__")
+    assert Match("dhl") == Match("dhl", None, "", False)
+
+
+DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\uff0d"]
+ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("RA 067 022 855 UA", "RA067022855UA"),
+        ("\tRA\u00a0067\u202f022\n855\r\nUA  ", "RA067022855UA"),
+        ("0500 1000 3113 5", "0500100031135"),
+        ("lm951174328cn", "LM951174328CN"),
+        ("1z5r89390357567127", "1Z5R89390357567127"),
+        ("RА067022855UА", "RA067022855UA"),  # Cyrillic А
+        ("АВСЕНІКМОРТХ", "ABCEHIKMOPTX"),
+        ("авсенікмортх", "ABCEHIKMOPTX"),
+        ("０５００１０００３１１４３", "0500100031143"),  # full-width digits
+        ("ＲＡ０６７０２２８５５ＵＡ", "RA067022855UA"),  # full-width letters
+        ("٠٥٠٠١٠٠٠٣١١٤٣", "0500100031143"),  # Arabic-Indic
+        ("۰۵۰۰۱۰۰۰۳۱۱۴۳", "0500100031143"),  # Extended Arabic-Indic
+        ("०५००१०००३११४३", "0500100031143"),  # Devanagari
+        ("+380 50 123 45 67", "+380501234567"),  # the plus stays: it marks a phone number
+        ("ТТН", "TTH"),
+        ("", ""),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("dash", DASHES)
+def test_normalize_removes_every_dash(dash: str) -> None:
+    assert normalize(dash.join(["0500", "1000", "3114", "3"])) == "0500100031143"
+    assert identify(dash.join(["2040", "0048", "7990", "00"]))[0].carrier == "nova-poshta"
+
+
+@pytest.mark.parametrize("zero_width", ZERO_WIDTH)
+def test_normalize_removes_zero_width_characters(zero_width: str) -> None:
+    raw = zero_width + "RA067" + zero_width + "022855UA" + zero_width
+    assert normalize(raw) == "RA067022855UA"
+    assert extract_numbers(f"Трек {raw}.") == ["RA067022855UA"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "RА067022855UА",
+        "rа067022855uа",
+        " RA 067 022 855 UA ",
+        "RA-067-022-855-UA",
+        "ＲＡ０６７０２２８５５ＵＡ",
+        "RA٠٦٧٠٢٢٨٥٥UA",
+    ],
+)
+def test_identify_normalises_first(raw: str) -> None:
+    assert identify(raw) == [Match("upu-s10", "UA", "s10", True)]
+
+
+def test_unicode_digits_never_reach_the_result_unnormalised() -> None:
+    assert extract_numbers("ТТН ٢٠٤٠٠٠٤٨٧٩٩٠٠٠") == ["20400048799000"]
+    assert extract_numbers("ТТН ２０４０００４８７９９０００") == ["20400048799000"]
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("RA067022856UA", True),  # wrong check digit, but shaped like a number
+        ("12345678", True),
+        ("0500 1000 3114 4", True),
+        ("ТТН20400048799001", True),
+        ("1234567", False),  # too short
+        ("ABCDE12345", False),  # only 5 digits
+        ("1" * 41, False),
+        ("hello", False),
+        ("ТТН", False),
+        ("Привіт12345678", False),  # not ASCII after normalisation
+        ("+380501234567", False),
+        ("/start", False),
+        ("", False),
+        ("1" * 10_000, False),
+    ],
+)
+def test_looks_like_number(token: str, expected: bool) -> None:
+    assert looks_like_number(token) is expected
+
+
+# --- extract_numbers -----------------------------------------------------------------------
+
+SMS_UK = (
+    "Нова пошта: посилка за ТТН 20400048799000 прибула у відділення №12. "
+    "Сума до сплати 1250.00 грн. Дата 2024-01-15. Тел. +380501234567"
+)
+EMAIL_PL = (
+    "Dzień dobry!\n"
+    "Twoje zamówienie #12345 z dnia 15.01.2024 zostało wysłane (wartość 149,99 zł).\n"
+    "Paczka 1: RA 067 022 855 UA\n"
+    "Paczka 2 (InPost): 612345678901234567890123\n"
+    "Śledzenie: https://sklep.example.com/track?barcode=LM951174328CN&lang=pl\n"
+    "Pozdrawiamy, +48 123 456 789"
+)
+EMAIL_EN = (
+    "Hi! Your order has shipped in 2 parcels.\r\n"
+    "UPS: 1Z5R89390357567127\r\n"
+    'Track it at <a href="https://shop.example/t/0500100031143?lang=en">here</a>.\r\n'
+    "Reference: 1Z5R89390357567127 (same parcel)."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SMS_UK, ["20400048799000"]),
+        (EMAIL_PL, ["RA067022855UA", "612345678901234567890123", "LM951174328CN"]),
+        (EMAIL_EN, ["1Z5R89390357567127", "0500100031143"]),
+        ("Ваша посилка RA067022855UA прибула", ["RA067022855UA"]),
+        ("ТТН: 20400048799000", ["20400048799000"]),
+        ("ТТН 2040 0048 7990 00", ["20400048799000"]),
+        ("Відправлення 0500 1000 3113 5 вже в дорозі", ["0500100031135"]),
+        ("China Post: LM 951 174 328 CN.", ["LM951174328CN"]),
+        ("(RA 067 022 855 UA), 0500-1000-3114-3", ["RA067022855UA", "0500100031143"]),
+        ("2040\u20110048\u20117990\u201100", ["20400048799000"]),
+        ("Трек: RА067022855UА", ["RA067022855UA"]),  # Cyrillic А
+        ("rа067022855uа ra067022855ua RA067022855UA", ["RA067022855UA"]),  # repeated
+        ("https://tracking.example.com/parcels/0500100031143/details", ["0500100031143"]),
+        ("https://x.example/t?b=RA+067+022+855+UA", ["RA067022855UA"]),
+        (
+            "https://x.example/t?u=https%3A%2F%2Fy.example%2F%3Fn%3DLM951174328CN",
+            ["LM951174328CN"],
+        ),
+        ("www.example.com/#/track/20400048799000", ["20400048799000"]),
+        ("/track RA067022855UA", ["RA067022855UA"]),
+        ("LX 123 456 785 CN 12", ["LX123456785CN"]),  # the checked S10 join wins
+        ("9865 7878 8855 4", ["9865787888554"]),  # not its 12-digit FedEx prefix
+        ("in 6012 0172 2423 23", ["60120172242323"]),  # "in" is a word, not a DHL prefix
+        ("DHL 050 123 45 65", ["0501234565"]),  # mod 7 decides for 10 digits
+        ("Дзвоніть +38 050 123 45 65", []),  # the same digits after "+38" are a phone
+        ("ТТН ТТН ТТН", []),
+        ("XRA067022855UA RA067022855UAX RA067022855UA2", []),  # runs are never cut
+        ("RA067022855UA" * 3, []),
+        ("Дзвоніть +380 50 123 45 67, +38 0501234567 або +380501234567", []),
+        ("2024-01-15 о 10:30, сума 100.50 грн", []),
+        ("", []),
+        ("/start", []),
+        ("<b>\x00\x07</b> 🎉📦 '; DROP TABLE parcels; --", []),
+    ],
+)
+def test_extract_numbers(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected
+
+
+def test_extract_numbers_keeps_wrong_numbers_out() -> None:
+    assert extract_numbers("Трек RA067022856UA, UU123456789CN, CA 123 456 789 UA") == []
+
+
+def test_extract_numbers_limit() -> None:
+    assert extract_numbers(EMAIL_PL, limit=2) == ["RA067022855UA", "612345678901234567890123"]
+    assert extract_numbers(EMAIL_PL, limit=0) == []
+    assert extract_numbers(EMAIL_PL, limit=None) == extract_numbers(EMAIL_PL)
+
+
+def test_extract_numbers_ignores_text_after_the_bound() -> None:
+    filler = "Ваша посилка в дорозі, чекайте. " * 4000  # about 128 KB
+    found = extract_numbers("RA067022855UA " + filler + " LM951174328CN")
+    assert found == ["RA067022855UA"]
+
+
+def test_extract_numbers_does_not_cut_a_number_at_the_bound() -> None:
+    near_the_end = "x " * 9990 + "RA067022855UA"  # ends before 20,000 characters
+    assert extract_numbers(near_the_end) == ["RA067022855UA"]
+    straddling = "x " * 9995 + "RA067022855UA"  # the cut falls inside the number
+    assert extract_numbers(straddling) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2040 0048 7990 00 " * 6000,
+        "1 " * 50_000,
+        "a" * 100_000,
+        "-+" * 50_000,
+        "http://x.example/?u=" * 5000 + " RA067022855UA",
+        " ".join(f"{n % 1000:03d}" for n in range(25_000)),
+        "a" * 19_990 + " x",  # long words must not make any search quadratic
+        "a." * 9_990 + " x",
+        "a-" * 9_990 + " x",
+        "a" * 19_990 + "://x",
+    ],
+)
+def test_extract_numbers_on_100_kb_returns_a_bounded_list(text: str) -> None:
+    found = extract_numbers(text)
+    assert isinstance(found, list)
+    assert len(found) <= 20_000 // 10
+    assert len(found) == len(set(found))
+    assert all(identify(number) for number in found)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+TRACKING_ALPHABET = st.sampled_from(
+    list("0123456789RAUCNLMZX1 -\u2013+/.?=&:,#\n\u00a0\u200bАТНіо")
+)
+
+
+def check_extracted(found: list[str]) -> None:
+    assert len(found) == len(set(found))
+    for number in found:
+        assert normalize(number) == number
+        assert number.isascii()
+        assert identify(number)
+
+
+@given(st.text())
+def test_never_raises_on_arbitrary_text(text: str) -> None:
+    check_extracted(extract_numbers(text))
+    assert isinstance(identify(text), list)
+    assert isinstance(looks_like_number(text), bool)
+
+
+@given(st.text(alphabet=TRACKING_ALPHABET, max_size=300))
+def test_never_raises_on_number_like_text(text: str) -> None:
+    check_extracted(extract_numbers(text))
+    check_extracted(extract_numbers(text, limit=1))
+    assert isinstance(identify(text), list)
+
+
+@st.composite
+def s10_with_wrong_check_digit(draw: st.DrawFn) -> str:
+    service = draw(st.text(alphabet=string.ascii_uppercase, min_size=2, max_size=2))
+    serial = draw(st.text(alphabet=string.digits, min_size=8, max_size=8))
+    country = draw(st.sampled_from(sorted(ISO_COUNTRY_CODES)))
+    wrong = draw(st.sampled_from([d for d in range(10) if d != s10_check_digit(serial)]))
+    return f"{service}{serial}{wrong}{country}"
+
+
+@given(s10_with_wrong_check_digit())
+def test_s10_with_wrong_check_digit_is_never_accepted(number: str) -> None:
+    spaced = f"{number[:2]} {number[2:5]} {number[5:8]} {number[8:11]} {number[11:]}"
+    for candidate in (number, number.lower(), spaced):
+        assert identify(candidate) == []
+    assert extract_numbers(f"Посилка {number} прибула") == []
+    assert extract_numbers(f"Посилка {spaced} прибула") == []
+    assert extract_numbers(f"https://example.com/track?barcode={number}") == []
+
+
+@given(
+    st.text(alphabet=string.ascii_uppercase, min_size=2, max_size=2),
+    st.text(alphabet=string.digits, min_size=8, max_size=8),
+    st.sampled_from(sorted(ISO_COUNTRY_CODES)),
+)
+def test_s10_with_right_check_digit_is_found(service: str, serial: str, country: str) -> None:
+    number = s10(service, serial, country)
+    assert identify(number)[0] == Match("upu-s10", country, "s10", True)
+    assert extract_numbers(f"Посилка {number.lower()} прибула") == [number]
