@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot track", description="Show a parcel's carrier, status and history."
     )
-    parser.add_argument("number", help="tracking number, spaces and dashes allowed")
+    parser.add_argument("number", nargs="+", help="tracking number, spaces and dashes allowed")
     parser.add_argument("--lang", choices=LANGUAGES, default=None, help="output language")
     parser.add_argument(
         "--carrier",
@@ -60,7 +60,7 @@ def run_track(argv: list[str], settings: Settings, catalogs: Catalogs) -> int:
     """Run the command and return its exit code."""
     args = build_parser().parse_args(argv)
     tr = catalogs.get(args.lang or settings.default_language)
-    code, text = asyncio.run(_track(args.number, args.carrier, settings, tr))
+    code, text = asyncio.run(_track(" ".join(args.number), args.carrier, settings, tr))
     stream = sys.stdout if code is ExitCode.OK else sys.stderr
     print(text, file=stream)
     return int(code)

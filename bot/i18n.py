@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from dataclasses import dataclass
-import datetime as dt
 from pathlib import Path
 
 from babel import Locale

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,6 +47,14 @@ class ParcelService:
         self.tracking = tracking
         self.max_parcels_per_chat = max_parcels_per_chat
         self.policy = policy or Policy()
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """Return the lock serializing one chat's subscription changes."""
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return lock
 
     async def resolve(self, chat_id: int, raw_number: str) -> Resolution:
         """Resolve a number, honouring the carrier this chat picked for it before."""
@@ -73,11 +83,15 @@ class ParcelService:
         """
         client = self.tracking.client_for(candidate)
         parcel = await self.storage.get_or_create_parcel(parcel_key(client, candidate), number)
-        existing = await self.storage.find_subscription(chat_id, parcel.id)
-        is_new = existing is None or existing.archived_at is not None
-        if is_new and await self.storage.count_subscriptions(chat_id) >= self.max_parcels_per_chat:
-            raise ParcelLimitReached
-        subscription = await self.storage.subscribe(chat_id, parcel.id, label, user_id)
+        # Several numbers of one message are followed concurrently: check the cap and subscribe
+        # under the chat's lock, or two of them could both pass the check.
+        async with self._chat_lock(chat_id):
+            existing = await self.storage.find_subscription(chat_id, parcel.id)
+            is_new = existing is None or existing.archived_at is not None
+            count = await self.storage.count_subscriptions(chat_id)
+            if is_new and count >= self.max_parcels_per_chat:
+                raise ParcelLimitReached
+            subscription = await self.storage.subscribe(chat_id, parcel.id, label, user_id)
         if len(await self.storage.fingerprints(parcel.id)) or parcel.last_checked_at:
             lookup = Lookup(parcel, await self.stored_result(parcel), None)
         else:

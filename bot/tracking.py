@@ -81,7 +81,14 @@ class TrackingService:
         client = candidate.client(self.registry.clients)
         if client:
             return client
-        missing = [route for route in candidate.routes if route in self.registry.disabled]
+        # A carrier of its own (Ukrposhta, PostPlus) that is switched off is "not configured";
+        # a foreign carrier only reachable through GdePosylka is simply not trackable here.
+        missing = [
+            route
+            for route in candidate.routes
+            if route in self.registry.disabled
+            and (route != "gdeposylka" or candidate.carrier == "gdeposylka")
+        ]
         if missing:
             raise CarrierNotConfigured(missing[0], self.registry.disabled[missing[0]])
         raise NotTrackable(candidate.carrier, "no client of this bot tracks it")

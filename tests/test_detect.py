@@ -417,6 +417,8 @@ EMAIL_EN = (
         ),
         ("www.example.com/#/track/20400048799000", ["20400048799000"]),
         ("/track RA067022855UA", ["RA067022855UA"]),
+        ("http://[::1/RA067022855UA", ["RA067022855UA"]),  # urlsplit raises on this host
+        ("İwww.x.example/RA067022855UA", ["RA067022855UA"]),  # "İ".lower() has 2 characters
         ("LX 123 456 785 CN 12", ["LX123456785CN"]),  # the checked S10 join wins
         ("9865 7878 8855 4", ["9865787888554"]),  # not its 12-digit FedEx prefix
         ("in 6012 0172 2423 23", ["60120172242323"]),  # "in" is a word, not a DHL prefix

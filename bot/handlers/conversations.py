@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 
 from telegram import ForceReply, Update
 from telegram.ext import (
@@ -12,6 +13,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.handlers.cards import own_subscription
@@ -153,6 +155,17 @@ async def timed_out(update: Update, context: BotContext) -> int:
 
 def _flow(entry: object, state: int, handlers: list[object], name: str) -> ConversationHandler:  # type: ignore[type-arg]
     """Build a conversation with /cancel and a timeout."""
+    with warnings.catch_warnings():
+        # Button steps are tracked per chat and user, not per message, on purpose: a flow
+        # belongs to the person who started it. PTB warns about that combination.
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return _conversation(entry, state, handlers, name)
+
+
+def _conversation(
+    entry: object, state: int, handlers: list[object], name: str
+) -> ConversationHandler:  # type: ignore[type-arg]
+    """Create the ConversationHandler itself."""
     return ConversationHandler(
         entry_points=[entry],  # type: ignore[list-item]
         states={

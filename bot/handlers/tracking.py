@@ -134,8 +134,7 @@ async def follow_candidate(
         return Outcome(
             request,
             problem=tr.ngettext(
-                "This chat already follows {count} parcel, the most I allow. "
-                "Stop one with /list.",
+                "This chat already follows {count} parcel, the most I allow. Stop one with /list.",
                 "This chat already follows {count} parcels, the most I allow. "
                 "Stop one with /list.",
                 limit,

@@ -1,0 +1,353 @@
+"""Handlers through Application.process_update, with loopback carriers and a recording Bot API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram import Chat
+
+from tests.bot_env import BotEnv, running_bot
+from tests.fake_carriers import FakeEvent
+from tests.telegram_fakes import (
+    BOT_USERNAME,
+    make_callback,
+    make_chat,
+    make_membership,
+    make_message,
+    make_user,
+)
+
+T0 = datetime(2026, 7, 27, 13, 33, tzinfo=UTC)
+UP = "0500100031143"
+UP2 = "0500100031135"
+INPOST = "612345678901234567890123"
+NP = "20400048799000"
+AMBIGUOUS = "A1234567895"  # UPS waybill (check digit passes) or Amazon International
+
+
+@pytest.fixture
+async def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with running_bot(tmp_path) as bot_env:
+        bot_env.carriers.set(
+            "ukrposhta",
+            UP,
+            FakeEvent("10100", T0, "DKD KYIV"),
+            FakeEvent("21700", T0 + timedelta(days=1), "ODESA 1"),
+        )
+        bot_env.carriers.set("inpost", INPOST, FakeEvent("ready_to_pickup", T0, "Kraków"))
+        bot_env.carriers.set("nova-poshta", NP, FakeEvent("7", T0, "Відділення №1"))
+        yield bot_env
+
+
+def keyboard(call_params: dict) -> list[list[dict]]:  # type: ignore[type-arg]
+    markup = call_params.get("reply_markup")
+    if markup is None:
+        return []
+    data = json.loads(markup) if isinstance(markup, str) else markup
+    return data.get("inline_keyboard", [])
+
+
+def buttons(call_params: dict) -> list[str]:  # type: ignore[type-arg]
+    return [b["callback_data"] for row in keyboard(call_params) for b in row]
+
+
+async def follow(env: BotEnv, text: str, user_id: int = 1) -> None:
+    await env.send(make_message(text, user=make_user(user_id)))
+
+
+async def test_single_number_gets_a_card_and_is_followed(env: BotEnv) -> None:
+    await follow(env, f"{UP} phone case")
+    [card] = env.telegram.sent()
+    assert UP in card.text
+    assert "phone case" in card.text
+    assert "ODESA 1" in card.text
+    data = buttons(card.params)
+    assert {d.split(":")[0] for d in data} == {"h", "r", "n", "x"}
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.label == "phone case"
+    assert view.parcel.number == UP
+    assert view.parcel.carrier == "ukrposhta"
+    assert len(await env.storage.parcel_events(view.parcel.id)) == 2
+
+
+async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
+    text = f"Ваше замовлення: ТТН {NP}, посилка {INPOST}\nі ще {UP}"
+    await follow(env, text)
+    sent = env.telegram.sent()
+    assert len(sent) == 1
+    for number in (NP, INPOST, UP):
+        assert number in sent[0].text
+    assert await env.storage.count_subscriptions(1) == 3
+
+
+async def test_text_without_numbers_gets_a_hint_and_costs_nothing(env: BotEnv) -> None:
+    await follow(env, "привіт, як справи?")
+    [hint] = env.telegram.sent()
+    assert "RA067022855UA" not in hint.text  # a hint, not the "invalid number" answer
+    assert sum(env.carriers.hits.values()) == 0
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_wrong_check_digit_is_explained_without_a_carrier_request(env: BotEnv) -> None:
+    await follow(env, "0500100031144")
+    [answer] = env.telegram.sent()
+    assert "RA067022855UA" in answer.text  # the list of accepted formats
+    assert sum(env.carriers.hits.values()) == 0
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_unregistered_number_is_saved_and_explained(env: BotEnv) -> None:
+    await follow(env, UP2)
+    [card] = env.telegram.sent()
+    assert UP2 in card.text
+    assert "Ukrposhta" in card.text or "Укрпошта" in card.text
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+
+
+async def test_carrier_failure_is_an_answer_and_the_parcel_is_kept(env: BotEnv) -> None:
+    env.carriers.faults["inpost"] = "500"
+    await follow(env, INPOST)
+    [card] = env.telegram.sent()
+    assert INPOST in card.text
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.last_error is not None
+    assert view.parcel.next_check_at is not None
+
+
+async def test_ambiguous_number_offers_a_choice_and_remembers_it(env: BotEnv) -> None:
+    env.carriers.set("gdeposylka", AMBIGUOUS, FakeEvent("delivered", T0, "Warsaw"))
+    await follow(env, AMBIGUOUS)
+    [question] = env.telegram.sent()
+    choices = buttons(question.params)
+    assert choices == [f"p:0:{AMBIGUOUS}", f"p:1:{AMBIGUOUS}"]
+    env.telegram.clear()
+    await env.send(make_callback(choices[0]))
+    [card] = env.telegram.sent()
+    assert AMBIGUOUS in card.text
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "gdeposylka/ups"
+    assert ("gdeposylka", "ups", AMBIGUOUS) in env.carriers.requests
+    env.telegram.clear()
+    await follow(env, AMBIGUOUS)  # the pick is remembered: no second question
+    [again] = env.telegram.sent()
+    assert not any(d.startswith("p:") for d in buttons(again.params))
+
+
+async def test_history_refresh_and_stop_buttons(env: BotEnv) -> None:
+    await follow(env, UP)
+    [view] = await env.storage.list_subscriptions(1)
+    env.telegram.clear()
+    await env.send(make_callback(f"h:{view.id}"))
+    history = env.telegram.sent()
+    assert history
+    assert "DKD KYIV" in history[0].text
+    env.telegram.clear()
+    await env.send(make_callback(f"r:{view.id}"))  # checked moments ago: no new request
+    assert env.telegram.sent("answerCallbackQuery")
+    hits = env.carriers.hits["ukrposhta"]
+    assert hits == 1
+    env.telegram.clear()
+    await env.send(make_callback(f"x:{view.id}"))
+    assert await env.storage.count_subscriptions(1) == 0
+    assert any(UP in t for t in env.telegram.texts())
+
+
+async def test_refresh_after_the_cooldown_asks_the_carrier_again(env: BotEnv) -> None:
+    await follow(env, UP)
+    [view] = await env.storage.list_subscriptions(1)
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    await env.storage.record_lookup(
+        view.parcel.id,
+        checked_at=past,
+        status="ready_for_pickup",
+        next_check_at=past,
+        check_interval=60.0,
+        notify=False,
+    )
+    env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(days=2), "ODESA 1"))
+    env.telegram.clear()
+    await env.send(make_callback(f"r:{view.id}"))
+    assert env.carriers.hits["ukrposhta"] == 2
+    [edit] = env.telegram.sent("editMessageText")
+    assert "✅" in edit.text
+
+
+async def test_rename_flow(env: BotEnv) -> None:
+    await follow(env, UP)
+    [view] = await env.storage.list_subscriptions(1)
+    env.telegram.clear()
+    await env.send(make_callback(f"n:{view.id}"))
+    [prompt] = env.telegram.sent()
+    assert "force_reply" in json.dumps(prompt.params.get("reply_markup"))
+    await env.send(make_message("Подарунок мамі"))
+    [renamed] = await env.storage.list_subscriptions(1)
+    assert renamed.label == "Подарунок мамі"
+
+
+async def test_rename_can_be_cancelled(env: BotEnv) -> None:
+    await follow(env, UP)
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"n:{view.id}"))
+    await env.send(make_message("/cancel"))
+    await env.send(make_message("not a label"))
+    [same] = await env.storage.list_subscriptions(1)
+    assert same.label is None
+
+
+async def test_forged_callback_from_another_chat_is_refused(env: BotEnv) -> None:
+    await follow(env, UP, user_id=1)
+    [view] = await env.storage.list_subscriptions(1)
+    env.telegram.clear()
+    intruder = make_user(2)
+    for action in ("h", "r", "x", "c", "n"):
+        await env.send(make_callback(f"{action}:{view.id}", user=intruder))
+    assert env.telegram.sent() == []  # nothing about chat 1 was shown to chat 2
+    assert len(env.telegram.sent("answerCallbackQuery")) == 5
+    assert await env.storage.count_subscriptions(1) == 1
+    for garbage in ("x:abc", "h:99999999", "zz:1", "", "p:9:" + UP, "g:de"):
+        await env.send(make_callback(garbage, user=intruder))
+    assert await env.storage.count_subscriptions(1) == 1
+
+
+async def test_list_is_paginated_with_buttons(env: BotEnv) -> None:
+    await env.storage.upsert_chat(1, "private", "en")
+    for i in range(12):
+        parcel = await env.storage.get_or_create_parcel("inpost", f"{i:024d}")
+        await env.storage.subscribe(1, parcel.id, f"item {i}", 1)
+    await follow(env, "/list")
+    [page] = env.telegram.sent()
+    data = buttons(page.params)
+    assert len([d for d in data if d.startswith("c:")]) == 10
+    assert "l:1" in data
+    env.telegram.clear()
+    await env.send(make_callback("l:1"))
+    [edit] = env.telegram.sent("editMessageText")
+    data = buttons(edit.params)
+    assert len([d for d in data if d.startswith("c:")]) == 2
+    assert "l:0" in data
+    env.telegram.clear()
+    await env.send(make_callback(data[0]))  # open a card from the list
+    [card] = env.telegram.sent()
+    assert "item" in card.text
+
+
+async def test_commands_in_private(env: BotEnv) -> None:
+    for command in (
+        "/start",
+        "/help",
+        "/privacy",
+        "/language",
+        "/list",
+        "/stop",
+        "/track",
+        "/cancel",
+        "/nonsense",
+    ):
+        env.telegram.clear()
+        await follow(env, command)
+        assert env.telegram.sent(), command
+    env.telegram.clear()
+    await follow(env, f"/start {UP}")  # deep link
+    assert await env.storage.count_subscriptions(1) == 1
+    await follow(env, f"/stop {UP}")
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_stop_all_and_forget_ask_first(env: BotEnv) -> None:
+    await follow(env, f"{UP}\n{INPOST}")
+    await follow(env, "/stopall")
+    await env.send(make_callback("sa:no"))
+    assert await env.storage.count_subscriptions(1) == 2
+    await follow(env, "/stopall")
+    await env.send(make_callback("sa:yes"))
+    assert await env.storage.count_subscriptions(1) == 0
+    await follow(env, NP)
+    await follow(env, "/forget")
+    await env.send(make_callback("fg:yes"))
+    assert await env.storage.get_chat(1) is None
+
+
+async def test_group_commands_are_answered_as_replies(env: BotEnv) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    alice, bob, admin = make_user(11), make_user(12), make_user(13)
+    env.telegram.admins.add(admin.id)
+    await env.send(
+        make_message(f"/track@{BOT_USERNAME} {UP} for the office", chat=group, user=alice)
+    )
+    [card] = env.telegram.sent()
+    assert "reply_parameters" in card.params
+    [view] = await env.storage.list_subscriptions(-100)
+    assert view.added_by == alice.id
+    assert view.label == "for the office"
+    env.telegram.clear()
+    await env.send(make_message(f"/track@other_bot {INPOST}", chat=group, user=alice))
+    await env.send(make_message(f"{INPOST}", chat=group, user=alice))  # plain text: ignored
+    assert env.telegram.calls == []
+    replied = make_message(f"Номер {NP}", chat=group, user=bob).message
+    await env.send(make_message("/track", chat=group, user=alice, reply_to=replied))
+    assert await env.storage.count_subscriptions(-100) == 2
+    env.telegram.clear()
+    await env.send(make_callback(f"x:{view.id}", chat=group, user=bob))  # not the adder
+    assert await env.storage.count_subscriptions(-100) == 2
+    await env.send(make_callback(f"x:{view.id}", chat=group, user=admin))
+    assert await env.storage.count_subscriptions(-100) == 1
+    await env.send(make_message("/language", chat=group, user=bob))
+    await env.send(make_callback("g:ru", chat=group, user=bob))
+    assert (await env.storage.get_chat(-100)).language == "uk"
+    await env.send(make_callback("g:ru", chat=group, user=admin))
+    assert (await env.storage.get_chat(-100)).language == "ru"
+
+
+async def test_language_switch_changes_every_string(env: BotEnv) -> None:
+    texts = {}
+    for language in ("uk", "en", "ru"):
+        await env.send(make_callback(f"g:{language}"))
+        env.telegram.clear()
+        await follow(env, "/help")
+        await follow(env, UP)
+        texts[language] = env.telegram.texts()
+    assert texts["uk"] != texts["en"] != texts["ru"]
+    assert "Ready for pickup" in texts["en"][1]
+    assert (
+        "Готово до отримання" in texts["uk"][1]
+        or "Готова до" in texts["uk"][1]
+        or ("отрим" in texts["uk"][1])
+    )
+    assert "Ready for pickup" not in texts["uk"][1]
+    assert "Ready for pickup" not in texts["ru"][1]
+
+
+async def test_new_chat_language_comes_from_telegram(env: BotEnv) -> None:
+    for user_id, code, expected in (
+        (21, "uk", "uk"),
+        (22, "ru", "ru"),
+        (23, "be", "ru"),
+        (24, "pl", "en"),
+        (25, None, "uk"),
+    ):
+        await env.send(make_message("/start", user=make_user(user_id, code)))
+        assert (await env.storage.get_chat(user_id)).language == expected
+
+
+async def test_blocking_the_bot_marks_the_chat(env: BotEnv) -> None:
+    await follow(env, UP)
+    user = make_user(1)
+    await env.send(make_membership(make_chat(1), user, blocked=True))
+    assert (await env.storage.get_chat(1)).blocked
+    await env.send(make_membership(make_chat(1), user, blocked=False, was_blocked=True))
+    assert not (await env.storage.get_chat(1)).blocked
+
+
+async def test_limits_are_clear_messages(tmp_path: Path) -> None:
+    async with running_bot(
+        tmp_path, MAX_PARCELS_PER_CHAT="1", MAX_NUMBERS_PER_MESSAGE="2"
+    ) as bot_env:
+        await bot_env.send(make_message(f"{UP} {INPOST} {NP}"))
+        [summary] = bot_env.telegram.sent()
+        assert "1" in summary.text
+        assert await bot_env.storage.count_subscriptions(1) == 1
+        assert NP not in summary.text.split("\n")[1]
