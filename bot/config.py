@@ -45,6 +45,7 @@ class Settings:
     postplus: CarrierSettings | None = None  # needs both a key and a base URL
     gdeposylka: CarrierSettings = CarrierSettings("https://gdeposylka.ru/api/v4/")
     novaposhta: CarrierSettings = CarrierSettings("https://api.novaposhta.ua/v2.0/json/")
+    carrier_timeout: float = 15.0  # seconds for one carrier request, body included
     max_numbers_per_message: int = 20
     max_parcels_per_chat: int = 100
     poll_tick_seconds: float = 60.0
@@ -120,6 +121,7 @@ class Settings:
                 ),
                 get("NOVAPOSHTA_API_KEY"),
             ),
+            carrier_timeout=_number(env, "CARRIER_TIMEOUT_SECONDS", 15.0, float),
             max_numbers_per_message=_number(env, "MAX_NUMBERS_PER_MESSAGE", 20, int),
             max_parcels_per_chat=_number(env, "MAX_PARCELS_PER_CHAT", 100, int),
             poll_tick_seconds=_number(env, "POLL_TICK_SECONDS", 60.0, float),

@@ -89,11 +89,13 @@ def _compile(directory: Path, language: str) -> Translations:
     path = directory / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     try:
         with path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=language)
+            catalog = read_po(po_file, locale=language, abort_invalid=True)
     except OSError as err:
         raise I18nError(f"translation catalog {path} cannot be read: {err.strerror}") from err
     except Exception as err:  # Babel raises assorted errors on malformed catalogs
         raise I18nError(f"translation catalog {path} is malformed: {err}") from err
+    if not any(message.id and message.string for message in catalog):
+        raise I18nError(f"translation catalog {path} holds no translations")
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

@@ -19,8 +19,20 @@ def main() -> int:
     """Extract messages, update uk/en/ru, and copy English source strings into the en catalog."""
     pybabel = [sys.executable, "-m", "babel.messages.frontend"]
     subprocess.run(
-        [*pybabel, "extract", "-F", str(HERE / "babel.cfg"), "-k", "N_", "--no-location",
-         "--sort-output", "--omit-header", "-o", str(HERE / "messages.pot"), str(ROOT)],
+        [
+            *pybabel,
+            "extract",
+            "-F",
+            str(HERE / "babel.cfg"),
+            "-k",
+            "N_",
+            "--no-location",
+            "--sort-output",
+            "--omit-header",
+            "-o",
+            str(HERE / "messages.pot"),
+            str(ROOT),
+        ],
         check=True,
     )
     for language in ("uk", "en", "ru"):
@@ -28,8 +40,17 @@ def main() -> int:
         action = "update" if po.exists() else "init"
         extra = ["--no-fuzzy-matching", "--ignore-obsolete"] if action == "update" else []
         subprocess.run(
-            [*pybabel, action, "-i", str(HERE / "messages.pot"), "-d", str(HERE), "-l", language,
-             *extra],
+            [
+                *pybabel,
+                action,
+                "-i",
+                str(HERE / "messages.pot"),
+                "-d",
+                str(HERE),
+                "-l",
+                language,
+                *extra,
+            ],
             check=True,
         )
     _fill_english(HERE / "en" / "LC_MESSAGES" / "messages.po")

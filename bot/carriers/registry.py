@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
-from bot.carriers.novaposhta import NovaPoshtaClient
 
 from bot.carriers.base import Carrier
 from bot.carriers.gdeposylka import DetectCache, GdePosylkaClient, NewNumberBudget
 from bot.carriers.inpost import InPostClient
+from bot.carriers.novaposhta import NovaPoshtaClient
 from bot.carriers.postplus import PostPlusClient
 from bot.carriers.ukrposhta import UkrposhtaClient
 from bot.config import Settings
@@ -47,22 +47,24 @@ def build_carriers(
     """Create a client for every carrier whose credentials are configured."""
     clients: dict[str, Carrier] = {}
     disabled: dict[str, str] = {}
+    total = settings.carrier_timeout
+    timeout = aiohttp.ClientTimeout(total=total, connect=min(5.0, total), sock_read=total)
     if settings.ukrposhta.credential:
         clients["ukrposhta"] = UkrposhtaClient(
-            session, settings.ukrposhta.base_url, settings.ukrposhta.credential
+            session, settings.ukrposhta.base_url, settings.ukrposhta.credential, timeout=timeout
         )
     else:
         disabled["ukrposhta"] = REQUIRED_VARIABLES["ukrposhta"]
     # InPost's tracking resource needs no authentication (ShipX docs).
-    clients["inpost"] = InPostClient(session, settings.inpost.base_url)
+    clients["inpost"] = InPostClient(session, settings.inpost.base_url, timeout)
     # Nova Poshta's tracking answers without a key according to several public clients, while
     # its docs ask for one: enabled always, the key is sent when configured.
     clients["nova-poshta"] = NovaPoshtaClient(
-        session, settings.novaposhta.base_url, settings.novaposhta.credential
+        session, settings.novaposhta.base_url, settings.novaposhta.credential, timeout=timeout
     )
     if settings.postplus and settings.postplus.credential:
         clients["postplus"] = PostPlusClient(
-            session, settings.postplus.base_url, settings.postplus.credential
+            session, settings.postplus.base_url, settings.postplus.credential, timeout=timeout
         )
     else:
         disabled["postplus"] = REQUIRED_VARIABLES["postplus"]
@@ -73,6 +75,7 @@ def build_carriers(
             settings.gdeposylka.credential,
             budget=budget,
             detect_cache=detect_cache,
+            timeout=timeout,
         )
     else:
         disabled["gdeposylka"] = REQUIRED_VARIABLES["gdeposylka"]

@@ -1,0 +1,46 @@
+"""Run ``python -m bot`` as a real process against loopback servers, and wait for outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    """Start the bot with exactly these environment variables (plus PATH), logging to a file."""
+    full = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+    handle = log.open("ab")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=ROOT, env=full, stdout=handle, stderr=handle
+        )
+    finally:
+        handle.close()
+
+
+async def stop_bot(process: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> int:
+    """Signal the bot and wait (bounded) for it to exit; return its exit code."""
+    if process.returncode is None:
+        process.send_signal(sig)
+    try:
+        return await asyncio.wait_for(process.wait(), 20)
+    except TimeoutError:
+        process.kill()
+        return await process.wait()
+
+
+async def wait_until(condition: Callable[[], bool], limit: float = 20.0) -> bool:
+    """Poll a condition until it holds or the time is up."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
