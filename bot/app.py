@@ -21,18 +21,24 @@ from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
 from bot.handlers import build_handlers, on_error
 from bot.i18n import LANGUAGES, N_, Catalogs
+from bot.lifecycle import Lifecycle
+from bot.notifier import Notifier
 from bot.parcels import ParcelService
+from bot.poller import Poller
 from bot.schedule import Policy
 from bot.tracking import TrackingService
 from storage import open_storage
 
 logger = logging.getLogger(__name__)
 
+OUTBOX_INTERVAL = 5.0  # seconds between outbox drains outside poll ticks
+
 PRIVATE_COMMANDS = (
     ("track", N_("Follow a parcel")),
     ("list", N_("Parcels this chat follows")),
     ("stop", N_("Stop following a parcel")),
     ("stopall", N_("Stop following every parcel")),
+    ("quiet", N_("Quiet hours for updates")),
     ("language", N_("Change the language")),
     ("privacy", N_("What I store")),
     ("forget", N_("Delete everything about this chat")),
@@ -87,12 +93,52 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         max_parcels_per_chat=settings.max_parcels_per_chat,
         policy=Policy(scale=settings.check_interval_scale),
     )
+    data.notifier = Notifier(data.storage, application.bot, data.catalogs)
+    data.poller = Poller(
+        data.storage,
+        data.parcels,
+        dict(data.carriers.clients),
+        data.notifier.drain,
+        scale=settings.check_interval_scale,
+        lifecycle=Lifecycle(data.storage, settings.check_interval_scale),
+    )
     await _publish_commands(application, data.catalogs)
+    _schedule_jobs(application, settings)
+
+
+def _schedule_jobs(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings
+) -> None:
+    """Start the poll tick and the outbox sender (which also flushes rows left by a crash)."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
+    # APScheduler would skip overlapping runs with a warning; the poller guards itself.
+    options = {"max_instances": 2, "coalesce": True, "misfire_grace_time": None}
+    job_queue.run_repeating(
+        poll_subscriptions, settings.poll_tick_seconds, first=1.0, name="poll", job_kwargs=options
+    )
+    job_queue.run_repeating(
+        send_notifications, OUTBOX_INTERVAL, first=0.5, name="outbox", job_kwargs=options
+    )
+
+
+async def poll_subscriptions(context: BotContext) -> None:
+    """Job: one poll tick."""
+    await context.bot_data.poller.tick()
+
+
+async def send_notifications(context: BotContext) -> None:
+    """Job: drain the outbox (refresh-button changes, rows left by a crash, retries)."""
+    await context.bot_data.notifier.drain()
 
 
 async def stop_services(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Close what ``start_services`` opened, in reverse order."""
     data: BotData = application.bot_data
+    poller = getattr(data, "poller", None)
+    if poller is not None:
+        await poller.close()
     session = getattr(data, "session", None)
     if session is not None:
         await session.close()

@@ -10,7 +10,9 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.carriers.registry import CarrierRegistry
 from bot.config import Settings
 from bot.i18n import Catalogs, Translator
+from bot.notifier import Notifier
 from bot.parcels import ParcelService
+from bot.poller import Poller
 from storage import Storage
 
 LANGUAGE_KEY = "language"
@@ -25,6 +27,8 @@ class BotData:
     session: aiohttp.ClientSession
     carriers: CarrierRegistry
     parcels: ParcelService
+    notifier: Notifier
+    poller: Poller
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -116,11 +116,7 @@ def split_message(lines: Iterable[str], limit: int = TELEGRAM_LIMIT) -> list[str
 
 def short_status(stored_status: str, tr: Translator) -> str:
     """Render a stored status string with its emoji and label; unknown strings fall back."""
-    try:
-        status = ParcelStatus(stored_status)
-    except ValueError:
-        status = ParcelStatus.UNKNOWN
-    return status_label(status, tr.gettext)
+    return status_label(ParcelStatus.parse(stored_status), tr.gettext)
 
 
 def join_blocks(blocks: Sequence[str]) -> str:

@@ -140,7 +140,8 @@ class ParcelService:
         failed = error is not None and not not_found
         known = await self.storage.fingerprints(parcel.id) if result else set()
         events = [_new_event(e) for e in result.events] if result else []
-        changed = any(e.fingerprint not in known for e in events)
+        fresh = [e for e in events if e.fingerprint not in known]
+        changed = bool(fresh)
         status = result.status if result else None
         interval = self.policy.next_interval(
             status, changed=changed, previous=parcel.check_interval, failed=failed
@@ -162,7 +163,8 @@ class ParcelService:
             check_interval=interval,
             events=events,
             notify=notify and not baseline,
-            loud=bool(result and result.status.is_milestone),
+            # Loud only when something that matters happened, not for every sorting scan.
+            loud=any(ParcelStatus.parse(e.status).is_milestone for e in fresh),
         )
         return len(stored)
 
@@ -171,7 +173,7 @@ class ParcelService:
         events = tuple(
             TrackingEvent(
                 occurred_at=e.occurred_at,
-                status=_status(e.status),
+                status=ParcelStatus.parse(e.status),
                 code=e.code,
                 description=e.description,
                 location=e.location,
@@ -193,11 +195,3 @@ def _new_event(event: TrackingEvent) -> NewEvent:
         location=event.location,
         postcode=event.postcode,
     )
-
-
-def _status(value: str | None) -> ParcelStatus:
-    """Read a stored status string, tolerating values from older mapping tables."""
-    try:
-        return ParcelStatus(value or "unknown")
-    except ValueError:
-        return ParcelStatus.UNKNOWN

@@ -36,6 +36,10 @@ class BotEnv:
         await self.app.process_update(bound)
         await settle(self.app)
 
+    async def tick(self) -> None:
+        """Run one poll tick (which also drains the outbox)."""
+        await self.app.bot_data.poller.tick()
+
     @property
     def storage(self) -> Any:
         """Return the bot's storage."""
@@ -53,7 +57,9 @@ async def settle(app: BotApplication) -> None:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, **overrides: str) -> AsyncIterator[BotEnv]:
+async def running_bot(
+    tmp_path: Path, *, jobs: bool = False, **overrides: str
+) -> AsyncIterator[BotEnv]:
     """Start the bot's services against a fresh loopback carrier server."""
     carriers = FakeCarriers()
     server = TestServer(carriers.app(), host="127.0.0.1")
@@ -73,6 +79,10 @@ async def running_bot(tmp_path: Path, **overrides: str) -> AsyncIterator[BotEnv]
         await app.initialize()
         await start_services(app)
         await app.start()  # runs the job queue; non-blocking handlers need a running app
+        if not jobs:  # tests drive poll ticks and outbox drains themselves
+            assert app.job_queue is not None
+            for job in app.job_queue.jobs():
+                job.schedule_removal()
         try:
             yield BotEnv(app, telegram, carriers, settings)
         finally:

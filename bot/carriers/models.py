@@ -26,6 +26,14 @@ class ParcelStatus(StrEnum):
     EXCEPTION = "exception"
     UNKNOWN = "unknown"
 
+    @classmethod
+    def parse(cls, value: str | None) -> ParcelStatus:
+        """Read a stored status string, tolerating values from older mapping tables."""
+        try:
+            return cls(value or "unknown")
+        except ValueError:
+            return cls.UNKNOWN
+
     @property
     def is_terminal(self) -> bool:
         """Tell whether the parcel's journey has ended."""

@@ -29,8 +29,15 @@ from bot.handlers.cards import card_button, list_page, list_parcels, stop_number
 from bot.handlers.common import remember_chat
 from bot.handlers.conversations import conversation_handlers
 from bot.handlers.errors import on_error
+from bot.handlers.preferences import keep_tracking, quiet_hours
 from bot.handlers.tracking import pick_carrier, track_command, track_text
-from bot.keyboards import LANGUAGE_PATTERN, PAGE_PATTERN, PICK_PATTERN, SUBSCRIPTION_PATTERN
+from bot.keyboards import (
+    KEEP_PATTERN,
+    LANGUAGE_PATTERN,
+    PAGE_PATTERN,
+    PICK_PATTERN,
+    SUBSCRIPTION_PATTERN,
+)
 
 PRE_GROUP = -1  # registers the chat and loads its language before any other handler
 
@@ -51,10 +58,12 @@ def build_handlers() -> dict[int, list[BaseHandler[Any, Any, Any]]]:
         CommandHandler("track", track_command, block=False),
         CommandHandler("list", list_parcels),
         CommandHandler("stop", stop_number),
+        CommandHandler("quiet", quiet_hours),
         CallbackQueryHandler(pick_carrier, pattern=PICK_PATTERN, block=False),
         CallbackQueryHandler(card_button, pattern=SUBSCRIPTION_PATTERN, block=False),
         CallbackQueryHandler(list_page, pattern=PAGE_PATTERN),
         CallbackQueryHandler(set_language, pattern=LANGUAGE_PATTERN),
+        CallbackQueryHandler(keep_tracking, pattern=KEEP_PATTERN),
         ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
         MessageHandler(private & filters.COMMAND, unknown_command),

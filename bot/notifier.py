@@ -1,0 +1,230 @@
+"""The outbox sender: one message per chat, loud only for milestones, nothing lost or invented."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+
+from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent
+from bot.formatting import event_line, split_message
+from bot.i18n import Catalogs, Translator
+from bot.keyboards import KEEP
+from bot.lifecycle import FINAL, STALE
+from bot.routing import client_of_key
+from bot.status_labels import carrier_name, status_label
+from storage import Chat, OutboxItem, Storage
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500  # outbox rows read per round
+MAX_EVENTS_PER_PARCEL = 8
+DEFAULT_QUIET = (22 * 60, 8 * 60)  # minutes of the day, Kyiv time
+
+
+def in_quiet_hours(chat: Chat, moment: datetime) -> bool:
+    """Tell whether a moment falls in the chat's quiet hours (default 22:00–08:00 Kyiv)."""
+    start, end = (
+        (chat.quiet_start, chat.quiet_end)
+        if chat.quiet_start is not None and chat.quiet_end is not None
+        else DEFAULT_QUIET
+    )
+    if start == end:
+        return False  # quiet hours switched off
+    local = moment.astimezone(KYIV)
+    minute = local.hour * 60 + local.minute
+    return start <= minute < end if start < end else minute >= start or minute < end
+
+
+class Notifier:
+    """Drain the outbox: group rows per chat, render in the chat's language, send, mark sent."""
+
+    def __init__(self, storage: Storage, bot: Bot, catalogs: Catalogs) -> None:
+        self.storage = storage
+        self.bot = bot
+        self.catalogs = catalogs
+        self._lock = asyncio.Lock()  # two drains at once could send a row twice
+
+    async def drain(self) -> int:
+        """Send every pending notification; return how many messages went out."""
+        sent = 0
+        async with self._lock:
+            for _round in range(20):  # bounded: a chat migration adds rows for a new id
+                items = await self.storage.pending_outbox(BATCH)
+                if not items:
+                    break
+                by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
+                for item in items:
+                    by_chat[item.chat_id].append(item)
+                progress = False
+                for chat_id, chat_items in by_chat.items():
+                    outcome = await self._send_chat(chat_id, chat_items)
+                    if outcome == "retry_later":
+                        return sent
+                    sent += outcome == "sent"
+                    progress = True
+                if not progress:
+                    break
+        return sent
+
+    async def _send_chat(self, chat_id: int, items: list[OutboxItem]) -> str:
+        """Send one chat's coalesced message and settle its rows."""
+        ids = [item.id for item in items]
+        chat = await self.storage.get_chat(chat_id)
+        if chat is None:
+            await self.storage.drop_outbox(ids)
+            return "dropped"
+        tr = self.catalogs.get(chat.language)
+        text, keyboard = await self._render(items, tr)
+        if not text:
+            await self.storage.drop_outbox(ids)
+            return "dropped"
+        loud = any(item.loud for item in items) and not in_quiet_hours(chat, datetime.now(UTC))
+        chunks = split_message(text.split("\n"))
+        try:
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                await self.bot.send_message(
+                    chat_id,
+                    chunk,
+                    disable_notification=not loud or index > 0,
+                    reply_markup=keyboard if last else None,
+                )
+        except Forbidden:
+            logger.info("chat %s blocked the bot; its parcels stop being polled", chat_id)
+            await self.storage.set_chat_blocked(chat_id, True)
+            await self.storage.drop_outbox(ids)
+            return "dropped"
+        except ChatMigrated as err:
+            logger.info("chat %s moved to %s", chat_id, err.new_chat_id)
+            await self.storage.migrate_chat(chat_id, err.new_chat_id)
+            return "migrated"  # its rows now belong to the new id: the next round sends them
+        except RetryAfter as err:
+            logger.warning("Telegram asks to wait %s before sending more", err.retry_after)
+            return "retry_later"
+        except BadRequest as err:
+            logger.error("Telegram refused outbox rows %s for chat %s: %s", ids, chat_id, err)
+            await self.storage.drop_outbox(ids)
+            return "dropped"
+        except TelegramError as err:
+            logger.warning("sending to chat %s failed, will retry: %s", chat_id, err)
+            return "retry_later"
+        await self.storage.mark_sent(ids, datetime.now(UTC))
+        return "sent"
+
+    async def _render(
+        self, items: list[OutboxItem], tr: Translator
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """Render a chat's rows: one block per parcel, and buttons for stale questions."""
+        _ = tr.gettext
+        blocks: list[str] = []
+        buttons: list[list[InlineKeyboardButton]] = []
+        for item in items:
+            block = await self._render_item(item, tr)
+            if block is None:
+                continue
+            blocks.append(block)
+            if item.kind == STALE and item.subscription_id is not None:
+                name = await self._name(item)
+                buttons.append(
+                    [
+                        InlineKeyboardButton(
+                            f"{_('Keep tracking')} · {name}"[:60],
+                            callback_data=f"{KEEP}:{item.subscription_id}:yes",
+                        ),
+                        InlineKeyboardButton(
+                            _("Stop"), callback_data=f"{KEEP}:{item.subscription_id}:no"
+                        ),
+                    ]
+                )
+        if not blocks:
+            return "", None
+        return "\n\n".join(blocks), InlineKeyboardMarkup(buttons) if buttons else None
+
+    async def _name(self, item: OutboxItem) -> str:
+        """Return the label or number a row is about."""
+        view = (
+            await self.storage.get_subscription(item.subscription_id)
+            if item.subscription_id is not None
+            else None
+        )
+        if view is None:
+            return ""
+        return view.label or view.parcel.number
+
+    async def _render_item(self, item: OutboxItem, tr: Translator) -> str | None:
+        """Render one row, or None when what it refers to is gone."""
+        _ = tr.gettext
+        view = (
+            await self.storage.get_subscription(item.subscription_id)
+            if item.subscription_id is not None
+            else None
+        )
+        if view is None:
+            return None
+        carrier = client_of_key(view.parcel.carrier)
+        title = f"<b>{html.escape(view.label)}</b> · " if view.label else ""
+        title += f"<code>{html.escape(view.parcel.number)}</code> ({carrier_name(carrier, _)})"
+        payload: Any = _load(item.payload)
+        if item.kind == FINAL:
+            status = ParcelStatus.parse(
+                payload.get("status") if isinstance(payload, dict) else None
+            )
+            text = (
+                _("Returned to the sender; I stopped tracking it.")
+                if status is ParcelStatus.RETURNED
+                else _("Delivered; I stopped tracking it. It stays in the archive.")
+            )
+            return f"{title}\n{status_label(status, _)}\n{text}"
+        if item.kind == STALE:
+            reason = payload.get("reason") if isinstance(payload, dict) else None
+            question = (
+                _("The carrier still has no record of this number. Keep tracking it?")
+                if reason == "not_found"
+                else _("Nothing has happened to this parcel for a long time. Keep tracking it?")
+            )
+            return f"{title}\n{question}"
+        fingerprints = payload if isinstance(payload, list) else []
+        stored = await self.storage.get_events(view.parcel.id, [str(f) for f in fingerprints])
+        if not stored:
+            return None
+        events = [
+            TrackingEvent(
+                occurred_at=e.occurred_at,
+                status=ParcelStatus.parse(e.status),
+                code=e.code,
+                description=e.description,
+                location=e.location,
+                postcode=e.postcode,
+            )
+            for e in sorted(stored, key=lambda e: e.occurred_at)
+        ]
+        lines = [title]
+        hidden = len(events) - MAX_EVENTS_PER_PARCEL
+        if hidden > 0:
+            lines.append(
+                tr.ngettext(
+                    "…and {count} earlier event", "…and {count} earlier events", hidden
+                ).format(count=hidden)
+            )
+        lines += [event_line(e, carrier, tr) for e in events[-MAX_EVENTS_PER_PARCEL:]]
+        return "\n".join(lines)
+
+
+def _load(payload: str) -> Any:
+    """Decode a row's JSON payload; a damaged row renders as nothing rather than crashing."""
+    try:
+        return json.loads(payload)
+    except ValueError:
+        logger.error("outbox payload is not JSON: %r", payload[:200])
+        return None
+
+
+__all__ = ["Notifier", "in_quiet_hours"]

@@ -1,0 +1,218 @@
+"""The poll job: check due parcels per carrier, batched, isolated, and push what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.breaker import CircuitBreaker
+from bot.carriers.base import BatchOutcome, Carrier
+from bot.carriers.errors import (
+    CarrierAuthError,
+    CarrierError,
+    CarrierRateLimited,
+    CarrierUnavailable,
+)
+from bot.carriers.gdeposylka import GdePosylkaClient
+from bot.carriers.models import TrackingResult
+from bot.lifecycle import Lifecycle
+from bot.parcels import ParcelService
+from bot.routing import candidate_from_key, client_of_key
+from storage import Parcel, Storage
+
+logger = logging.getLogger(__name__)
+
+DUE_LIMIT = 20_000  # parcels taken per tick; the rest wait for the next one
+COALESCE_WINDOW = 20.0  # seconds a tick waits for all carriers before sending pushes
+MIN_COALESCE = 1.0  # even with a tiny CHECK_INTERVAL_SCALE, give loopback answers time
+CHUNK_CONCURRENCY = 2  # batch requests in flight per carrier
+SINGLE_CONCURRENCY = 8  # single lookups in flight per carrier without a batch endpoint
+
+Outcome = TrackingResult | CarrierError
+
+
+@dataclass
+class CarrierHealth:
+    """Per-carrier state the poller keeps between ticks (also shown by /stats)."""
+
+    breaker: CircuitBreaker
+    running: asyncio.Task[None] | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Poller:
+    """Runs one tick at a time; each carrier's checks run in their own task."""
+
+    storage: Storage
+    parcels: ParcelService
+    clients: dict[str, Carrier]
+    drain: Callable[[], Awaitable[object]]
+    scale: float = 1.0
+    health: dict[str, CarrierHealth] = field(default_factory=dict)
+    lifecycle: Lifecycle | None = None
+    _ticking: bool = False
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def _drain_after(self, task: asyncio.Task[None]) -> None:
+        """Send a slow carrier's pushes as soon as it finishes."""
+        await asyncio.wait([task])
+        await self.drain()
+
+    async def close(self) -> None:
+        """Cancel carrier checks still running (at shutdown); their parcels stay due."""
+        tasks = [h.running for h in self.health.values() if h.running and not h.running.done()]
+        tasks += list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _health(self, name: str) -> CarrierHealth:
+        if name not in self.health:
+            self.health[name] = CarrierHealth(
+                CircuitBreaker(
+                    base=timedelta(seconds=60 * self.scale),
+                    cap=timedelta(seconds=1800 * self.scale),
+                )
+            )
+        return self.health[name]
+
+    async def tick(self) -> None:
+        """Start checks for every carrier with due parcels; never overlap with a running tick."""
+        if self._ticking:
+            logger.info("previous poll tick still running; skipping this one")
+            return
+        self._ticking = True
+        try:
+            await self._tick()
+        finally:
+            self._ticking = False
+
+    async def _tick(self) -> None:
+        now = datetime.now(UTC)
+        due = await self.storage.due_parcels(now, DUE_LIMIT)
+        by_client: dict[str, list[Parcel]] = defaultdict(list)
+        for parcel in due:
+            by_client[client_of_key(parcel.carrier)].append(parcel)
+        started: list[asyncio.Task[None]] = []
+        for name, parcels in by_client.items():
+            health = self._health(name)
+            client = self.clients.get(name)
+            if client is None or not health.breaker.allows(now):
+                continue  # disabled carrier, or paused: its parcels stay due
+            if health.running is not None and not health.running.done():
+                continue  # a slow carrier: its previous run is still going
+            health.running = asyncio.create_task(self._check_carrier(name, client, parcels))
+            started.append(health.running)
+        if started:
+            # Wait a little for every carrier, so one tick gives one message per chat; a
+            # carrier slower than that sends its own pushes when it finishes.
+            _done, pending = await asyncio.wait(
+                started, timeout=max(COALESCE_WINDOW * self.scale, MIN_COALESCE)
+            )
+            for task in pending:
+                follow_up = asyncio.create_task(self._drain_after(task))
+                self._background.add(follow_up)
+                follow_up.add_done_callback(self._background.discard)
+        await self.drain()
+
+    async def _check_carrier(self, name: str, client: Carrier, parcels: list[Parcel]) -> None:
+        """Look up one carrier's due parcels with as few requests as its API allows."""
+        try:
+            if isinstance(client, GdePosylkaClient):
+                await self._run_singles(name, client, parcels)
+            else:
+                chunks = [
+                    parcels[i : i + client.batch_size]
+                    for i in range(0, len(parcels), client.batch_size)
+                ]
+                semaphore = asyncio.Semaphore(CHUNK_CONCURRENCY)
+
+                async def one(chunk: list[Parcel]) -> None:
+                    async with semaphore:
+                        await self._run_batch(name, client, chunk)
+
+                await asyncio.gather(*(one(chunk) for chunk in chunks))
+        except Exception:
+            logger.exception("checking carrier %s failed", name)
+
+    async def _run_batch(self, name: str, client: Carrier, parcels: Sequence[Parcel]) -> None:
+        """One batch request (or the client's own loop) for parcels of one carrier."""
+        health = self._health(name)
+        if not health.breaker.allows(datetime.now(UTC)):
+            return
+        numbers = [p.number for p in parcels]
+        started = time.monotonic()
+        try:
+            outcomes = await client.track_many(numbers)
+        except CarrierError as err:
+            await self._batch_failed(name, parcels, err, time.monotonic() - started)
+            return
+        await self._batch_done(name, parcels, outcomes, time.monotonic() - started)
+
+    async def _run_singles(
+        self, name: str, client: GdePosylkaClient, parcels: Sequence[Parcel]
+    ) -> None:
+        """GdePosylka: one request per number, with the courier each parcel was added with."""
+        semaphore = asyncio.Semaphore(SINGLE_CONCURRENCY)
+
+        async def one(parcel: Parcel) -> None:
+            async with semaphore:
+                if not self._health(name).breaker.allows(datetime.now(UTC)):
+                    return
+                courier = candidate_from_key(parcel.carrier).courier
+                started = time.monotonic()
+                outcome: Outcome
+                try:
+                    outcome = await client.track(parcel.number, courier=courier)
+                except CarrierUnavailable as err:
+                    await self._batch_failed(name, [parcel], err, time.monotonic() - started)
+                    return
+                except CarrierError as err:
+                    outcome = err
+                await self._batch_done(
+                    name, [parcel], {parcel.number: outcome}, time.monotonic() - started
+                )
+
+        await asyncio.gather(*(one(p) for p in parcels))
+
+    async def _batch_done(
+        self, name: str, parcels: Sequence[Parcel], outcomes: BatchOutcome, elapsed: float
+    ) -> None:
+        """Store each parcel's outcome; the carrier answered, so its circuit closes."""
+        health = self._health(name)
+        health.breaker.success()
+        await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
+        for parcel in parcels:
+            outcome = outcomes.get(parcel.number)
+            if isinstance(outcome, TrackingResult):
+                await self.parcels.record(parcel, outcome, None, notify=True)
+            elif isinstance(outcome, CarrierError):
+                await self.parcels.record(parcel, None, outcome, notify=True)
+            else:
+                logger.warning("carrier %s gave no outcome for parcel %s", name, parcel.id)
+                continue
+            if self.lifecycle is not None:
+                await self.lifecycle.review(parcel.id, datetime.now(UTC))
+
+    async def _batch_failed(
+        self, name: str, parcels: Sequence[Parcel], err: CarrierError, elapsed: float
+    ) -> None:
+        """Count the failure, pause the carrier if it keeps failing, retry the parcels later."""
+        health = self._health(name)
+        now = datetime.now(UTC)
+        retry_after = err.retry_after if isinstance(err, CarrierRateLimited) else None
+        health.breaker.failure(now, retry_after=retry_after)
+        if isinstance(err, CarrierAuthError):
+            health.breaker.failure(now)  # credentials will not fix themselves: back off harder
+            logger.error("carrier %s refused our credentials: %s", name, err.message)
+        health.last_error = err.message
+        await self.storage.record_carrier_call(name, now, False, elapsed * 1000)
+        logger.warning("carrier %s failed for %d parcels: %s", name, len(parcels), err)
+        for parcel in parcels:
+            await self.parcels.record(parcel, None, err, notify=False)

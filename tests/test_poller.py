@@ -1,0 +1,285 @@
+"""Poll ticks and pushes: change detection, coalescing, loudness, life cycle, economy, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram.error import ChatMigrated, Forbidden
+
+from tests.bot_env import BotEnv, running_bot
+from tests.fake_carriers import FakeEvent
+from tests.telegram_fakes import make_callback
+
+T0 = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+UP = "0500100031143"
+INPOST = "612345678901234567890123"
+NOON = datetime(2026, 7, 28, 9, 0, tzinfo=UTC)  # 12:00 in Kyiv: outside default quiet hours
+
+
+async def follow(
+    env: BotEnv, chat_id: int, language: str, carrier: str, number: str, label: str | None = None
+) -> int:
+    await env.storage.upsert_chat(chat_id, "private" if chat_id > 0 else "supergroup", language)
+    parcel = await env.storage.get_or_create_parcel(carrier, number)
+    await env.storage.subscribe(chat_id, parcel.id, label, chat_id)
+    return parcel.id
+
+
+async def make_all_due(env: BotEnv) -> None:
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    for parcel in await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=400), 10**6):
+        await env.storage.schedule_parcel(parcel.id, past, parcel.check_interval or 60.0)
+
+
+async def cycle(env: BotEnv) -> None:
+    await make_all_due(env)
+    await env.tick()
+
+
+@pytest.fixture
+async def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    # Pushes are judged at noon Kyiv time, outside the default quiet hours.
+    monkeypatch.setattr("bot.notifier.datetime", _FixedNow)
+    async with running_bot(tmp_path) as bot_env:
+        yield bot_env
+
+
+class _FixedNow(datetime):
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+        return NOON if tz else NOON.replace(tzinfo=None)
+
+
+async def test_a_change_reaches_every_chat_once_in_its_language(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    for chat_id, language in ((1, "uk"), (2, "en"), (-3, "ru")):
+        await follow(env, chat_id, language, "ukrposhta", UP, label=f"gift {chat_id}")
+    await cycle(env)  # the baseline: nothing is news
+    assert env.telegram.sent() == []
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(days=1), "ODESA 5"))
+    await cycle(env)
+    sent = env.telegram.sent()
+    assert sorted(int(c.params["chat_id"]) for c in sent) == [-3, 1, 2]
+    texts = {int(c.params["chat_id"]): c.text for c in sent}
+    assert "Arrived at the delivery office" in texts[2]
+    assert "Arrived at the delivery office" not in texts[1]
+    assert "Arrived at the delivery office" not in texts[-3]
+    assert texts[1] != texts[-3]
+    for chat_id, text in texts.items():
+        assert "ODESA 5" in text
+        assert UP in text
+        assert f"gift {chat_id}" in text
+    assert env.carriers.hits["ukrposhta"] == 2  # one lookup per cycle, not one per chat
+    env.telegram.clear()
+    await cycle(env)  # nothing new
+    await cycle(env)
+    assert env.telegram.sent() == []
+
+
+async def test_reordered_or_trimmed_history_is_not_news(env: BotEnv) -> None:
+    events = [
+        FakeEvent("10100", T0, "KYIV 1"),
+        FakeEvent("20700", T0 + timedelta(hours=3), "KYIV 2"),
+        FakeEvent("20800", T0 + timedelta(hours=5), "KYIV 2"),
+    ]
+    env.carriers.set("ukrposhta", UP, *events)
+    await follow(env, 1, "en", "ukrposhta", UP)
+    await cycle(env)
+    env.carriers.parcels["ukrposhta"][UP] = [events[2], events[0], events[1]]
+    await cycle(env)
+    env.carriers.parcels["ukrposhta"][UP] = [events[1], events[2]]  # an old event vanished
+    await cycle(env)
+    assert env.telegram.sent() == []
+
+
+async def test_two_parcels_changing_in_one_tick_give_one_message(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    env.carriers.set("inpost", INPOST, FakeEvent("confirmed", T0, "Kraków"))
+    for chat_id in (1, 2):
+        await follow(env, chat_id, "en", "ukrposhta", UP, "shoes")
+        await follow(env, chat_id, "en", "inpost", INPOST, "book")
+    await cycle(env)
+    env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=2), "LVIV 3"))
+    env.carriers.add(
+        "inpost", INPOST, FakeEvent("ready_to_pickup", T0 + timedelta(hours=2), "Warszawa")
+    )
+    await cycle(env)
+    sent = env.telegram.sent()
+    assert sorted(int(c.params["chat_id"]) for c in sent) == [1, 2]
+    for call in sent:
+        assert "shoes" in call.text and "book" in call.text
+        assert "LVIV 3" in call.text and "Warszawa" in call.text
+
+
+async def test_milestones_are_loud_scans_are_silent(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await follow(env, 1, "en", "ukrposhta", UP)
+    await cycle(env)
+    env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=1), "KYIV 2"))
+    await cycle(env)
+    [scan] = env.telegram.sent()
+    assert scan.params.get("disable_notification") is True
+    env.telegram.clear()
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=9), "ODESA 1"))
+    await cycle(env)
+    [milestone] = env.telegram.sent()
+    assert milestone.params.get("disable_notification") in (False, None)
+
+
+async def test_quiet_hours_make_everything_silent(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await follow(env, 1, "en", "ukrposhta", UP)
+    await env.storage.set_quiet_hours(1, 11 * 60, 13 * 60)  # noon falls inside
+    await cycle(env)
+    env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(hours=9), "ODESA 1"))
+    await cycle(env)
+    [delivered] = env.telegram.sent()
+    assert delivered.params.get("disable_notification") is True
+
+
+async def test_delivered_parcels_get_a_final_message_and_are_archived(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, CHECK_INTERVAL_SCALE="0.0000001") as env:
+        env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+        await follow(env, 1, "en", "ukrposhta", UP, "phone")
+        await cycle(env)
+        env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(days=1), "ODESA"))
+        await cycle(env)  # the delivery push
+        assert any("Delivered" in t and "ODESA" in t for t in env.telegram.texts(1))
+        assert await env.storage.count_subscriptions(1) == 1  # watched a little longer
+        await asyncio.sleep(0.1)  # 3 days × 1e-7
+        await cycle(env)
+        assert any("stopped tracking" in t for t in env.telegram.texts(1))
+        assert await env.storage.count_subscriptions(1) == 0
+        assert await env.storage.count_subscriptions(1, archived=True) == 1
+        hits = env.carriers.hits["ukrposhta"]
+        await cycle(env)
+        assert env.carriers.hits["ukrposhta"] == hits  # archived: no more lookups
+
+
+async def test_stale_parcels_ask_whether_to_keep_tracking(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, CHECK_INTERVAL_SCALE="0.0000001") as env:
+        await follow(env, 1, "en", "ukrposhta", UP)  # never registered
+        await cycle(env)
+        await asyncio.sleep(0.2)  # 14 days × 1e-7
+        await cycle(env)
+        await cycle(env)  # asked once, not at every check
+        questions = [c for c in env.telegram.sent() if "Keep tracking" in str(c.params)]
+        assert len(questions) == 1
+        data = [
+            b["callback_data"]
+            for row in questions[0].params["reply_markup"]["inline_keyboard"]
+            for b in row
+        ]
+        await env.send(make_callback(data[1]))  # "Stop"
+        assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_blocked_chat_is_no_longer_polled(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await follow(env, 1, "en", "ukrposhta", UP)
+    await cycle(env)
+    env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=1), "KYIV 2"))
+    env.telegram.failures["sendMessage"] = Forbidden("Forbidden: bot was blocked by the user")
+    await cycle(env)
+    assert (await env.storage.get_chat(1)).blocked
+    hits = env.carriers.hits["ukrposhta"]
+    await cycle(env)
+    assert env.carriers.hits["ukrposhta"] == hits
+    assert await env.storage.pending_outbox(10) == []
+
+
+async def test_migrated_group_gets_the_message_at_its_new_id(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await follow(env, -5, "en", "ukrposhta", UP, "office")
+    await cycle(env)
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=5), "LVIV"))
+    original = env.telegram._result
+
+    def migrate_once(name, params):  # type: ignore[no-untyped-def]
+        if name == "sendMessage" and int(params["chat_id"]) == -5:
+            raise ChatMigrated(-1005)
+        return original(name, params)
+
+    env.telegram._result = migrate_once  # type: ignore[method-assign]
+    await cycle(env)
+    delivered = [c for c in env.telegram.sent() if int(c.params["chat_id"]) == -1005]
+    assert len(delivered) == 1
+    assert "office" in delivered[0].text
+    assert await env.storage.count_subscriptions(-1005) == 1
+
+
+async def test_one_cycle_costs_the_lower_bound_of_requests(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as env:
+        # GdePosylka allows 30 requests a minute; two cycles of 10 stay inside it.
+        plan = {
+            "ukrposhta": 60,
+            "nova-poshta": 60,
+            "postplus": 30,
+            "inpost": 40,
+            "gdeposylka/china-post": 10,
+        }
+        numbers: list[tuple[str, str]] = []
+        for carrier, count in plan.items():
+            for i in range(count):
+                number = f"{carrier[:2].upper()}{i:011d}"
+                numbers.append((carrier, number))
+                fake = carrier.partition("/")[0]
+                code = {
+                    "ukrposhta": "20700",
+                    "nova-poshta": "5",
+                    "postplus": "IN_TRANSIT",
+                    "inpost": "sent_from_source_branch",
+                    "gdeposylka": "other",
+                }[fake]
+                env.carriers.set(fake, number, FakeEvent(code, T0, "HUB"))
+        assert len(numbers) == 200
+        for index in range(500):  # 500 subscriptions over 200 numbers, in 100 chats
+            carrier, number = numbers[index % 200]
+            await follow(env, 1 + index % 100 + 100 * (index // 200), "uk", carrier, number)
+        await cycle(env)  # warm-up: dictionaries (InPost titles, PostPlus codes) get cached
+        env.carriers.hits.clear()
+        await cycle(env)
+        lower_bound = math.ceil(60 / 50) + math.ceil(60 / 100) + math.ceil(30 / 50) + 40 + 10
+        assert sum(env.carriers.hits.values()) == lower_bound
+
+
+async def test_a_failing_carrier_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    async with running_bot(
+        tmp_path, CHECK_INTERVAL_SCALE="0.01", CARRIER_TIMEOUT_SECONDS="30"
+    ) as env:
+        env.carriers.delay = 30.0
+        env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+        env.carriers.set("inpost", INPOST, FakeEvent("confirmed", T0, "Kraków"))
+        await follow(env, 1, "en", "ukrposhta", UP)
+        await follow(env, 1, "en", "inpost", INPOST)
+        await cycle(env)
+        env.carriers.faults["ukrposhta"] = "timeout"  # hangs far longer than a tick
+        env.carriers.add(
+            "inpost", INPOST, FakeEvent("ready_to_pickup", T0 + timedelta(hours=1), "Gdańsk")
+        )
+        await cycle(env)
+        assert any("Gdańsk" in t for t in env.telegram.texts(1))  # arrived while UP hangs
+        env.carriers.add(
+            "inpost", INPOST, FakeEvent("delivered", T0 + timedelta(hours=2), "Gdańsk 2")
+        )
+        await cycle(env)  # the hanging carrier's run is still going: not started twice
+        assert any("Gdańsk 2" in t for t in env.telegram.texts(1))
+        assert env.carriers.hits["ukrposhta"] == 2
+        poller = env.app.bot_data.poller
+        await poller.close()  # stop the hanging request
+        for fault in ("500", "500", "500", "html"):
+            env.carriers.faults["ukrposhta"] = fault
+            await cycle(env)
+        assert poller.health["ukrposhta"].breaker.failures >= 3
+        env.carriers.faults.clear()
+        poller.health["ukrposhta"].breaker.success()
+        env.telegram.clear()
+        await cycle(env)  # recovered with the same history: no false notification
+        assert env.telegram.sent() == []
+        assert env.carriers.hits["ukrposhta"] >= 3
