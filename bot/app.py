@@ -8,23 +8,29 @@ from typing import Any
 import aiohttp
 from telegram import (
     BotCommand,
+    BotCommandScope,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import build_carriers
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
 from bot.handlers import build_handlers, on_error
+from bot.handlers.admin import start_delivery
 from bot.i18n import LANGUAGES, N_, Catalogs
 from bot.lifecycle import Lifecycle
 from bot.notifier import Notifier
 from bot.parcels import ParcelService
 from bot.poller import Poller
+from bot.quota import StorageDetectCache, StorageNewNumberBudget
 from bot.schedule import Policy
 from bot.tracking import TrackingService
 from storage import open_storage
@@ -45,6 +51,11 @@ PRIVATE_COMMANDS = (
     ("help", N_("How to use me")),
 )
 GROUP_COMMANDS = PRIVATE_COMMANDS
+ADMIN_COMMANDS = (
+    ("broadcast", N_("Announce something to every chat")),
+    ("broadcast_cancel", N_("Stop the running broadcast")),
+    ("stats", N_("Bot and carrier statistics")),
+)
 
 
 def build_application(
@@ -55,13 +66,16 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
 ) -> BotApplication:
     """Build the bot; services start in ``post_init`` and stop in ``post_shutdown``."""
+    overall_rate = max(30.0, settings.broadcast_rate * 1.2)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_api_base_url)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Telegram allows about 30 messages/s; a higher BROADCAST_RATE (paid broadcasts, or a
+        # local Bot API server) lifts the overall cap with it.
+        .rate_limiter(AIORateLimiter(overall_max_rate=overall_rate, max_retries=3))
         .post_init(start_services)
         .post_shutdown(stop_services)
     )
@@ -72,7 +86,7 @@ def build_application(
     application: BotApplication = builder.build()  # type: ignore[assignment]
     application.bot_data.settings = settings
     application.bot_data.catalogs = catalogs
-    for group, handlers in build_handlers().items():
+    for group, handlers in build_handlers(settings.admin_ids).items():
         application.add_handlers(handlers, group=group)
     application.add_error_handler(on_error)
     return application
@@ -84,7 +98,10 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
     settings = data.settings
     data.storage = await open_storage(settings.database_path)
     data.session = aiohttp.ClientSession()
-    data.carriers = build_carriers(settings, data.session)
+    data.budget = StorageNewNumberBudget(data.storage)
+    data.carriers = build_carriers(
+        settings, data.session, budget=data.budget, detect_cache=StorageDetectCache(data.storage)
+    )
     for name, variables in data.carriers.disabled.items():
         logger.warning("carrier %s is disabled: set %s to enable it", name, variables)
     data.parcels = ParcelService(
@@ -102,8 +119,14 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         scale=settings.check_interval_scale,
         lifecycle=Lifecycle(data.storage, settings.check_interval_scale),
     )
-    await _publish_commands(application, data.catalogs)
+    data.broadcasts = BroadcastRunner(
+        data.storage, application.bot, data.catalogs, settings.broadcast_rate
+    )
+    await _publish_commands(application, data.catalogs, settings.admin_ids)
     _schedule_jobs(application, settings)
+    for broadcast in await data.storage.running_broadcasts():
+        logger.info("resuming broadcast %s", broadcast.id)
+        start_delivery(application, broadcast.id)
 
 
 def _schedule_jobs(
@@ -148,20 +171,28 @@ async def stop_services(application: Application[Any, Any, Any, Any, Any, Any]) 
 
 
 async def _publish_commands(
-    application: Application[Any, Any, Any, Any, Any, Any], catalogs: Catalogs
+    application: Application[Any, Any, Any, Any, Any, Any],
+    catalogs: Catalogs,
+    admin_ids: frozenset[int],
 ) -> None:
-    """Set the command menus for every language and for private and group chats."""
+    """Set the command menus per language: private, groups, and each admin's own chat."""
+    scopes: list[tuple[BotCommandScope, tuple[tuple[str, str], ...]]] = [
+        (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+        (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+    ]
+    # Admin commands appear only in the admins' own chats, never in the public menu.
+    scopes += [(BotCommandScopeChat(a), PRIVATE_COMMANDS + ADMIN_COMMANDS) for a in admin_ids]
     for language in (None, *LANGUAGES):
         tr = catalogs.get(language)
-        for scope, commands in (
-            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
-            (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
-        ):
-            await application.bot.set_my_commands(
-                [BotCommand(name, tr.gettext(text)) for name, text in commands],
-                scope=scope,
-                language_code=language,
-            )
+        for scope, commands in scopes:
+            try:
+                await application.bot.set_my_commands(
+                    [BotCommand(name, tr.gettext(text)) for name, text in commands],
+                    scope=scope,
+                    language_code=language,
+                )
+            except BadRequest as err:  # e.g. an admin who never opened a chat with the bot
+                logger.warning("cannot set commands for %s: %s", scope.type, err.message)
 
 
 def run(settings: Settings, catalogs: Catalogs) -> int:

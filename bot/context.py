@@ -7,12 +7,14 @@ from typing import Any
 import aiohttp
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import CarrierRegistry
 from bot.config import Settings
 from bot.i18n import Catalogs, Translator
 from bot.notifier import Notifier
 from bot.parcels import ParcelService
 from bot.poller import Poller
+from bot.quota import StorageNewNumberBudget
 from storage import Storage
 
 LANGUAGE_KEY = "language"
@@ -28,6 +30,8 @@ class BotData:
     carriers: CarrierRegistry
     parcels: ParcelService
     notifier: Notifier
+    budget: StorageNewNumberBudget
+    broadcasts: BroadcastRunner
     poller: Poller
 
 

@@ -36,6 +36,13 @@ class BudgetMixin(StorageCore):
             )
             return True
 
+    async def budget_seen(self, counter: str, number: str) -> bool:
+        """Tell whether a number was ever admitted into a counter (on any kept day)."""
+        row = await self._fetchone(
+            "SELECT 1 FROM budget WHERE counter = ? AND number = ? LIMIT 1", (counter, number)
+        )
+        return row is not None
+
     async def budget_used(self, counter: str, day: str) -> int:
         """Count the numbers admitted into a counter's budget for a day."""
         return await self._count(

@@ -97,6 +97,16 @@ class SubscriptionsMixin(StorageCore):
             (chat_id,),
         )
 
+    async def subscription_totals(self) -> dict[str, int]:
+        """Count subscriptions of every chat: 'active' (followed) and 'archived'."""
+        row = await self._fetchone(
+            "SELECT COALESCE(SUM(archived_at IS NULL), 0), "
+            "COALESCE(SUM(archived_at IS NOT NULL), 0) FROM subscriptions",
+            (),
+        )
+        assert row is not None  # an aggregate always returns one row
+        return {"active": int(row[0]), "archived": int(row[1])}
+
     async def rename_subscription(self, sub_id: int, label: str | None) -> bool:
         """Set a subscription's label; a blank label removes it.
 

@@ -15,6 +15,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers.admin import admin_handlers
 from bot.handlers.basics import (
     choose_language,
     help_command,
@@ -44,12 +45,15 @@ PRE_GROUP = -1  # registers the chat and loads its language before any other han
 __all__ = ["build_handlers", "on_error"]
 
 
-def build_handlers() -> dict[int, list[BaseHandler[Any, Any, Any]]]:
+def build_handlers(
+    admin_ids: frozenset[int] = frozenset(),
+) -> dict[int, list[BaseHandler[Any, Any, Any]]]:
     """Return the handlers by group."""
     private = filters.ChatType.PRIVATE
     # Handlers that call carriers run without blocking, so one slow carrier never holds up
     # other users' updates.
     main: list[BaseHandler[Any, Any, Any]] = [
+        *admin_handlers(admin_ids),
         *conversation_handlers(),
         CommandHandler("start", start, block=False),
         CommandHandler("help", help_command),

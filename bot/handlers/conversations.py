@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 
 from telegram import ForceReply, Update
 from telegram.ext import (
@@ -153,28 +154,30 @@ async def timed_out(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+def without_warning(build: Callable[[], ConversationHandler]) -> ConversationHandler:  # type: ignore[type-arg]
+    """Build a conversation whose button steps are tracked per chat and user, not per message.
+
+    That is on purpose (a flow belongs to the person who started it), so PTB's warning about
+    the combination is silenced here rather than in every test run.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return build()
+
+
 def _flow(entry: object, state: int, handlers: list[object], name: str) -> ConversationHandler:  # type: ignore[type-arg]
     """Build a conversation with /cancel and a timeout."""
-    with warnings.catch_warnings():
-        # Button steps are tracked per chat and user, not per message, on purpose: a flow
-        # belongs to the person who started it. PTB warns about that combination.
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return _conversation(entry, state, handlers, name)
-
-
-def _conversation(
-    entry: object, state: int, handlers: list[object], name: str
-) -> ConversationHandler:  # type: ignore[type-arg]
-    """Create the ConversationHandler itself."""
-    return ConversationHandler(
-        entry_points=[entry],  # type: ignore[list-item]
-        states={
-            state: handlers,  # type: ignore[dict-item]
-            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
-        },
-        fallbacks=[CommandHandler("cancel", cancel)],
-        conversation_timeout=TIMEOUT_SECONDS,
-        name=name,
+    return without_warning(
+        lambda: ConversationHandler(
+            entry_points=[entry],  # type: ignore[list-item]
+            states={
+                state: handlers,  # type: ignore[dict-item]
+                ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
+            },
+            fallbacks=[CommandHandler("cancel", cancel)],
+            conversation_timeout=TIMEOUT_SECONDS,
+            name=name,
+        )
     )
 
 

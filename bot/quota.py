@@ -1,0 +1,68 @@
+"""GdePosylka's daily budget and detection cache, kept in storage so restarts forget nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.carriers.gdeposylka import DAILY_NEW_NUMBERS, Courier, Detection
+from storage import Storage
+
+NEW_NUMBERS = "gdeposylka:new"  # budget counter name
+
+
+def budget_day(moment: datetime | None = None) -> str:
+    """Return the budget day (UTC) of a moment."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+
+
+class StorageNewNumberBudget:
+    """Count numbers new to GdePosylka, at most ``limit`` a day; known numbers are free."""
+
+    def __init__(self, storage: Storage, limit: int = DAILY_NEW_NUMBERS) -> None:
+        self.storage = storage
+        self.limit = limit
+
+    async def admit(self, number: str) -> bool:
+        """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
+        # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
+        if await self.storage.budget_seen(NEW_NUMBERS, number):
+            return True
+        return await self.storage.budget_admit(NEW_NUMBERS, budget_day(), number, self.limit)
+
+    async def remaining(self) -> int:
+        """Return how many new numbers today's budget still allows."""
+        return max(0, self.limit - await self.storage.budget_used(NEW_NUMBERS, budget_day()))
+
+
+class StorageDetectCache:
+    """Remember GdePosylka's detection per number, so each number is detected once."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def get(self, number: str) -> Detection | None:
+        """Return the remembered detection, ignoring damaged entries."""
+        payload = await self.storage.get_detection(number)
+        if payload is None:
+            return None
+        try:
+            data = json.loads(payload)
+            couriers = tuple(Courier(**courier) for courier in data["couriers"])
+            return Detection(data["result"], couriers)
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def put(self, number: str, detection: Detection) -> None:
+        """Remember a detection."""
+        couriers = [
+            {
+                "slug": c.slug,
+                "name": c.name,
+                "name_alt": c.name_alt,
+                "country_code": c.country_code,
+            }
+            for c in detection.couriers
+        ]
+        payload = json.dumps({"result": detection.result, "couriers": couriers})
+        await self.storage.put_detection(number, payload)

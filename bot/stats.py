@@ -1,0 +1,86 @@
+"""The /stats report: chats, parcels, pushes, and each carrier's health."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+
+from bot.breaker import CircuitState
+from bot.carriers.models import ParcelStatus
+from bot.i18n import Translator
+from bot.poller import Poller
+from bot.quota import StorageNewNumberBudget
+from bot.routing import client_of_key
+from bot.status_labels import carrier_name, status_label
+from storage import Storage
+
+
+async def render_stats(
+    storage: Storage,
+    poller: Poller,
+    budget: StorageNewNumberBudget,
+    tr: Translator,
+    since: datetime,
+) -> str:
+    """Render the admin statistics as HTML."""
+    _ = tr.gettext
+    chats = await storage.count_chats()
+    totals = await storage.subscription_totals()
+    by_carrier = await storage.stats_by_carrier_status()
+    sent = await storage.count_sent_since(since)
+    calls = {stat.carrier: stat for stat in await storage.carrier_stats(since)}
+    groups = chats.get("group", 0) + chats.get("supergroup", 0)
+    lines = [
+        _(
+            "<b>Chats</b>: {total} (private {private}, groups {groups}); active {active}, "
+            "blocked {blocked}"
+        ).format(
+            total=chats.get("total", 0),
+            private=chats.get("private", 0),
+            groups=groups,
+            active=chats.get("active", 0),
+            blocked=chats.get("blocked", 0),
+        ),
+        _("<b>Parcels</b>: followed {active}, archived {archived}").format(
+            active=totals["active"], archived=totals["archived"]
+        ),
+        _("<b>Notifications sent</b> in the last 24 h: {count}").format(count=sent),
+        "",
+        _("<b>Parcels by carrier and status</b>"),
+    ]
+    merged: dict[str, dict[str, int]] = {}
+    for key, statuses in by_carrier.items():
+        bucket = merged.setdefault(client_of_key(key), {})
+        for status, count in statuses.items():
+            bucket[status] = bucket.get(status, 0) + count
+    for carrier in sorted(merged):
+        parts = ", ".join(
+            f"{status_label(ParcelStatus.parse(status), _)} {count}"
+            for status, count in sorted(merged[carrier].items(), key=lambda item: -item[1])
+        )
+        lines.append(f"• {html.escape(carrier_name(carrier, _))}: {parts}")
+    lines += ["", _("<b>Carriers</b> (last 24 h)")]
+    now = datetime.now(UTC)
+    names = sorted(set(poller.clients) | set(calls))
+    for name in names:
+        stat = calls.get(name)
+        health = poller.health.get(name)
+        state = health.breaker.state(now) if health else CircuitState.CLOSED
+        lines.append(
+            _(
+                "• {carrier}: {calls} lookups, {errors} errors, median {p50} ms, "
+                "95% {p95} ms, circuit {state}"
+            ).format(
+                carrier=html.escape(carrier_name(name, _)),
+                calls=stat.calls if stat else 0,
+                errors=stat.errors if stat else 0,
+                p50=round(stat.p50_ms) if stat else 0,
+                p95=round(stat.p95_ms) if stat else 0,
+                state=state.value,
+            )
+        )
+    if "gdeposylka" in poller.clients:
+        lines.append(
+            _("GdePosylka new numbers left today: {count}").format(count=await budget.remaining())
+        )
+    return "\n".join(lines)
