@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from bot.config import ConfigError, Settings
@@ -12,6 +13,8 @@ from bot.i18n import Catalogs, I18nError
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the bot or to the ``track`` command and return the exit code."""
     args = sys.argv[1:] if argv is None else argv
+    # PTB 22 warns on every RetryAfter unless opted in to its future timedelta type.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     tracking_only = bool(args) and args[0] == "track"
     try:
         settings = Settings.from_env(require_token=not tracking_only)

@@ -13,6 +13,7 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.i18n import Catalogs, Translator
+from bot.retry import retry_after_seconds
 from storage import Broadcast, BroadcastCounts, Storage
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class BroadcastRunner:
         self.sleep = sleep
         self._cancelled: set[int] = set()
         self._lock = asyncio.Lock()  # one broadcast sends at a time
+        self._next_send = 0.0
 
     def cancel(self, broadcast_id: int) -> None:
         """Stop a running broadcast before its next recipient."""
@@ -138,8 +140,7 @@ class BroadcastRunner:
             if broadcast is None or broadcast.status != "running":
                 return
             admin_tr = await self._admin_translator(broadcast)
-            interval = 1.0 / self.rate
-            next_send = self.clock()
+            self._next_send = self.clock()
             last_report = self.clock()
             while broadcast_id not in self._cancelled:
                 recipients = await self.storage.next_recipients(broadcast_id, BATCH)
@@ -149,12 +150,6 @@ class BroadcastRunner:
                 for chat_id in recipients:
                     if broadcast_id in self._cancelled:
                         break
-                    wait = next_send - self.clock()
-                    if wait > 0:
-                        await self.sleep(wait)
-                    # Pace from the planned time, not from "now": the rate holds on average
-                    # without bursting after a slow send.
-                    next_send = max(next_send + interval, self.clock() - interval)
                     state = await self._deliver(broadcast.text, chat_id)
                     await self.storage.set_recipient_state(broadcast_id, chat_id, state)
                     if self.clock() - last_report >= PROGRESS_EVERY:
@@ -172,11 +167,11 @@ class BroadcastRunner:
         """Send the broadcast to one chat and return the recipient's new state."""
         target = chat_id
         for _attempt in range(MAX_RETRY_AFTER):
+            await self._pace()
             try:
                 await self.bot.send_message(target, text)
             except RetryAfter as err:
-                delay = err.retry_after
-                seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+                seconds = retry_after_seconds(err)
                 logger.warning("broadcast paused %.1f s at Telegram's request", seconds)
                 await self.sleep(seconds)
                 continue
@@ -192,6 +187,16 @@ class BroadcastRunner:
                 return FAILED
             return SENT
         return FAILED
+
+    async def _pace(self) -> None:
+        """Wait until the next send may start: starts are at least 1/rate apart.
+
+        Time lost to a slow send or a RetryAfter pause is not made up with a burst.
+        """
+        wait = self._next_send - self.clock()
+        if wait > 0:
+            await self.sleep(wait)
+        self._next_send = max(self._next_send, self.clock()) + 1.0 / self.rate
 
     async def _admin_translator(self, broadcast: Broadcast) -> Translator:
         """Return the translator of the admin's chat."""

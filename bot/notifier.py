@@ -18,6 +18,7 @@ from bot.formatting import event_line, split_message
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import KEEP
 from bot.lifecycle import FINAL, STALE
+from bot.retry import retry_after_seconds
 from bot.routing import client_of_key
 from bot.status_labels import carrier_name, status_label
 from storage import Chat, OutboxItem, Storage
@@ -107,7 +108,7 @@ class Notifier:
             await self.storage.migrate_chat(chat_id, err.new_chat_id)
             return "migrated"  # its rows now belong to the new id: the next round sends them
         except RetryAfter as err:
-            logger.warning("Telegram asks to wait %s before sending more", err.retry_after)
+            logger.warning("Telegram asks to wait %.0f s before more", retry_after_seconds(err))
             return "retry_later"
         except BadRequest as err:
             logger.error("Telegram refused outbox rows %s for chat %s: %s", ids, chat_id, err)

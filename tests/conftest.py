@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import aiohttp
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# As in production (bot.__main__): RetryAfter.retry_after is a timedelta, without warnings.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 def load_fixture(carrier: str, name: str) -> Any:

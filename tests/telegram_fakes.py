@@ -46,6 +46,7 @@ class RecordingRequest(BaseRequest):
     calls: list[Call] = field(default_factory=list)
     admins: set[int] = field(default_factory=set)  # user ids that get_chat_member calls admin
     failures: dict[str, Exception] = field(default_factory=dict)  # method -> exception to raise
+    blocked: set[int] = field(default_factory=set)  # chats whose sendMessage answers 403
 
     @property
     def read_timeout(self) -> float | None:
@@ -72,6 +73,13 @@ class RecordingRequest(BaseRequest):
         self.calls.append(Call(name, params))
         if name in self.failures:
             raise self.failures[name]
+        if name == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+            body = {
+                "ok": False,
+                "error_code": 403,
+                "description": "Forbidden: bot was blocked by the user",
+            }
+            return 403, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:

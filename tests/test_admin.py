@@ -1,0 +1,290 @@
+"""Admin broadcast and stats: the conversation, delivery, pacing, failures, and secrecy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from telegram import Chat
+from telegram.error import Forbidden, RetryAfter
+
+from bot.broadcast import BroadcastRunner, html_problem
+from bot.i18n import Catalogs
+from tests.bot_env import BotEnv, running_bot
+from tests.telegram_fakes import make_callback, make_chat, make_message, make_user
+
+ADMIN = 7
+
+
+@pytest.fixture
+async def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with running_bot(tmp_path, ADMIN_IDS=str(ADMIN), BROADCAST_RATE="200") as bot_env:
+        storage = bot_env.storage
+        await storage.upsert_chat(ADMIN, "private", "en")
+        for chat_id, kind, language in (
+            (1, "private", "uk"),
+            (2, "private", "en"),
+            (3, "private", "ru"),
+            (-10, "supergroup", "uk"),
+            (-11, "group", "en"),
+        ):
+            await storage.upsert_chat(chat_id, kind, language)
+        yield bot_env
+
+
+def admin_says(text: str):  # type: ignore[no-untyped-def]
+    return make_message(text, user=make_user(ADMIN, "en"))
+
+
+def admin_presses(data: str):  # type: ignore[no-untyped-def]
+    return make_callback(data, user=make_user(ADMIN, "en"))
+
+
+def buttons(params: dict) -> list[str]:  # type: ignore[type-arg]
+    markup = params.get("reply_markup")
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    return [b["callback_data"] for row in (markup or {}).get("inline_keyboard", []) for b in row]
+
+
+async def wait_finished(env: BotEnv) -> None:
+    for _ in range(200):
+        if not await env.storage.running_broadcasts():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the broadcast did not finish")
+
+
+async def test_admin_commands_are_unknown_commands_for_everyone_else(env: BotEnv) -> None:
+    await env.send(make_message("/nonsense", user=make_user(1)))
+    unknown = env.telegram.texts()[-1]
+    for command in ("/broadcast", "/broadcast hi", "/stats", "/broadcast_cancel"):
+        env.telegram.clear()
+        await env.send(make_message(command, user=make_user(1)))
+        assert env.telegram.texts() == [unknown], command
+    group = make_chat(-10, Chat.SUPERGROUP)
+    env.telegram.clear()
+    await env.send(make_message("/stats", chat=group, user=make_user(ADMIN)))  # not private
+    assert env.telegram.calls == []
+
+
+async def test_admin_commands_are_only_in_the_admins_menu(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, ADMIN_IDS=f"{ADMIN}") as bot_env:
+        menus = bot_env.telegram.sent("setMyCommands")
+        public = (
+            [c for c in menus if json.loads(c.params["scope"])["type"] != "chat"]
+            if isinstance(menus[0].params["scope"], str)
+            else [c for c in menus if c.params["scope"]["type"] != "chat"]
+        )
+        assert public
+        for call in public:
+            assert "broadcast" not in json.dumps(call.params["commands"])
+        own = [c for c in menus if c not in public]
+        assert own
+        assert all("broadcast" in json.dumps(c.params["commands"]) for c in own)
+
+
+async def test_invalid_html_is_refused_before_anything_is_sent(env: BotEnv) -> None:
+    await env.send(admin_says("/broadcast"))
+    for bad in ("<b>unclosed", "<script>x</script>", "a < b", "Tom & Jerry", "<i>x</b></i>"):
+        env.telegram.clear()
+        await env.send(admin_says(bad))
+        [answer] = env.telegram.sent()
+        assert "cannot send" in answer.text, bad
+    assert await env.storage.running_broadcasts() == []
+
+
+async def test_preview_then_cancel_sends_nothing(env: BotEnv) -> None:
+    await env.send(admin_says("/broadcast <b>Maintenance</b> tonight"))
+    assert buttons(env.telegram.sent()[-1].params)[0] == "ba:all"
+    env.telegram.clear()
+    await env.send(admin_presses("ba:uk"))
+    preview, question = env.telegram.sent()
+    assert preview.text == "<b>Maintenance</b> tonight"
+    assert int(preview.params["chat_id"]) == ADMIN
+    assert "2 chats" in question.text  # chats 1 and -10 speak Ukrainian
+    env.telegram.clear()
+    await env.send(admin_presses("bc:no"))
+    await asyncio.sleep(0.1)
+    assert [c for c in env.telegram.sent() if int(c.params["chat_id"]) != ADMIN] == []
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ("all", {ADMIN, 1, 2, 3, -10, -11}),
+        ("private", {ADMIN, 1, 2, 3}),
+        ("groups", {-10, -11}),
+        ("ru", {3}),
+        ("en", {ADMIN, 2, -11}),
+    ],
+)
+async def test_confirmed_broadcast_reaches_its_audience_once(
+    env: BotEnv, audience: str, expected: set[int]
+) -> None:
+    await env.send(admin_says("/broadcast"))
+    await env.send(admin_says("New: <i>InPost</i> is supported"))
+    await env.send(admin_presses(f"ba:{audience}"))
+    env.telegram.clear()
+    await env.send(admin_presses("bc:yes"))
+    await wait_finished(env)
+    copies = Counter(
+        int(c.params["chat_id"])
+        for c in env.telegram.sent()
+        if c.text == "New: <i>InPost</i> is supported"
+    )
+    assert set(copies) == expected
+    assert set(copies.values()) == {1}
+    reports = [t for t in env.telegram.texts(ADMIN) if "is finished" in t]
+    assert reports
+    assert f"Sent: {len(expected)}" in reports[-1]
+
+
+async def test_blocked_recipients_are_counted_and_marked(env: BotEnv) -> None:
+    env.telegram.blocked.add(2)
+    await env.send(admin_says("/broadcast Hello"))
+    await env.send(admin_presses("ba:private"))
+    await env.send(admin_presses("bc:yes"))
+    await wait_finished(env)
+    assert (await env.storage.get_chat(2)).blocked
+    report = [t for t in env.telegram.texts(ADMIN) if "is finished" in t][-1]
+    assert "blocked: 1" in report
+    assert "Sent: 3" in report
+
+
+async def test_stats_for_the_admin(env: BotEnv) -> None:
+    await env.send(admin_says("/stats"))
+    [stats] = env.telegram.sent()
+    assert "Chats" in stats.text
+    assert "6" in stats.text  # six chats in total
+    assert "Ukrposhta" in stats.text
+    assert "GdePosylka new numbers left today: 2000" in stats.text
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+class FakeBot:
+    """Records sends with the fake time; chats can be made to fail."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sends: list[tuple[float, int]] = []
+        self.edits: list[tuple[float, str]] = []
+        self.reports: list[str] = []
+        self.forbidden: set[int] = set()
+        self.retry_once: set[int] = set()
+        self.on_send = None
+
+    async def send_message(self, chat_id: int, text: str, **_: object) -> None:
+        if chat_id == ADMIN:
+            self.reports.append(text)
+            return
+        if chat_id in self.forbidden:
+            raise Forbidden("Forbidden: bot was blocked by the user")
+        if chat_id in self.retry_once:
+            self.retry_once.discard(chat_id)
+            raise RetryAfter(timedelta(seconds=2))
+        self.clock.now += 0.001  # a send takes a little time
+        self.sends.append((self.clock.now, chat_id))
+        if self.on_send is not None:
+            self.on_send(len(self.sends))
+
+    async def edit_message_text(self, text: str, **_: object) -> None:
+        self.edits.append((self.clock.now, text))
+
+
+async def make_broadcast(env: BotEnv, count: int) -> int:
+    for chat_id in range(100, 100 + count):
+        await env.storage.upsert_chat(chat_id, "private", "uk")
+    recipients = list(range(100, 100 + count))
+    broadcast = await env.storage.create_broadcast(ADMIN, "Hi", "all", recipients)
+    await env.storage.set_progress_message(broadcast.id, 555)
+    return broadcast.id
+
+
+async def test_rate_is_respected_and_progress_is_reported(env: BotEnv) -> None:
+    clock = FakeClock()
+    bot = FakeBot(clock)
+    bot.forbidden.add(110)
+    bot.retry_once.add(120)
+    broadcast_id = await make_broadcast(env, 100)
+    runner = BroadcastRunner(
+        env.storage,
+        bot,
+        Catalogs.load(),
+        10.0,  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    await runner.run(broadcast_id)
+    per_second = Counter(int(at) for at, _ in bot.sends)
+    assert max(per_second.values()) <= 10
+    assert len(bot.sends) == 99
+    assert Counter(chat for _, chat in bot.sends)[120] == 1  # retried after RetryAfter, once
+    assert 9.0 <= clock.now <= 12.0  # 100 recipients at 10/s, plus the 2 s RetryAfter pause
+    assert len(bot.edits) >= 3  # progress every 3 s of a ~10 s broadcast
+    assert "remaining" in bot.edits[0][1]
+    counts = await env.storage.broadcast_counts(broadcast_id)
+    assert (counts.sent, counts.blocked, counts.failed, counts.pending) == (99, 1, 0, 0)
+    assert (await env.storage.get_chat(110)).blocked
+    assert "is finished" in bot.reports[-1]
+
+
+async def test_cancel_stops_and_resume_skips_sent_chats(env: BotEnv) -> None:
+    clock = FakeClock()
+    bot = FakeBot(clock)
+    broadcast_id = await make_broadcast(env, 60)
+    runner = BroadcastRunner(
+        env.storage,
+        bot,
+        Catalogs.load(),
+        1000.0,  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    bot.on_send = lambda n: runner.cancel(broadcast_id) if n == 25 else None
+    await runner.run(broadcast_id)
+    assert len(bot.sends) == 25
+    counts = await env.storage.broadcast_counts(broadcast_id)
+    assert counts.sent == 25
+    assert counts.pending == 35
+    # A restart resumes where it stopped: the 25 are not sent again.
+    resumed = BroadcastRunner(
+        env.storage,
+        bot,
+        Catalogs.load(),
+        1000.0,  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    await resumed.run(broadcast_id)
+    assert len(bot.sends) == 60
+    assert len({chat for _, chat in bot.sends}) == 60
+
+
+def test_html_checker() -> None:
+    tr = Catalogs.load().get("en")
+    good = [
+        '<b>bold</b> <i>it</i> <a href="https://x.y/?a=1&amp;b=2">link</a>',
+        "<tg-spoiler>s</tg-spoiler> <code>c</code> <pre>p</pre> &lt;3 &#128512;",
+        '<span class="tg-spoiler">x</span> <blockquote expandable>q</blockquote>',
+    ]
+    for text in good:
+        assert html_problem(text, tr) is None, text
+    bad = ["", "<b>x", "</b>", "<div>x</div>", '<a onclick="x">y</a>', "1 < 2", "R&D", "x" * 4097]
+    for text in bad:
+        assert html_problem(text, tr) is not None, text
