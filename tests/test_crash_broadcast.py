@@ -1,4 +1,4 @@
-"""A broadcast to 2,000 chats survives two SIGKILLs: everyone gets it, at most one extra per kill."""
+"""A broadcast to 2,000 chats survives two SIGKILLs: everyone gets it once, plus ≤ 1 per kill."""
 
 from __future__ import annotations
 
