@@ -27,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return run_track(args[1:], settings, catalogs)
-    if args:
+    if args == ["webhook"] and settings.webhook_url is None:
+        # The Procfile's web process: refuse to fall back to polling beside a worker.
+        print("error: WEBHOOK_URL is not set: `python -m bot webhook` needs it.", file=sys.stderr)
+        return 2
+    if args and args != ["webhook"]:
         print(
-            "usage: python -m bot [track NUMBER [--lang uk|en|ru] [--carrier SLUG]]",
+            "usage: python -m bot [webhook | track NUMBER [--lang uk|en|ru] [--carrier SLUG]]",
             file=sys.stderr,
         )
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from telegram import (
@@ -15,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
@@ -27,6 +28,7 @@ from bot.handlers import build_handlers, on_error
 from bot.handlers.admin import start_delivery
 from bot.i18n import LANGUAGES, N_, Catalogs
 from bot.lifecycle import Lifecycle
+from bot.logs import configure_logging
 from bot.notifier import Notifier
 from bot.parcels import ParcelService
 from bot.poller import Poller
@@ -77,6 +79,7 @@ def build_application(
         # local Bot API server) lifts the overall cap with it.
         .rate_limiter(AIORateLimiter(overall_max_rate=overall_rate, max_retries=3))
         .post_init(start_services)
+        .post_stop(remove_webhook)
         .post_shutdown(stop_services)
     )
     if request is not None:
@@ -196,12 +199,33 @@ async def _publish_commands(
 
 
 def run(settings: Settings, catalogs: Catalogs) -> int:
-    """Run long polling until Ctrl-C or SIGTERM; return the exit code."""
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """Run until Ctrl-C or SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
+    configure_logging(settings.log_level, settings.secrets)
     application = build_application(settings, catalogs)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    if settings.webhook_url is None:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        return 0
+    path = urlsplit(settings.webhook_url).path.strip("/")
+    logger.info("webhook mode: listening on port %s, path /%s", settings.port, path)
+    # run_webhook registers the webhook (with the secret Telegram echoes in a header, which
+    # PTB verifies); post_stop removes it again.
+    application.run_webhook(
+        listen="0.0.0.0",  # a webhook must be reachable from outside
+        port=settings.port,
+        url_path=path,
+        webhook_url=settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=Update.ALL_TYPES,
+    )
     return 0
+
+
+async def remove_webhook(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Deregister the webhook when the bot stops in webhook mode."""
+    data: BotData = application.bot_data
+    if data.settings.webhook_url is None:
+        return
+    try:
+        await application.bot.delete_webhook()
+    except TelegramError as err:
+        logger.warning("could not remove the webhook: %s", err)

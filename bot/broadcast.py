@@ -49,7 +49,7 @@ def html_problem(text: str, tr: Translator) -> str | None:
         if char == "<":
             match = _TAG.match(text, position)
             if match is None:
-                return _("A “<” that is not part of a tag must be written as &amp;lt;.")
+                return _("A “<” that is not part of a tag must be written as &lt;.")
             closing, name, attributes = match.group(1), match.group(2).lower(), match.group(3)
             if name not in _ALLOWED_TAGS:
                 return _("Telegram does not support the tag <{tag}>.").format(tag=name)
@@ -69,7 +69,7 @@ def html_problem(text: str, tr: Translator) -> str | None:
         if char == "&":
             match = _ENTITY.match(text, position)
             if match is None:
-                return _("A “&” that is not part of an entity must be written as &amp;amp;.")
+                return _("A “&” that is not part of an entity must be written as &amp;.")
             position = match.end()
         else:
             position += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +128,8 @@ class Settings:
             poll_tick_seconds=_number(env, "POLL_TICK_SECONDS", 60.0, float),
             check_interval_scale=_number(env, "CHECK_INTERVAL_SCALE", 1.0, float),
             broadcast_rate=_number(env, "BROADCAST_RATE", 25.0, float),
-            webhook_url=get("WEBHOOK_URL"),
-            webhook_secret=get("WEBHOOK_SECRET"),
+            webhook_url=_webhook_url(get("WEBHOOK_URL")),
+            webhook_secret=_webhook_secret(get("WEBHOOK_URL"), get("WEBHOOK_SECRET")),
             port=_number(env, "PORT", 8443, int),
             secrets=tuple(s for s in credentials if s),
         )
@@ -139,6 +140,26 @@ def _url(value: str | None, name: str) -> str:
     if not value or not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http(s) URL, not {value!r}.")
     return value if value.endswith("/") else value + "/"
+
+
+def _webhook_url(value: str | None) -> str | None:
+    """Check WEBHOOK_URL (unset means long polling)."""
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"WEBHOOK_URL must be an http(s) URL, not {value!r}.")
+    return value
+
+
+def _webhook_secret(url: str | None, secret: str | None) -> str | None:
+    """Require a secret in webhook mode, in the alphabet Telegram allows."""
+    if url is None:
+        return secret
+    if not secret or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ConfigError(
+            "WEBHOOK_SECRET must be set with WEBHOOK_URL: 1-256 characters A-Z, a-z, 0-9, _ or -."
+        )
+    return secret
 
 
 def _int_set(value: str | None, name: str) -> frozenset[int]:

@@ -126,3 +126,9 @@ async def test_bad_setting_exits_2_with_one_line() -> None:
     assert code == 2
     assert "ADMIN_IDS" in err
     assert "Traceback" not in err
+
+
+async def test_webhook_process_refuses_to_poll() -> None:
+    code, _out, err = await run_cli({"TELEGRAM_BOT_TOKEN": "1:x"}, "webhook")
+    assert code == 2
+    assert "WEBHOOK_URL" in err

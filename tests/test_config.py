@@ -67,3 +67,43 @@ def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) ->
 
 def test_cli_needs_no_token() -> None:
     assert Settings.from_env({}, require_token=False).telegram_token == ""
+
+
+def test_webhook_mode_needs_a_valid_secret() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": "1:x", "WEBHOOK_URL": "https://bot.example.com/hook"}
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
+        Settings.from_env(base)
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
+        Settings.from_env({**base, "WEBHOOK_SECRET": "has spaces"})
+    settings = Settings.from_env({**base, "WEBHOOK_SECRET": "ok_secret-1", "PORT": "8080"})
+    assert settings.webhook_url == "https://bot.example.com/hook"
+    assert settings.port == 8080
+    assert "ok_secret-1" in settings.secrets
+
+
+def test_log_lines_are_single_and_redacted() -> None:
+    import logging
+
+    from bot.logs import OneLineRedactingFormatter
+
+    formatter = OneLineRedactingFormatter(["123456:SECRET", "carrier-key"])
+    try:
+        raise ValueError("boom with carrier-key inside")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "bot",
+            logging.ERROR,
+            __file__,
+            1,
+            "token %s failed",
+            ("123456:SECRET",),
+            sys.exc_info(),
+        )
+    line = formatter.format(record)
+    assert "\n" not in line
+    assert "SECRET" not in line
+    assert "carrier-key" not in line
+    assert "***" in line
+    assert "ValueError" in line

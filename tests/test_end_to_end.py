@@ -30,6 +30,7 @@ async def test_number_card_then_restart_keeps_the_parcel(tmp_path: Path) -> None
         "TELEGRAM_BOT_TOKEN": "123456:SECRET-E2E-TOKEN",
         "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
         "DATABASE_PATH": str(tmp_path / "data" / "bot.sqlite3"),
+        "LOG_LEVEL": "DEBUG",  # the most talkative level must still leak no secret
         **carriers.urls(str(carrier_server.make_url("/"))),
     }
     try:
