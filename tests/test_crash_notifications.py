@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -82,7 +83,7 @@ PLACE = re.compile(r"(?:HUB|BASE)-\d-\d\d")
 class KillSwitch:
     """Kill the running bot from inside the fake Bot API when a sendMessage comes in."""
 
-    process: Callable[[], object] | None = None  # returns the current process
+    process: Callable[[], asyncio.subprocess.Process | None] | None = None  # the current one
     mode: str | None = None  # "after-send" | "before-send" while armed
     fired: int = 0
 
@@ -109,7 +110,7 @@ class KillSwitch:
         assert self.process is not None
         process = self.process()
         assert process is not None
-        process.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
+        process.send_signal(signal.SIGKILL)
         self.fired += 1
 
 
@@ -150,10 +151,10 @@ async def prepare(env: dict[str, str], carriers: FakeCarriers, start: datetime) 
                 scale=settings.check_interval_scale,
             )
             await poller.tick()
-        for _carrier, number, _codes in PARCELS:
-            parcel = await storage.find_parcel(_carrier, number)
-            assert parcel is not None
-            assert parcel.last_checked_at is not None, f"no baseline for {number}"
+        for carrier, number, _codes in PARCELS:
+            stored = await storage.find_parcel(carrier, number)
+            assert stored is not None
+            assert stored.last_checked_at is not None, f"no baseline for {number}"
         assert await storage.pending_outbox(10) == []  # the baseline is never news
     finally:
         await storage.close()
@@ -194,7 +195,7 @@ async def test_sigkill_during_pushes_loses_nothing_and_duplicates_at_most_once_p
             carriers.add(carrier, number, FakeEvent(code, datetime.now(UTC), place))
             added[place] = index
 
-    process = None
+    process: asyncio.subprocess.Process | None = None
     switch.process = lambda: process
     kills = 0
     try:
@@ -242,6 +243,8 @@ async def test_sigkill_during_pushes_loses_nothing_and_duplicates_at_most_once_p
     missing = sorted(expected - received())
     assert arrived, f"missing after {elapsed:.1f}s: {missing}\n{output[-4000:]}"
     assert kills == len(KILL_MODES)
+    targeted = sum(mode != "random" for mode in KILL_MODES)
+    assert switch.fired == targeted, "some kills never caught the bot sending"
 
     # Nothing invented: every place mentioned is news of a parcel that chat follows.
     for params in api.sent():
