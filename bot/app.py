@@ -16,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
@@ -35,7 +35,7 @@ from bot.poller import Poller
 from bot.quota import StorageDetectCache, StorageNewNumberBudget
 from bot.schedule import Policy
 from bot.tracking import TrackingService
-from storage import open_storage
+from storage import StorageError, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -202,9 +202,27 @@ def run(settings: Settings, catalogs: Catalogs) -> int:
     """Run until Ctrl-C or SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
     configure_logging(settings.log_level, settings.secrets)
     application = build_application(settings, catalogs)
+    try:
+        _run(application, settings)
+    except StorageError as err:
+        logger.critical("%s", err)
+        return 2
+    except InvalidToken:
+        logger.critical("Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather.")
+        return 2
+    except NetworkError as err:
+        logger.critical(
+            "cannot reach the Telegram Bot API (%s): %s", settings.telegram_api_base_url, err
+        )
+        return 3
+    return 0
+
+
+def _run(application: BotApplication, settings: Settings) -> None:
+    """Start polling or the webhook listener and block until stopped."""
     if settings.webhook_url is None:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
-        return 0
+        return
     path = urlsplit(settings.webhook_url).path.strip("/")
     logger.info("webhook mode: listening on port %s, path /%s", settings.port, path)
     # run_webhook registers the webhook (with the secret Telegram echoes in a header, which
@@ -217,7 +235,6 @@ def run(settings: Settings, catalogs: Catalogs) -> int:
         secret_token=settings.webhook_secret,
         allowed_updates=Update.ALL_TYPES,
     )
-    return 0
 
 
 async def remove_webhook(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

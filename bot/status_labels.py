@@ -101,6 +101,17 @@ EVENT_LABELS: Mapping[tuple[str, str], str] = {
     ("nova-poshta", "108"): N_("Refused by the recipient"),
     ("nova-poshta", "111"): N_("Delivery attempt failed"),
     ("nova-poshta", "112"): N_("Delivery date changed by the recipient"),
+    # GdePosylka status codes seen so far (carrier-apis.md §8.3); "other" keeps the carrier's text
+    ("gdeposylka", "delivered"): N_("Delivered"),
+    ("gdeposylka", "accepted"): N_("Accepted by the carrier"),
+    ("gdeposylka", "arrived"): N_("Arrived at the destination"),
+    ("gdeposylka", "arrived_pickup"): N_("Arrived at the pickup point"),
+    ("gdeposylka", "arrived_locker"): N_("Arrived at the parcel locker"),
+    ("gdeposylka", "out_for_delivery"): N_("Out for delivery"),
+    ("gdeposylka", "failed_attempt"): N_("Delivery attempt failed"),
+    ("gdeposylka", "exception"): N_("Problem with the parcel"),
+    ("gdeposylka", "expired"): N_("Storage period expired"),
+    ("gdeposylka", "cancelled"): N_("Cancelled"),
     # InPost ShipX slugs (carrier-apis.md §2.1)
     ("inpost", "created"): N_("Parcel created"),
     ("inpost", "offers_prepared"): N_("Offers prepared"),

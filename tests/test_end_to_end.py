@@ -59,3 +59,27 @@ async def test_number_card_then_restart_keeps_the_parcel(tmp_path: Path) -> None
     assert "Traceback" not in output
     for secret in ("SECRET-E2E-TOKEN", "up-secret-token", "np-secret-key", "gp-secret-token"):
         assert secret not in output
+
+
+async def test_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
+    api = FakeBotApi()
+    api_server = TestServer(api.app(), host="127.0.0.1")
+    await api_server.start_server()
+    corrupt = tmp_path / "corrupt.sqlite3"
+    corrupt.write_text("this is not a database")
+    try:
+        for path in (corrupt, tmp_path):  # a file of garbage, and a directory
+            log = tmp_path / f"{path.name}.log"
+            env = {
+                "TELEGRAM_BOT_TOKEN": "123456:SECRET-E2E-TOKEN",
+                "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
+                "DATABASE_PATH": str(path),
+            }
+            process = await start_bot(env, log)
+            code = await stop_bot(process, signal.SIGCONT)  # just wait for it to exit
+            output = log.read_text()
+            assert code == 2, output
+            assert "Traceback" not in output
+            assert str(path) in output.splitlines()[-1]
+    finally:
+        await api_server.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.carriers import inpost, novaposhta, ukrposhta
+from bot.carriers import gdeposylka, inpost, novaposhta, ukrposhta
 from bot.carriers.models import ParcelStatus
 from bot.i18n import LANGUAGES, LOCALES_DIR, Catalogs, I18nError, negotiate_language
 from bot.status_labels import EVENT_LABELS, STATUS_LABELS
