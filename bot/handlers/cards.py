@@ -144,9 +144,14 @@ async def _list_page(
     header = tr.ngettext(
         "This chat follows {count} parcel:", "This chat follows {count} parcels:", total
     ).format(count=total)
+    lines = [header, ""]
+    for index, view in enumerate(views, start=page * PAGE_SIZE + 1):
+        status = short_status(view.parcel.status or "unknown", tr)
+        name = html.escape(view.label) + " · " if view.label else ""
+        lines.append(f"{index}. {name}<code>{html.escape(view.parcel.number)}</code> — {status}")
     rows = [(v.id, _list_line(v, tr)) for v in views]
     markup = list_keyboard(rows, page, (page + 1) * PAGE_SIZE < total, tr)
-    return header, markup
+    return "\n".join(lines), markup
 
 
 def _list_line(view: SubscriptionView, tr: Translator) -> str:
