@@ -184,15 +184,32 @@ class Poller:
     async def _batch_done(
         self, name: str, parcels: Sequence[Parcel], outcomes: BatchOutcome, elapsed: float
     ) -> None:
-        """Store each parcel's outcome; the carrier answered, so its circuit closes."""
+        """Store each parcel's outcome; close the circuit unless the carrier failed throughout.
+
+        Clients without a batch endpoint (InPost) report per-number failures inside the
+        mapping: a run where every number was unavailable counts as a failed batch, and a
+        rate limit anywhere pauses the carrier, so neither outages nor Retry-After slip by.
+        """
+        failures = [o for o in outcomes.values() if isinstance(o, CarrierUnavailable)]
+        if parcels and len(failures) >= len(parcels):
+            await self._batch_failed(name, parcels, failures[0], elapsed)
+            return
         health = self._health(name)
-        health.breaker.success()
+        limited = [o for o in failures if isinstance(o, CarrierRateLimited)]
+        if limited:
+            waits = [o.retry_after for o in limited if o.retry_after is not None]
+            health.breaker.failure(datetime.now(UTC), retry_after=max(waits, default=None))
+            health.last_error = limited[0].message
+        else:
+            health.breaker.success()
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
         for parcel in parcels:
             outcome = outcomes.get(parcel.number)
             if isinstance(outcome, TrackingResult):
                 await self.parcels.record(parcel, outcome, None, notify=True)
             elif isinstance(outcome, CarrierError):
+                # Per-number failures (unavailable, rate limited) schedule a retry; "not found"
+                # is an answer.
                 await self.parcels.record(parcel, None, outcome, notify=True)
             else:
                 logger.warning("carrier %s gave no outcome for parcel %s", name, parcel.id)

@@ -6,12 +6,34 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 KYIV = ZoneInfo("Europe/Kyiv")
+JSON = "application/json"
+
+# Faults applied to a carrier's real answer on the way out (see FakeCarriers._shape).
+SHAPED_FAULTS = frozenset({"cutjson", "truncated", "slowdrip"})
+DRIP_PIECES = 10  # a "slowdrip" answer arrives in this many pieces, spread over ``delay``
+# The handlers that answer tracking requests, by the carrier whose faults they obey.
+_TRACKING_HANDLERS = {
+    "_up_statuses": "ukrposhta",
+    "_up_batch": "ukrposhta",
+    "_inpost_track": "inpost",
+    "_np": "nova-poshta",
+    "_pp_many": "postplus",
+    "_gp_detect": "gdeposylka",
+    "_gp_track": "gdeposylka",
+}
+_PROXY_PAGE = (  # what nginx in front of a carrier answers when the carrier is down
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 
 
 @dataclass
@@ -29,10 +51,16 @@ class FakeCarriers:
     """Parcel data per carrier and number, request counters and injectable faults."""
 
     parcels: dict[str, dict[str, list[FakeEvent]]] = field(default_factory=dict)
-    faults: dict[str, str] = field(default_factory=dict)  # carrier -> "500" | "timeout" | ...
+    # carrier -> fault: "timeout" (answer after ``delay``), "html" (200 HTML page), "badjson"
+    # (200, broken JSON), "<status>" (JSON error with that status), "429:<seconds>" (429 with a
+    # Retry-After header), "html-<status>" (a proxy's HTML error page with that status), and,
+    # applied to the real answer: "cutjson" (its first half, consistent Content-Length),
+    # "truncated" (Content-Length of the whole, half sent, connection closed) and "slowdrip"
+    # (the whole answer in small pieces spread over ``delay``).
+    faults: dict[str, str] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
-    delay: float = 5.0  # how long a "timeout" fault sleeps
+    delay: float = 5.0  # how long a "timeout" fault sleeps, or a "slowdrip" answer lasts
 
     def set(self, carrier: str, number: str, *events: FakeEvent) -> None:
         """Replace the history a carrier reports for a number (none = not found)."""
@@ -59,11 +87,49 @@ class FakeCarriers:
             return web.Response(status=200, text='{"found": {', content_type="application/json")
         elif fault is not None and fault.isdigit():
             return web.json_response({"error": "fault"}, status=int(fault))
+        elif fault is not None and fault.startswith("429:"):
+            return web.json_response(
+                {"error": "too_many_requests"}, status=429, headers={"Retry-After": fault[4:]}
+            )
+        elif fault is not None and fault.startswith("html-"):
+            status = HTTPStatus(int(fault[5:]))
+            page = _PROXY_PAGE.format(status=status.value, reason=status.phrase)
+            return web.Response(status=status, text=page, content_type="text/html")
         return None
+
+    @web.middleware
+    async def _shape(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Apply the faults that need the real answer (cut, truncated, slow) to tracking calls."""
+        response = await handler(request)
+        name = getattr(request.match_info.handler, "__name__", "")
+        fault = self.faults.get(_TRACKING_HANDLERS.get(name, ""))
+        if fault not in SHAPED_FAULTS or not isinstance(response, web.Response):
+            return response
+        body = bytes(response.body or b"")  # type: ignore[arg-type]
+        if fault == "cutjson":
+            return web.Response(
+                status=response.status, body=body[: len(body) // 2], content_type=JSON
+            )
+        stream = web.StreamResponse(status=response.status, headers={"Content-Type": JSON})
+        stream.content_length = len(body)
+        await stream.prepare(request)
+        if fault == "truncated":
+            await stream.write(body[: len(body) // 2])
+            assert request.transport is not None
+            request.transport.close()  # the client sees the end before Content-Length bytes
+            return stream
+        step = -(-len(body) // DRIP_PIECES)
+        try:
+            for start in range(0, len(body), step):
+                await asyncio.sleep(self.delay / DRIP_PIECES)
+                await stream.write(body[start : start + step])
+        except ConnectionError:
+            pass  # the client gave up waiting, which is what this fault is for
+        return stream
 
     def app(self) -> web.Application:
         """Build the aiohttp application with every carrier under its own prefix."""
-        app = web.Application()
+        app = web.Application(middlewares=[self._shape])
         app.router.add_get("/ukrposhta/statuses", self._up_statuses)
         app.router.add_post("/ukrposhta/statuses/with-not-found", self._up_batch)
         app.router.add_get("/ukrposhta/barcodes/{barcode}/route", self._up_route)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import NetworkError
 
 from bot.context import BotContext
 
@@ -13,6 +14,10 @@ logger = logging.getLogger(__name__)
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log an unhandled error and tell the user something went wrong, without details."""
+    if update is None and isinstance(context.error, NetworkError):
+        # A failed getUpdates or similar: PTB retries by itself; not worth a traceback.
+        logger.warning("network problem talking to Telegram: %s", context.error)
+        return
     logger.error("unhandled error while processing an update", exc_info=context.error)
     if not isinstance(update, Update):
         return
