@@ -40,11 +40,14 @@ class TrackingService:
     def __init__(self, registry: CarrierRegistry) -> None:
         self.registry = registry
 
-    async def resolve(self, raw_number: str, forced: str | None = None) -> Resolution:
+    async def resolve(
+        self, raw_number: str, forced: str | None = None, *, online: bool = True
+    ) -> Resolution:
         """Find the candidates for a number, asking GdePosylka only when the rules cannot decide.
 
         ``forced`` is a client or detection slug chosen by the user or operator; it skips
         detection, so numbers without an offline rule (e.g. PostPlus) can still be tracked.
+        ``online=False`` never spends GdePosylka's detection quota.
         """
         number = normalize(raw_number)
         if forced:
@@ -52,7 +55,7 @@ class TrackingService:
             courier = GDEPOSYLKA_COURIERS.get(forced)
             return Resolution(number, (Candidate(forced, routes, courier=courier),))
         candidates = offline_candidates(number)
-        if not candidates and may_ask_online(number):
+        if not candidates and online and may_ask_online(number):
             candidates = await self._detect_online(number)
         return Resolution(number, tuple(candidates))
 

@@ -173,7 +173,7 @@ async def stop_number(update: Update, context: BotContext) -> None:
             tr.gettext("Send /stop with the number to stop, or /stopall to stop every parcel."),
         )
         return
-    number = normalize(" ".join(context.args))
+    number = normalize(" ".join(context.args)[:200])[:40]  # echoed back: keep it short
     storage = context.bot_data.storage
     views = await storage.list_subscriptions(chat.id, offset=0, limit=10_000)
     matching = [v for v in views if v.parcel.number == number]

@@ -254,7 +254,10 @@ async def pick_carrier(update: Update, context: BotContext) -> None:
         await query.answer(tr.gettext("This button is no longer valid."))
         return
     index_text, _sep, number = callback.argument.partition(":")
-    resolution = await context.bot_data.parcels.tracking.resolve(number)
+    # Only a number this chat was shown a chooser for may cost an online detection: forged
+    # buttons must not spend GdePosylka's quota.
+    offered = number in context.chat_memory.get("labels", {})
+    resolution = await context.bot_data.parcels.tracking.resolve(number, online=offered)
     index = int(index_text)
     if index >= len(resolution.candidates):
         await query.answer(tr.gettext("This button is no longer valid."))
