@@ -30,11 +30,14 @@ class Lifecycle:
     def _limit(self, seconds: float) -> timedelta:
         return timedelta(seconds=seconds * self.scale)
 
-    async def review(self, parcel_id: int, now: datetime) -> None:
+    def due(self, parcel: Parcel, now: datetime) -> bool:
+        """Tell cheaply (no query) whether ``review`` has anything to do for this parcel."""
+        if ParcelStatus.parse(parcel.status).is_terminal:
+            return now - _last_news(parcel) >= self._limit(TERMINAL_WATCH)
+        return self._stale_reason(parcel, now) is not None
+
+    async def review(self, parcel: Parcel, now: datetime) -> None:
         """Archive a parcel that stayed delivered through the watch, or ask about a stale one."""
-        parcel = await self.storage.get_parcel(parcel_id)
-        if parcel is None:
-            return
         status = ParcelStatus.parse(parcel.status)
         if status.is_terminal:
             if now - _last_news(parcel) >= self._limit(TERMINAL_WATCH):

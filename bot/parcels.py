@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.carriers.errors import CarrierError, ParcelNotFound
@@ -13,13 +14,22 @@ from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.routing import Candidate, candidate_from_key, client_of_key, parcel_key
 from bot.schedule import Policy
 from bot.tracking import Resolution, TrackingService
-from storage import NewEvent, Parcel, Storage, SubscriptionView
+from storage import LookupRecord, NewEvent, Parcel, Storage, SubscriptionView
 
 logger = logging.getLogger(__name__)
 
 
 class ParcelLimitReached(Exception):
     """The chat follows as many parcels as the operator allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class LookupOutcome:
+    """What one lookup of a stored parcel gave: a result or an error."""
+
+    parcel: Parcel
+    result: TrackingResult | None
+    error: CarrierError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +125,22 @@ class ParcelService:
         new = await self._record(parcel, result, None, notify=notify)
         return Lookup(parcel, result, None, new)
 
-    async def record(
-        self,
-        parcel: Parcel,
-        result: TrackingResult | None,
-        error: CarrierError | None,
-        *,
-        notify: bool,
-    ) -> int:
-        """Store one lookup outcome (used by the poller's batched lookups too)."""
-        return await self._record(parcel, result, error, notify=notify)
+    async def record_many(
+        self, outcomes: Sequence[LookupOutcome], *, notify: bool
+    ) -> list[Parcel]:
+        """Store a batch of lookup outcomes in one transaction; return the parcels as updated.
+
+        Used by the poller for a whole carrier batch, and by single lookups.
+        """
+        now = datetime.now(UTC)
+        found = [o.parcel.id for o in outcomes if o.result is not None]
+        known = await self.storage.fingerprints_many(found) if found else {}
+        records = [
+            self._lookup_record(o, known.get(o.parcel.id, set()), now, notify=notify)
+            for o in outcomes
+        ]
+        await self.storage.record_lookups(records)
+        return [_updated(o.parcel, r) for o, r in zip(outcomes, records, strict=True)]
 
     async def _record(
         self,
@@ -134,29 +150,37 @@ class ParcelService:
         *,
         notify: bool,
     ) -> int:
-        """Write events, status and the next check time in one storage transaction."""
-        now = datetime.now(UTC)
+        """Store one lookup outcome; return how many of its events were new."""
+        known = await self.storage.fingerprints(parcel.id) if result else set()
+        record = self._lookup_record(
+            LookupOutcome(parcel, result, error), known, datetime.now(UTC), notify=notify
+        )
+        stored = await self.storage.record_lookups([record])
+        return len(stored[parcel.id])
+
+    def _lookup_record(
+        self, outcome: LookupOutcome, known: set[str], now: datetime, *, notify: bool
+    ) -> LookupRecord:
+        """Decide what a lookup changes: status, new events, loudness and the next check."""
+        parcel, result, error = outcome.parcel, outcome.result, outcome.error
         not_found = isinstance(error, ParcelNotFound)
         failed = error is not None and not not_found
-        known = await self.storage.fingerprints(parcel.id) if result else set()
-        events = [_new_event(e) for e in result.events] if result else []
+        events = tuple(_new_event(e) for e in result.events) if result else ()
         fresh = [e for e in events if e.fingerprint not in known]
-        changed = bool(fresh)
         status = result.status if result else None
         interval = self.policy.next_interval(
-            status, changed=changed, previous=parcel.check_interval, failed=failed
+            status, changed=bool(fresh), previous=parcel.check_interval, failed=failed
         )
+        latest = result.latest if result else None
         # The first lookup at subscription time is the baseline: the user sees it in the card.
         # A parcel that was "not found" or unreachable then and appears later is news.
         baseline = not known and parcel.last_checked_at is None
-        stored = await self.storage.record_lookup(
-            parcel.id,
+        return LookupRecord(
+            parcel_id=parcel.id,
             checked_at=now,
-            status=str(status) if status else parcel.status,
-            status_code=(result.latest.code if result and result.latest else parcel.status_code),
-            last_event_at=(
-                result.latest.occurred_at if result and result.latest else parcel.last_event_at
-            ),
+            status=str(status) if status else None,
+            status_code=latest.code if latest else None,
+            last_event_at=latest.occurred_at if latest else None,
             not_found=not_found,
             error=str(error) if failed else None,
             next_check_at=self.policy.next_check(now, interval),
@@ -166,7 +190,6 @@ class ParcelService:
             # Loud only when something that matters happened, not for every sorting scan.
             loud=any(ParcelStatus.parse(e.status).is_milestone for e in fresh),
         )
-        return len(stored)
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:
         """Rebuild a tracking result from what storage holds, for cards without a lookup."""
@@ -194,4 +217,21 @@ def _new_event(event: TrackingEvent) -> NewEvent:
         description=event.description,
         location=event.location,
         postcode=event.postcode,
+    )
+
+
+def _updated(parcel: Parcel, record: LookupRecord) -> Parcel:
+    """Return the parcel as storage now holds it after a lookup record (without a query)."""
+    return replace(
+        parcel,
+        status=record.status or parcel.status,
+        status_code=record.status_code if record.status else parcel.status_code,
+        last_event_at=record.last_event_at or parcel.last_event_at,
+        last_checked_at=record.checked_at,
+        not_found_since=(parcel.not_found_since or record.checked_at)
+        if record.not_found
+        else None,
+        last_error=record.error,
+        next_check_at=record.next_check_at,
+        check_interval=record.check_interval,
     )

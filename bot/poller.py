@@ -21,7 +21,7 @@ from bot.carriers.errors import (
 from bot.carriers.gdeposylka import GdePosylkaClient
 from bot.carriers.models import TrackingResult
 from bot.lifecycle import Lifecycle
-from bot.parcels import ParcelService
+from bot.parcels import LookupOutcome, ParcelService
 from bot.routing import candidate_from_key, client_of_key
 from storage import Parcel, Storage
 
@@ -203,19 +203,23 @@ class Poller:
         else:
             health.breaker.success()
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
+        items: list[LookupOutcome] = []
         for parcel in parcels:
             outcome = outcomes.get(parcel.number)
             if isinstance(outcome, TrackingResult):
-                await self.parcels.record(parcel, outcome, None, notify=True)
+                items.append(LookupOutcome(parcel, outcome, None))
             elif isinstance(outcome, CarrierError):
                 # Per-number failures (unavailable, rate limited) schedule a retry; "not found"
                 # is an answer.
-                await self.parcels.record(parcel, None, outcome, notify=True)
+                items.append(LookupOutcome(parcel, None, outcome))
             else:
                 logger.warning("carrier %s gave no outcome for parcel %s", name, parcel.id)
-                continue
-            if self.lifecycle is not None:
-                await self.lifecycle.review(parcel.id, datetime.now(UTC))
+        updated = await self.parcels.record_many(items, notify=True)
+        if self.lifecycle is not None:
+            now = datetime.now(UTC)
+            for parcel in updated:
+                if self.lifecycle.due(parcel, now):
+                    await self.lifecycle.review(parcel, now)
 
     async def _batch_failed(
         self, name: str, parcels: Sequence[Parcel], err: CarrierError, elapsed: float
@@ -231,5 +235,6 @@ class Poller:
         health.last_error = err.message
         await self.storage.record_carrier_call(name, now, False, elapsed * 1000)
         logger.warning("carrier %s failed for %d parcels: %s", name, len(parcels), err)
-        for parcel in parcels:
-            await self.parcels.record(parcel, None, err, notify=False)
+        await self.parcels.record_many(
+            [LookupOutcome(parcel, None, err) for parcel in parcels], notify=False
+        )

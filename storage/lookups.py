@@ -6,13 +6,29 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from storage.models import NewEvent, StoredEvent
+from storage.models import LookupRecord, NewEvent, StoredEvent
 from storage.outbox import OutboxMixin
 from storage.times import opt_to_db, to_db
+
+_IN_CHUNK = 500  # ids per IN (...) list, well below SQLite's bound-variable limit
 
 
 class LookupsMixin(OutboxMixin):
     """Write the outcome of a lookup in one transaction."""
+
+    async def fingerprints_many(self, parcel_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Return the stored event fingerprints of many parcels at once."""
+        found: dict[int, set[str]] = {parcel_id: set() for parcel_id in parcel_ids}
+        for start in range(0, len(parcel_ids), _IN_CHUNK):
+            chunk = parcel_ids[start : start + _IN_CHUNK]
+            rows = await self._fetchall(
+                "SELECT parcel_id, fingerprint FROM events "
+                f"WHERE parcel_id IN ({', '.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            for row in rows:
+                found[row["parcel_id"]].add(row["fingerprint"])
+        return found
 
     async def record_lookup(
         self,
@@ -61,55 +77,111 @@ class LookupsMixin(OutboxMixin):
         Raises:
             LookupError: the parcel is unknown.
         """
-        first_seen = to_db(checked_at)
-        new_events: list[StoredEvent] = []
+        record = LookupRecord(
+            parcel_id=parcel_id,
+            checked_at=checked_at,
+            status=status,
+            status_code=status_code,
+            last_event_at=last_event_at,
+            not_found=not_found,
+            error=error,
+            next_check_at=next_check_at,
+            check_interval=check_interval,
+            events=tuple(events),
+            notify=notify,
+            loud=loud,
+            kind=kind,
+        )
+        return (await self.record_lookups([record]))[parcel_id]
+
+    async def record_lookups(
+        self, records: Sequence[LookupRecord]
+    ) -> dict[int, list[StoredEvent]]:
+        """Store many lookups' outcomes in one transaction, all or nothing (see record_lookup).
+
+        The poller stores a whole carrier batch at once: one transaction, bulk statements, and
+        only events whose fingerprints are new are written.
+
+        Returns:
+            The new events of each parcel, oldest first (an empty list when none were new).
+
+        Raises:
+            LookupError: a parcel is unknown (nothing is stored then).
+        """
+        new_events: dict[int, list[StoredEvent]] = {r.parcel_id: [] for r in records}
+        if not records:
+            return new_events
         async with self.transaction():
-            updated = await self._execute(
-                "UPDATE parcels SET "
-                "status = COALESCE(?1, status), "
-                "status_code = CASE WHEN ?1 IS NULL THEN status_code ELSE ?2 END, "
-                "last_event_at = COALESCE(?3, last_event_at), "
-                "last_checked_at = ?4, "
-                "not_found_since = CASE WHEN ?5 THEN COALESCE(not_found_since, ?4) END, "
-                "last_error = ?6, next_check_at = ?7, check_interval = ?8 "
-                "WHERE id = ?9",
-                (
-                    status,
-                    status_code,
-                    opt_to_db(last_event_at),
-                    first_seen,
-                    int(not_found),
-                    error,
-                    opt_to_db(next_check_at),
-                    check_interval,
-                    parcel_id,
-                ),
-            )
-            if not updated:
-                raise LookupError(f"no parcel {parcel_id} in {self.path}")
-            for event in sorted(events, key=lambda item: item.occurred_at):
-                inserted = await self._execute(
-                    "INSERT OR IGNORE INTO events (parcel_id, fingerprint, occurred_at, status, "
-                    "code, description, location, postcode, first_seen_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        parcel_id,
-                        event.fingerprint,
-                        to_db(event.occurred_at),
-                        event.status,
-                        event.code,
-                        event.description,
-                        event.location,
-                        event.postcode,
-                        first_seen,
-                    ),
-                )
-                if inserted:
-                    new_events.append(_stored(parcel_id, event, checked_at))
-            if notify and new_events:
-                payload = json.dumps([event.fingerprint for event in new_events])
-                await self.notify_subscribers(parcel_id, kind, payload, loud)
+            updated = await self._executemany(_UPDATE_PARCEL, [_update_row(r) for r in records])
+            if updated < len(records):
+                raise LookupError(f"unknown parcel among {sorted(new_events)} in {self.path}")
+            known = await self.fingerprints_many(list(new_events))
+            rows = []
+            for record in records:
+                seen = known.get(record.parcel_id, set())
+                for event in sorted(record.events, key=lambda item: item.occurred_at):
+                    if event.fingerprint in seen:
+                        continue
+                    seen.add(event.fingerprint)
+                    rows.append(_event_row(record, event))
+                    new_events[record.parcel_id].append(
+                        _stored(record.parcel_id, event, record.checked_at)
+                    )
+            await self._executemany(_INSERT_EVENT, rows)
+            for record in records:
+                fresh = new_events[record.parcel_id]
+                if record.notify and fresh:
+                    payload = json.dumps([event.fingerprint for event in fresh])
+                    await self.notify_subscribers(
+                        record.parcel_id, record.kind, payload, record.loud
+                    )
         return new_events
+
+
+_UPDATE_PARCEL = (
+    "UPDATE parcels SET "
+    "status = COALESCE(?1, status), "
+    "status_code = CASE WHEN ?1 IS NULL THEN status_code ELSE ?2 END, "
+    "last_event_at = COALESCE(?3, last_event_at), "
+    "last_checked_at = ?4, "
+    "not_found_since = CASE WHEN ?5 THEN COALESCE(not_found_since, ?4) END, "
+    "last_error = ?6, next_check_at = ?7, check_interval = ?8 "
+    "WHERE id = ?9"
+)
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (parcel_id, fingerprint, occurred_at, status, code, "
+    "description, location, postcode, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _update_row(record: LookupRecord) -> tuple[object, ...]:
+    """Return the parameters of the parcel update for one lookup."""
+    return (
+        record.status,
+        record.status_code,
+        opt_to_db(record.last_event_at),
+        to_db(record.checked_at),
+        int(record.not_found),
+        record.error,
+        opt_to_db(record.next_check_at),
+        record.check_interval,
+        record.parcel_id,
+    )
+
+
+def _event_row(record: LookupRecord, event: NewEvent) -> tuple[object, ...]:
+    """Return the parameters of one event insert."""
+    return (
+        record.parcel_id,
+        event.fingerprint,
+        to_db(event.occurred_at),
+        event.status,
+        event.code,
+        event.description,
+        event.location,
+        event.postcode,
+        to_db(record.checked_at),
+    )
 
 
 def _stored(parcel_id: int, event: NewEvent, first_seen_at: datetime) -> StoredEvent:

@@ -94,6 +94,25 @@ class NewEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupRecord:
+    """The outcome of one lookup of one parcel, as ``record_lookups`` stores it."""
+
+    parcel_id: int
+    checked_at: datetime
+    status: str | None  # None: a failed lookup, which keeps the stored status and code
+    next_check_at: datetime | None
+    check_interval: float | None
+    status_code: str | None = None
+    last_event_at: datetime | None = None
+    not_found: bool = False
+    error: str | None = None
+    events: tuple[NewEvent, ...] = ()
+    notify: bool = False
+    loud: bool = False
+    kind: str = "events"
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event storage has kept, with the time it was first seen."""
 

@@ -283,3 +283,59 @@ async def test_prune_orphan_parcels(store: Storage) -> None:
     assert await store.prune_orphan_parcels(orphan.created_at + timedelta(days=1)) == 1
     assert await store.get_parcel(orphan.id) is None
     assert await store.get_parcel(followed.parcel_id) is not None
+
+
+async def test_record_lookups_stores_a_batch_atomically(store) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from storage import LookupRecord, NewEvent
+
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    await store.upsert_chat(1, "private", "en")
+    first = await store.get_or_create_parcel("ukrposhta", "0500100031143")
+    second = await store.get_or_create_parcel("inpost", "612345678901234567890123")
+    await store.subscribe(1, first.id, None, 1)
+    old = NewEvent("a", now - timedelta(days=1), "accepted")
+    new = NewEvent("b", now, "ready_for_pickup")
+    await store.record_lookup(
+        first.id,
+        checked_at=now,
+        status="accepted",
+        next_check_at=now,
+        check_interval=60.0,
+        events=[old],
+        notify=False,
+    )
+    records = [
+        LookupRecord(
+            first.id,
+            now,
+            "ready_for_pickup",
+            now,
+            60.0,
+            events=(old, new, new),
+            notify=True,
+            loud=True,
+        ),
+        LookupRecord(second.id, now, None, now, 60.0, not_found=True),
+    ]
+    fresh = await store.record_lookups(records)
+    assert [e.fingerprint for e in fresh[first.id]] == ["b"]
+    assert fresh[second.id] == []
+    assert (await store.get_parcel(second.id)).not_found_since == now
+    [row] = await store.pending_outbox(10)
+    assert row.loud
+    assert await store.fingerprints_many([first.id, second.id]) == {
+        first.id: {"a", "b"},
+        second.id: set(),
+    }
+    import pytest
+
+    with pytest.raises(LookupError):
+        await store.record_lookups(
+            [
+                LookupRecord(99_999, now, None, now, 1.0),
+                LookupRecord(second.id, now, "delivered", now, 1.0),
+            ]
+        )
+    assert (await store.get_parcel(second.id)).status != "delivered"  # rolled back
