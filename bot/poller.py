@@ -32,6 +32,7 @@ COALESCE_WINDOW = 20.0  # seconds a tick waits for all carriers before sending p
 MIN_COALESCE = 1.0  # even with a tiny CHECK_INTERVAL_SCALE, give loopback answers time
 CHUNK_CONCURRENCY = 2  # batch requests in flight per carrier
 SINGLE_CONCURRENCY = 8  # single lookups in flight per carrier without a batch endpoint
+SINGLES_PER_WRITE = 50  # carriers without a batch endpoint: parcels stored per transaction
 
 Outcome = TrackingResult | CarrierError
 
@@ -123,21 +124,21 @@ class Poller:
 
     async def _check_carrier(self, name: str, client: Carrier, parcels: list[Parcel]) -> None:
         """Look up one carrier's due parcels with as few requests as its API allows."""
+        # Carriers without a batch endpoint still get chunks: their client (or the GdePosylka
+        # loop below) makes one request per number, and each chunk is stored in one write.
+        size = client.batch_size if client.batch_size > 1 else SINGLES_PER_WRITE
+        chunks = [parcels[i : i + size] for i in range(0, len(parcels), size)]
+        semaphore = asyncio.Semaphore(CHUNK_CONCURRENCY)
+
+        async def one(chunk: list[Parcel]) -> None:
+            async with semaphore:
+                if isinstance(client, GdePosylkaClient):
+                    await self._run_singles(name, client, chunk)
+                else:
+                    await self._run_batch(name, client, chunk)
+
         try:
-            if isinstance(client, GdePosylkaClient):
-                await self._run_singles(name, client, parcels)
-            else:
-                chunks = [
-                    parcels[i : i + client.batch_size]
-                    for i in range(0, len(parcels), client.batch_size)
-                ]
-                semaphore = asyncio.Semaphore(CHUNK_CONCURRENCY)
-
-                async def one(chunk: list[Parcel]) -> None:
-                    async with semaphore:
-                        await self._run_batch(name, client, chunk)
-
-                await asyncio.gather(*(one(chunk) for chunk in chunks))
+            await asyncio.gather(*(one(chunk) for chunk in chunks))
         except Exception:
             logger.exception("checking carrier %s failed", name)
 
@@ -160,26 +161,23 @@ class Poller:
     ) -> None:
         """GdePosylka: one request per number, with the courier each parcel was added with."""
         semaphore = asyncio.Semaphore(SINGLE_CONCURRENCY)
+        started = time.monotonic()
 
-        async def one(parcel: Parcel) -> None:
+        async def one(parcel: Parcel) -> tuple[Parcel, Outcome] | None:
             async with semaphore:
                 if not self._health(name).breaker.allows(datetime.now(UTC)):
-                    return
+                    return None  # paused meanwhile: the parcel stays due
                 courier = candidate_from_key(parcel.carrier).courier
-                started = time.monotonic()
-                outcome: Outcome
                 try:
-                    outcome = await client.track(parcel.number, courier=courier)
-                except CarrierUnavailable as err:
-                    await self._batch_failed(name, [parcel], err, time.monotonic() - started)
-                    return
+                    return parcel, await client.track(parcel.number, courier=courier)
                 except CarrierError as err:
-                    outcome = err
-                await self._batch_done(
-                    name, [parcel], {parcel.number: outcome}, time.monotonic() - started
-                )
+                    return parcel, err
 
-        await asyncio.gather(*(one(p) for p in parcels))
+        answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
+        if answered:
+            outcomes = {parcel.number: outcome for parcel, outcome in answered}
+            done = [parcel for parcel, _ in answered]
+            await self._batch_done(name, done, outcomes, time.monotonic() - started)
 
     async def _batch_done(
         self, name: str, parcels: Sequence[Parcel], outcomes: BatchOutcome, elapsed: float

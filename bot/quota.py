@@ -22,13 +22,18 @@ class StorageNewNumberBudget:
     def __init__(self, storage: Storage, limit: int = DAILY_NEW_NUMBERS) -> None:
         self.storage = storage
         self.limit = limit
+        self._seen: set[str] = set()  # numbers known to be counted already: no query needed
 
     async def admit(self, number: str) -> bool:
         """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
         # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
-        if await self.storage.budget_seen(NEW_NUMBERS, number):
+        if number in self._seen or await self.storage.budget_seen(NEW_NUMBERS, number):
+            self._seen.add(number)
             return True
-        return await self.storage.budget_admit(NEW_NUMBERS, budget_day(), number, self.limit)
+        admitted = await self.storage.budget_admit(NEW_NUMBERS, budget_day(), number, self.limit)
+        if admitted:
+            self._seen.add(number)
+        return admitted
 
     async def remaining(self) -> int:
         """Return how many new numbers today's budget still allows."""
