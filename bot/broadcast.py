@@ -189,14 +189,17 @@ class BroadcastRunner:
         return FAILED
 
     async def _pace(self) -> None:
-        """Wait until the next send may start: starts are at least 1/rate apart.
+        """Wait for the next slot of a fixed schedule of ``rate`` sends per second.
 
-        Time lost to a slow send or a RetryAfter pause is not made up with a burst.
+        Keeping to the schedule absorbs late wake-ups (otherwise each one would slow the
+        broadcast a little); after a long pause (a RetryAfter) at most one slot of credit is
+        kept, so the catch-up is a single early send, never a burst.
         """
+        interval = 1.0 / self.rate
         wait = self._next_send - self.clock()
         if wait > 0:
             await self.sleep(wait)
-        self._next_send = max(self._next_send, self.clock()) + 1.0 / self.rate
+        self._next_send = max(self._next_send, self.clock() - interval) + interval
 
     async def _admin_translator(self, broadcast: Broadcast) -> Translator:
         """Return the translator of the admin's chat."""

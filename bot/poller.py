@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from bot.breaker import CircuitBreaker
 from bot.carriers.base import BatchOutcome, Carrier
 from bot.carriers.errors import (
+    BudgetExhausted,
     CarrierAuthError,
     CarrierError,
     CarrierRateLimited,
@@ -188,8 +189,14 @@ class Poller:
         mapping: a run where every number was unavailable counts as a failed batch, and a
         rate limit anywhere pauses the carrier, so neither outages nor Retry-After slip by.
         """
-        failures = [o for o in outcomes.values() if isinstance(o, CarrierUnavailable)]
-        if parcels and len(failures) >= len(parcels):
+        # Our own daily quota (BudgetExhausted) made no request: it says nothing about the
+        # carrier's health, and must not pause re-checks of numbers already admitted today.
+        failures = [
+            o
+            for o in outcomes.values()
+            if isinstance(o, CarrierUnavailable) and not isinstance(o, BudgetExhausted)
+        ]
+        if failures and len(failures) >= len(parcels):
             await self._batch_failed(name, parcels, failures[0], elapsed)
             return
         health = self._health(name)

@@ -541,3 +541,9 @@ def test_s10_with_right_check_digit_is_found(service: str, serial: str, country:
     number = s10(service, serial, country)
     assert identify(number)[0] == Match("upu-s10", country, "s10", True)
     assert extract_numbers(f"Посилка {number.lower()} прибула") == [number]
+
+
+def test_printed_groups_are_joined_whole_even_if_a_prefix_passes_a_check_digit() -> None:
+    # The first 12 digits pass FedEx Express's check by chance; the 14 belong together.
+    assert identify("205119197541")[0].carrier == "fedex"
+    assert extract_numbers("ТТН 2051 1919 7541 40, дякую") == ["20511919754140"]

@@ -285,3 +285,16 @@ async def test_a_failing_carrier_does_not_hold_up_the_others(tmp_path: Path) -> 
         await cycle(env)  # recovered with the same history: no false notification
         assert env.telegram.sent() == []
         assert env.carriers.hits["ukrposhta"] >= 3
+
+
+async def test_our_daily_budget_does_not_pause_the_carrier(env: BotEnv) -> None:
+    env.app.bot_data.budget.limit = 1  # GdePosylka: one new number a day
+    for number in ("LM951174328CN", "RA067022855CN"):
+        env.carriers.set("gdeposylka", number, FakeEvent("accepted", T0, "Shenzhen"))
+        await follow(env, 1, "en", "gdeposylka/china-post", number)
+    await cycle(env)
+    assert env.carriers.hits["gdeposylka"] == 1  # the second number waits for tomorrow
+    health = env.app.bot_data.poller.health["gdeposylka"]
+    assert health.breaker.failures == 0
+    await cycle(env)
+    assert env.carriers.hits["gdeposylka"] == 2  # the admitted number is re-checked

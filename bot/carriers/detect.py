@@ -482,13 +482,21 @@ class _Scanner:
                 # "in 1234 5678 9012" is an English word before digits, not a DHL prefix.
                 if tier == 2 and run[start].isalpha():
                     continue
-                if tier <= best_tier:  # prefer a stronger rule, then the longer join
+                # A specific rule beats a broad one; among specific rules the longer join wins,
+                # because printed groups belong together: "2051 1919 7541 40" is one 14-digit
+                # waybill even though its first 12 digits pass FedEx's check by chance.
+                if _join_rank(tier) <= _join_rank(best_tier):
                     best, best_tier, best_end = joined, tier, end
             if best:
                 self._add(best)
                 start = best_end + 1
             else:
                 start += 1
+
+
+def _join_rank(tier: int) -> int:
+    """Rank a joined candidate: any specific rule (0), a broad rule or nothing yet (1)."""
+    return 0 if tier < 2 else 1
 
 
 def _cut(text: str) -> str:
