@@ -28,7 +28,7 @@ from storage import Parcel, Storage
 
 logger = logging.getLogger(__name__)
 
-DUE_LIMIT = 20_000  # parcels taken per tick; the rest wait for the next one
+DUE_LIMIT = 100_000  # parcels per tick (one tick batches each carrier optimally); rest wait
 COALESCE_WINDOW = 20.0  # seconds a tick waits for all carriers before sending pushes
 MIN_COALESCE = 1.0  # even with a tiny CHECK_INTERVAL_SCALE, give loopback answers time
 CHUNK_CONCURRENCY = 2  # batch requests in flight per carrier
