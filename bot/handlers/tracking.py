@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
+from telegram.error import TelegramError
 
 from bot.carriers.errors import CarrierError, ParcelNotFound
 from bot.context import BotContext
@@ -25,6 +26,7 @@ from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
 CONCURRENT_LOOKUPS = 4
+TYPING_DELAY = 1.0  # seconds before a slow answer shows "typing…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +90,34 @@ async def _handle(
             await reply(update, _("Send me a tracking number, and I will find the parcel."))
         return
     chat = update.effective_chat
-    if chat is not None:
-        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     semaphore = asyncio.Semaphore(CONCURRENT_LOOKUPS)
 
     async def one(request: Request) -> Outcome:
         async with semaphore:
             return await _follow(update, context, request)
 
-    outcomes = await asyncio.gather(*(one(r) for r in parsed.requests))
+    # "typing…" only when the carriers are slow: a fast answer needs no indicator, and every
+    # Bot API call counts against Telegram's ~30 messages/s.
+    typing = asyncio.create_task(_typing_after(context, chat.id if chat else None))
+    try:
+        outcomes = await asyncio.gather(*(one(r) for r in parsed.requests))
+    finally:
+        typing.cancel()
     if len(outcomes) == 1 and not parsed.overflow:
         await _reply_single(update, context, outcomes[0])
     else:
         await _reply_summary(update, context, outcomes, parsed.overflow)
+
+
+async def _typing_after(context: BotContext, chat_id: int | None) -> None:
+    """Show "typing…" if the answer takes longer than a moment."""
+    if chat_id is None:
+        return
+    await asyncio.sleep(TYPING_DELAY)
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    except TelegramError as err:
+        logger.debug("typing indicator failed: %s", err)
 
 
 async def _follow(update: Update, context: BotContext, request: Request) -> Outcome:
