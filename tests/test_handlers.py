@@ -351,3 +351,19 @@ async def test_limits_are_clear_messages(tmp_path: Path) -> None:
         assert "1" in summary.text
         assert await bot_env.storage.count_subscriptions(1) == 1
         assert NP not in summary.text.split("\n")[1]
+
+
+async def test_group_upgrade_moves_its_parcels(env: BotEnv) -> None:
+    group = make_chat(-200, Chat.GROUP)
+    await env.send(make_message(f"/track {UP} shared", chat=group, user=make_user(31)))
+    assert await env.storage.count_subscriptions(-200) == 1
+    upgrade = make_message("x", chat=group, user=make_user(31))
+    notice = upgrade.message.to_dict()
+    notice.pop("text")
+    notice.pop("entities", None)
+    notice["migrate_to_chat_id"] = -100200
+    from telegram import Update
+
+    await env.send(Update.de_json({"update_id": 1, "message": notice}, env.app.bot))
+    assert await env.storage.count_subscriptions(-200) == 0
+    assert await env.storage.count_subscriptions(-100200) == 1

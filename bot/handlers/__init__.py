@@ -17,6 +17,7 @@ from telegram.ext import (
 
 from bot.handlers.admin import admin_handlers
 from bot.handlers.basics import (
+    chat_migrated,
     choose_language,
     help_command,
     membership_changed,
@@ -69,6 +70,7 @@ def build_handlers(
         CallbackQueryHandler(set_language, pattern=LANGUAGE_PATTERN),
         CallbackQueryHandler(keep_tracking, pattern=KEEP_PATTERN),
         ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+        MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
         MessageHandler(private & filters.COMMAND, unknown_command),
         CallbackQueryHandler(stale_button),

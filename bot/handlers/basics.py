@@ -121,6 +121,16 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         )
 
 
+async def chat_migrated(update: Update, context: BotContext) -> None:
+    """Move a group's parcels when Telegram upgrades it to a supergroup (a new chat id)."""
+    message = update.effective_message
+    if message is None or message.migrate_to_chat_id is None:
+        return
+    await context.bot_data.storage.migrate_chat(message.chat.id, message.migrate_to_chat_id)
+    context.application.migrate_chat_data(message=message)
+    logger.info("chat %s moved to %s", message.chat.id, message.migrate_to_chat_id)
+
+
 async def stale_button(update: Update, context: BotContext) -> None:
     """Answer any button that no handler claimed, so the user's spinner stops."""
     query = update.callback_query
