@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram import Chat
+from telegram import Chat, Update
 
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
@@ -362,8 +362,6 @@ async def test_group_upgrade_moves_its_parcels(env: BotEnv) -> None:
     notice.pop("text")
     notice.pop("entities", None)
     notice["migrate_to_chat_id"] = -100200
-    from telegram import Update
-
     await env.send(Update.de_json({"update_id": 1, "message": notice}, env.app.bot))
     assert await env.storage.count_subscriptions(-200) == 0
     assert await env.storage.count_subscriptions(-100200) == 1
