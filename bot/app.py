@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +33,7 @@ from bot.logs import configure_logging
 from bot.notifier import Notifier
 from bot.parcels import ParcelService
 from bot.poller import Poller
-from bot.quota import StorageDetectCache, StorageNewNumberBudget
+from bot.quota import StorageDetectCache, StorageNewNumberBudget, budget_day
 from bot.schedule import Policy
 from bot.tracking import TrackingService
 from storage import StorageError, open_storage
@@ -147,6 +148,7 @@ def _schedule_jobs(
     job_queue.run_repeating(
         send_notifications, OUTBOX_INTERVAL, first=0.5, name="outbox", job_kwargs=options
     )
+    job_queue.run_repeating(prune_storage, 86_400, first=60, name="maintenance")
 
 
 async def poll_subscriptions(context: BotContext) -> None:
@@ -154,8 +156,24 @@ async def poll_subscriptions(context: BotContext) -> None:
     await context.bot_data.poller.tick()
 
 
+async def prune_storage(context: BotContext) -> None:
+    """Job: delete what nobody needs any more, so the database stays small and private."""
+    storage = context.bot_data.storage
+    now = datetime.now(UTC)
+    removed = {
+        "parcels nobody follows": await storage.prune_orphan_parcels(now - timedelta(days=1)),
+        "sent pushes": await storage.prune_outbox(now - timedelta(days=7)),
+        "carrier calls": await storage.prune_carrier_calls(now - timedelta(days=7)),
+        "detections": await storage.prune_detections(now - timedelta(days=90)),
+        "budget days": await storage.prune_budget(budget_day(now - timedelta(days=30))),
+    }
+    logger.info("maintenance removed %s", removed)
+
+
 async def send_notifications(context: BotContext) -> None:
     """Job: drain the outbox (refresh-button changes, rows left by a crash, retries)."""
+    if context.bot_data.poller.ticking:
+        return  # the tick drains when its carriers are done: one message per chat per tick
     await context.bot_data.notifier.drain()
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from babel.dates import format_timedelta
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
@@ -102,7 +103,8 @@ def render_progress(
     ]
     if not final and counts.pending:
         seconds = int(counts.pending / rate) + 1
-        lines.append(_("About {time} left.").format(time=str(timedelta(seconds=seconds))))
+        left = format_timedelta(timedelta(seconds=seconds), locale=tr.locale)
+        lines.append(_("About {time} left.").format(time=left))
     return "\n".join(lines)
 
 
@@ -150,8 +152,9 @@ class BroadcastRunner:
                 for chat_id in recipients:
                     if broadcast_id in self._cancelled:
                         break
-                    state = await self._deliver(broadcast.text, chat_id)
-                    await self.storage.set_recipient_state(broadcast_id, chat_id, state)
+                    state, target = await self._deliver(broadcast.text, chat_id)
+                    # A migrated group's row moved to its new id with the chat.
+                    await self.storage.set_recipient_state(broadcast_id, target, state)
                     if self.clock() - last_report >= PROGRESS_EVERY:
                         last_report = self.clock()
                         await self._report(broadcast, admin_tr, final=False)
@@ -163,8 +166,8 @@ class BroadcastRunner:
             if final is not None:
                 await self._report(final, admin_tr, final=True)
 
-    async def _deliver(self, text: str, chat_id: int) -> str:
-        """Send the broadcast to one chat and return the recipient's new state."""
+    async def _deliver(self, text: str, chat_id: int) -> tuple[str, int]:
+        """Send the broadcast to one chat; return the recipient's new state and its chat id."""
         target = chat_id
         for _attempt in range(MAX_RETRY_AFTER):
             await self._pace()
@@ -177,16 +180,16 @@ class BroadcastRunner:
                 continue
             except Forbidden:
                 await self.storage.set_chat_blocked(target, True)
-                return BLOCKED
+                return BLOCKED, target
             except ChatMigrated as err:
                 await self.storage.migrate_chat(target, err.new_chat_id)
                 target = err.new_chat_id
                 continue
             except (BadRequest, TelegramError) as err:
                 logger.warning("broadcast to chat %s failed: %s", chat_id, err)
-                return FAILED
-            return SENT
-        return FAILED
+                return FAILED, target
+            return SENT, target
+        return FAILED, target
 
     async def _pace(self) -> None:
         """Wait for the next slot of a fixed schedule of ``rate`` sends per second.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.i18n import Translator
@@ -117,8 +117,3 @@ def split_message(lines: Iterable[str], limit: int = TELEGRAM_LIMIT) -> list[str
 def short_status(stored_status: str, tr: Translator) -> str:
     """Render a stored status string with its emoji and label; unknown strings fall back."""
     return status_label(ParcelStatus.parse(stored_status), tr.gettext)
-
-
-def join_blocks(blocks: Sequence[str]) -> str:
-    """Join rendered blocks with an empty line between them."""
-    return "\n\n".join(b for b in blocks if b)

@@ -128,17 +128,12 @@ def confirm_keyboard(prefix: str, tr: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def keep_keyboard(subscription_id: int, tr: Translator) -> InlineKeyboardMarkup:
-    """Return the "keep tracking?" question's buttons."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    tr.gettext("Keep tracking"), callback_data=f"{KEEP}:{subscription_id}:yes"
-                ),
-                InlineKeyboardButton(
-                    tr.gettext("Stop"), callback_data=f"{KEEP}:{subscription_id}:no"
-                ),
-            ]
-        ]
-    )
+def keep_buttons(subscription_id: int, name: str, tr: Translator) -> list[InlineKeyboardButton]:
+    """Return one row answering "keep tracking?" for a parcel, named in the first button."""
+    return [
+        InlineKeyboardButton(
+            f"{tr.gettext('Keep tracking')} · {name}"[:60],
+            callback_data=f"{KEEP}:{subscription_id}:yes",
+        ),
+        InlineKeyboardButton(tr.gettext("Stop"), callback_data=f"{KEEP}:{subscription_id}:no"),
+    ]

@@ -16,7 +16,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent
 from bot.formatting import event_line, split_message
 from bot.i18n import Catalogs, Translator
-from bot.keyboards import KEEP
+from bot.keyboards import keep_buttons
 from bot.lifecycle import FINAL, STALE
 from bot.retry import retry_after_seconds
 from bot.routing import client_of_key
@@ -124,7 +124,6 @@ class Notifier:
         self, items: list[OutboxItem], tr: Translator
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """Render a chat's rows: one block per parcel, and buttons for stale questions."""
-        _ = tr.gettext
         blocks: list[str] = []
         buttons: list[list[InlineKeyboardButton]] = []
         for item in items:
@@ -133,18 +132,7 @@ class Notifier:
                 continue
             blocks.append(block)
             if item.kind == STALE and item.subscription_id is not None:
-                name = await self._name(item)
-                buttons.append(
-                    [
-                        InlineKeyboardButton(
-                            f"{_('Keep tracking')} · {name}"[:60],
-                            callback_data=f"{KEEP}:{item.subscription_id}:yes",
-                        ),
-                        InlineKeyboardButton(
-                            _("Stop"), callback_data=f"{KEEP}:{item.subscription_id}:no"
-                        ),
-                    ]
-                )
+                buttons.append(keep_buttons(item.subscription_id, await self._name(item), tr))
         if not blocks:
             return "", None
         return "\n\n".join(blocks), InlineKeyboardMarkup(buttons) if buttons else None

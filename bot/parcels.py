@@ -19,6 +19,9 @@ from storage import LookupRecord, NewEvent, Parcel, Storage, SubscriptionView
 logger = logging.getLogger(__name__)
 
 
+STORAGE_LANGUAGE = "uk"  # the language carrier texts are fetched and stored in
+
+
 class ParcelLimitReached(Exception):
     """The chat follows as many parcels as the operator allows."""
 
@@ -83,7 +86,6 @@ class ParcelService:
         number: str,
         candidate: Candidate,
         label: str | None,
-        lang: str,
     ) -> tuple[SubscriptionView, Lookup]:
         """Subscribe a chat to a number and look it up once (the baseline for notifications).
 
@@ -102,27 +104,36 @@ class ParcelService:
             if is_new and count >= self.max_parcels_per_chat:
                 raise ParcelLimitReached
             subscription = await self.storage.subscribe(chat_id, parcel.id, label, user_id)
-        if len(await self.storage.fingerprints(parcel.id)) or parcel.last_checked_at:
+        if parcel.last_checked_at is not None:  # another chat follows it: show what we know
             lookup = Lookup(parcel, await self.stored_result(parcel), None)
         else:
-            lookup = await self.check(parcel, lang)
+            lookup = await self.check(parcel)
         view = await self.storage.get_subscription(subscription.id)
         assert view is not None  # just written under the same connection
         return view, lookup
 
-    async def check(self, parcel: Parcel, lang: str = "uk", *, notify: bool = False) -> Lookup:
-        """Look a stored parcel up now, store what is new and schedule the next check."""
+    async def check(
+        self, parcel: Parcel, *, notify: bool = False, quiet_for: int | None = None
+    ) -> Lookup:
+        """Look a stored parcel up now, store what is new and schedule the next check.
+
+        ``quiet_for`` is a subscription that sees the result at once (a Refresh press): it
+        gets no push about it, the parcel's other chats do.
+        """
         candidate = candidate_from_key(parcel.carrier)
         try:
-            result = await self.tracking.lookup(parcel.number, candidate, lang)
+            # Stored events are always fetched in one language, as the poller does: carriers
+            # translate place names (Ukrposhta "ЦОКК 5 КИЇВ" / "DKD KYIV"), and the place is
+            # part of an event's fingerprint. Chats read our own labels in their language.
+            result = await self.tracking.lookup(parcel.number, candidate, STORAGE_LANGUAGE)
         except ParcelNotFound as err:
-            await self._record(parcel, None, err, notify=notify)
+            await self._record(parcel, None, err, notify=notify, quiet_for=quiet_for)
             return Lookup(parcel, None, err)
         except CarrierError as err:
             logger.info("lookup of parcel %s failed: %s", parcel.id, err)
-            await self._record(parcel, None, err, notify=notify)
+            await self._record(parcel, None, err, notify=notify, quiet_for=quiet_for)
             return Lookup(parcel, await self.stored_result(parcel), err)
-        new = await self._record(parcel, result, None, notify=notify)
+        new = await self._record(parcel, result, None, notify=notify, quiet_for=quiet_for)
         return Lookup(parcel, result, None, new)
 
     async def record_many(
@@ -149,12 +160,14 @@ class ParcelService:
         error: CarrierError | None,
         *,
         notify: bool,
+        quiet_for: int | None = None,
     ) -> int:
         """Store one lookup outcome; return how many of its events were new."""
         known = await self.storage.fingerprints(parcel.id) if result else set()
         record = self._lookup_record(
             LookupOutcome(parcel, result, error), known, datetime.now(UTC), notify=notify
         )
+        record = replace(record, quiet_for=quiet_for)
         stored = await self.storage.record_lookups([record])
         return len(stored[parcel.id])
 
@@ -235,3 +248,12 @@ def _updated(parcel: Parcel, record: LookupRecord) -> Parcel:
         next_check_at=record.next_check_at,
         check_interval=record.check_interval,
     )
+
+
+def _not_found_since(parcel: Parcel, record: LookupRecord) -> datetime | None:
+    """Mirror storage's rule: set by "not found", kept by a failed lookup, cleared by a find."""
+    if record.not_found:
+        return parcel.not_found_since or record.checked_at
+    if record.status is None and record.error is not None:
+        return parcel.not_found_since
+    return None

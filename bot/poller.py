@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.breaker import CircuitBreaker
-from bot.carriers.base import BatchOutcome, Carrier
+from bot.carriers.base import Carrier
 from bot.carriers.errors import (
     BudgetExhausted,
     CarrierAuthError,
@@ -60,6 +60,11 @@ class Poller:
     lifecycle: Lifecycle | None = None
     _ticking: bool = False
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def ticking(self) -> bool:
+        """Tell whether a tick is running (and will drain the outbox itself)."""
+        return self._ticking
 
     async def _drain_after(self, task: asyncio.Task[None]) -> None:
         """Send a slow carrier's pushes as soon as it finishes."""
@@ -155,7 +160,8 @@ class Poller:
         except CarrierError as err:
             await self._batch_failed(name, parcels, err, time.monotonic() - started)
             return
-        await self._batch_done(name, parcels, outcomes, time.monotonic() - started)
+        pairs = [(parcel, outcomes.get(parcel.number)) for parcel in parcels]
+        await self._batch_done(name, pairs, time.monotonic() - started)
 
     async def _run_singles(
         self, name: str, client: GdePosylkaClient, parcels: Sequence[Parcel]
@@ -174,14 +180,13 @@ class Poller:
                 except CarrierError as err:
                     return parcel, err
 
+        # Pairs, not a mapping by number: two chats may follow one number at two couriers.
         answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
         if answered:
-            outcomes = {parcel.number: outcome for parcel, outcome in answered}
-            done = [parcel for parcel, _ in answered]
-            await self._batch_done(name, done, outcomes, time.monotonic() - started)
+            await self._batch_done(name, answered, time.monotonic() - started)
 
     async def _batch_done(
-        self, name: str, parcels: Sequence[Parcel], outcomes: BatchOutcome, elapsed: float
+        self, name: str, pairs: Sequence[tuple[Parcel, Outcome | None]], elapsed: float
     ) -> None:
         """Store each parcel's outcome; close the circuit unless the carrier failed throughout.
 
@@ -191,9 +196,10 @@ class Poller:
         """
         # Our own daily quota (BudgetExhausted) made no request: it says nothing about the
         # carrier's health, and must not pause re-checks of numbers already admitted today.
+        parcels = [parcel for parcel, _ in pairs]
         failures = [
             o
-            for o in outcomes.values()
+            for _, o in pairs
             if isinstance(o, CarrierUnavailable) and not isinstance(o, BudgetExhausted)
         ]
         if failures and len(failures) >= len(parcels):
@@ -209,8 +215,7 @@ class Poller:
             health.breaker.success()
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
         items: list[LookupOutcome] = []
-        for parcel in parcels:
-            outcome = outcomes.get(parcel.number)
+        for parcel, outcome in pairs:
             if isinstance(outcome, TrackingResult):
                 items.append(LookupOutcome(parcel, outcome, None))
             elif isinstance(outcome, CarrierError):

@@ -51,7 +51,11 @@ class Policy:
         if failed:
             base = RETRY_INTERVAL
         elif status is None:
-            base = NOT_FOUND_INTERVAL if changed or not previous else previous / self.scale * 2
+            base = (
+                NOT_FOUND_INTERVAL
+                if changed or not previous
+                else max(previous / self.scale * 2, NOT_FOUND_INTERVAL)
+            )
         elif changed or not previous:
             base = BASE_INTERVALS[status]
         else:

@@ -7,12 +7,18 @@ from datetime import UTC, datetime
 
 from bot.breaker import CircuitState
 from bot.carriers.models import ParcelStatus
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.poller import Poller
 from bot.quota import StorageNewNumberBudget
 from bot.routing import client_of_key
 from bot.status_labels import carrier_name, status_label
 from storage import Storage
+
+CIRCUIT_LABELS = {
+    CircuitState.CLOSED: N_("healthy"),
+    CircuitState.OPEN: N_("paused after failures"),
+    CircuitState.HALF_OPEN: N_("pause over, probing"),
+}
 
 
 async def render_stats(
@@ -66,19 +72,15 @@ async def render_stats(
         stat = calls.get(name)
         health = poller.health.get(name)
         state = health.breaker.state(now) if health else CircuitState.CLOSED
-        lines.append(
-            _(
-                "• {carrier}: {calls} lookups, {errors} errors, median {p50} ms, "
-                "95% {p95} ms, circuit {state}"
-            ).format(
-                carrier=html.escape(carrier_name(name, _)),
-                calls=stat.calls if stat else 0,
-                errors=stat.errors if stat else 0,
-                p50=round(stat.p50_ms) if stat else 0,
-                p95=round(stat.p95_ms) if stat else 0,
-                state=state.value,
-            )
-        )
+        lookups, errors = (stat.calls, stat.errors) if stat else (0, 0)
+        facts = [
+            tr.ngettext("{count} lookup", "{count} lookups", lookups).format(count=lookups),
+            tr.ngettext("{count} error", "{count} errors", errors).format(count=errors),
+            _("median {ms} ms").format(ms=round(stat.p50_ms) if stat else 0),
+            _("95th percentile {ms} ms").format(ms=round(stat.p95_ms) if stat else 0),
+            _(CIRCUIT_LABELS[state]),
+        ]
+        lines.append(f"• {html.escape(carrier_name(name, _))}: {'; '.join(facts)}")
     if "gdeposylka" in poller.clients:
         lines.append(
             _("GdePosylka new numbers left today: {count}").format(count=await budget.remaining())

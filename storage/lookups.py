@@ -133,7 +133,7 @@ class LookupsMixin(OutboxMixin):
                 if record.notify and fresh:
                     payload = json.dumps([event.fingerprint for event in fresh])
                     await self.notify_subscribers(
-                        record.parcel_id, record.kind, payload, record.loud
+                        record.parcel_id, record.kind, payload, record.loud, skip=record.quiet_for
                     )
         return new_events
 
@@ -144,7 +144,8 @@ _UPDATE_PARCEL = (
     "status_code = CASE WHEN ?1 IS NULL THEN status_code ELSE ?2 END, "
     "last_event_at = COALESCE(?3, last_event_at), "
     "last_checked_at = ?4, "
-    "not_found_since = CASE WHEN ?5 THEN COALESCE(not_found_since, ?4) END, "
+    "not_found_since = CASE WHEN ?5 THEN COALESCE(not_found_since, ?4) "
+    "WHEN ?1 IS NULL AND ?6 IS NOT NULL THEN not_found_since END, "
     "last_error = ?6, next_check_at = ?7, check_interval = ?8 "
     "WHERE id = ?9"
 )

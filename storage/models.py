@@ -110,6 +110,7 @@ class LookupRecord:
     notify: bool = False
     loud: bool = False
     kind: str = "events"
+    quiet_for: int | None = None  # a subscription that gets no push (it saw the result)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,17 +39,20 @@ class OutboxMixin(StorageCore):
             (chat_id, subscription_id, parcel_id, kind, payload, int(loud), to_db(utc_now())),
         )
 
-    async def notify_subscribers(self, parcel_id: int, kind: str, payload: str, loud: bool) -> int:
+    async def notify_subscribers(
+        self, parcel_id: int, kind: str, payload: str, loud: bool, *, skip: int | None = None
+    ) -> int:
         """Queue one message per live subscription of a parcel and return how many were queued.
 
-        Live means not archived, in a chat that is active and has not blocked the bot.
+        Live means not archived, in a chat that is active and has not blocked the bot;
+        ``skip`` leaves one subscription out.
         """
         return await self._execute(
             "INSERT INTO outbox (chat_id, subscription_id, parcel_id, kind, payload, loud, "
             "created_at) SELECT s.chat_id, s.id, s.parcel_id, ?, ?, ?, ? "
             "FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
-            f"WHERE s.parcel_id = ? AND {LIVE_SUBSCRIPTION} ORDER BY s.id",
-            (kind, payload, int(loud), to_db(utc_now()), parcel_id),
+            f"WHERE s.parcel_id = ? AND s.id IS NOT ? AND {LIVE_SUBSCRIPTION} ORDER BY s.id",
+            (kind, payload, int(loud), to_db(utc_now()), parcel_id, skip),
         )
 
     async def pending_outbox(self, limit: int) -> list[OutboxItem]:

@@ -289,3 +289,33 @@ def test_html_checker() -> None:
     bad = ["", "<b>x", "</b>", "<div>x</div>", '<a onclick="x">y</a>', "1 < 2", "R&D", "x" * 4097]
     for text in bad:
         assert html_problem(text, tr) is not None, text
+
+
+async def test_a_migrated_group_gets_the_broadcast_once(env: BotEnv) -> None:
+    from telegram.error import ChatMigrated
+
+    clock = FakeClock()
+    bot = FakeBot(clock)
+    await env.storage.upsert_chat(-5, "group", "uk")
+    await env.storage.upsert_chat(100, "private", "uk")
+    broadcast = await env.storage.create_broadcast(ADMIN, "Hi", "all", [-5, 100])
+    original = bot.send_message
+
+    async def migrating(chat_id: int, text: str, **kwargs: object) -> None:
+        if chat_id == -5:
+            raise ChatMigrated(-1005)
+        await original(chat_id, text, **kwargs)
+
+    bot.send_message = migrating  # type: ignore[method-assign]
+    runner = BroadcastRunner(
+        env.storage,
+        bot,
+        Catalogs.load(),
+        100.0,  # type: ignore[arg-type]
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    await runner.run(broadcast.id)
+    assert Counter(chat for _, chat in bot.sends) == {-1005: 1, 100: 1}
+    counts = await env.storage.broadcast_counts(broadcast.id)
+    assert (counts.sent, counts.pending) == (2, 0)

@@ -298,3 +298,36 @@ async def test_our_daily_budget_does_not_pause_the_carrier(env: BotEnv) -> None:
     assert health.breaker.failures == 0
     await cycle(env)
     assert env.carriers.hits["gdeposylka"] == 2  # the admitted number is re-checked
+
+
+async def test_refresh_does_not_push_to_the_chat_that_pressed_it(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    for chat_id in (1, 2):
+        await follow(env, chat_id, "en", "ukrposhta", UP)
+    await cycle(env)
+    [view] = await env.storage.list_subscriptions(1)
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    await env.storage.record_lookup(
+        view.parcel.id,
+        checked_at=past,
+        status="accepted",
+        next_check_at=past,
+        check_interval=60.0,
+        notify=False,
+    )
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=3), "ODESA 2"))
+    await env.send(make_callback(f"r:{view.id}"))
+    rows = await env.storage.pending_outbox(10)
+    assert [row.chat_id for row in rows] == [2]  # chat 1 sees the refreshed card instead
+
+
+async def test_a_failed_lookup_keeps_the_not_found_clock(env: BotEnv) -> None:
+    await follow(env, 1, "en", "ukrposhta", UP)  # not registered
+    await cycle(env)
+    [parcel] = await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=2), 10)
+    since = parcel.not_found_since
+    assert since is not None
+    env.carriers.faults["ukrposhta"] = "500"
+    await cycle(env)
+    [parcel] = await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=2), 10)
+    assert parcel.not_found_since == since

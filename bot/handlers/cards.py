@@ -97,7 +97,7 @@ async def _refresh(update: Update, context: BotContext, view: SubscriptionView) 
         lookup = Lookup(view.parcel, await parcels.stored_result(view.parcel), None)
     else:
         await query.answer(tr.gettext("Checking…"))
-        lookup = await parcels.check(view.parcel, tr.language, notify=True)
+        lookup = await parcels.check(view.parcel, notify=True, quiet_for=view.id)
     text = render_card(view, lookup, tr)
     try:
         await query.edit_message_text(text, reply_markup=card_keyboard(view.id, tr))

@@ -144,7 +144,7 @@ async def follow_candidate(
     tr = context.tr
     try:
         view, lookup = await context.bot_data.parcels.follow(
-            chat_id, user_id, request.number, candidate, request.label, tr.language
+            chat_id, user_id, request.number, candidate, request.label
         )
     except ParcelLimitReached:
         limit = context.bot_data.settings.max_parcels_per_chat

@@ -247,7 +247,7 @@ async def test_record_lookup_rolls_back_when_notifying_raises(
 ) -> None:
     view = await follow(store, 1)
 
-    async def broken(*args: object) -> int:
+    async def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("sender table gone")
 
     monkeypatch.setattr(store, "notify_subscribers", broken)

@@ -1,0 +1,34 @@
+"""Check intervals: by status, doubling while quiet, scaled, never below the status's base."""
+
+from __future__ import annotations
+
+import random
+
+from bot.carriers.models import ParcelStatus
+from bot.schedule import HOUR, MAX_INTERVAL, MINUTE, NOT_FOUND_INTERVAL, RETRY_INTERVAL, Policy
+
+
+def policy(scale: float = 1.0) -> Policy:
+    return Policy(scale=scale, rng=random.Random(1))
+
+
+def test_intervals_follow_the_status_and_double_while_nothing_changes() -> None:
+    p = policy()
+    first = p.next_interval(ParcelStatus.READY_FOR_PICKUP, changed=True, previous=None)
+    assert 27 * MINUTE <= first <= 33 * MINUTE
+    transit = p.next_interval(ParcelStatus.IN_TRANSIT, changed=False, previous=2 * HOUR)
+    assert 3.6 * HOUR <= transit <= 4.4 * HOUR
+    assert p.next_interval(ParcelStatus.IN_TRANSIT, changed=False, previous=MAX_INTERVAL) <= (
+        MAX_INTERVAL * 1.1
+    )
+
+
+def test_not_found_never_drops_below_its_base_after_a_failure() -> None:
+    p = policy()
+    after_failure = p.next_interval(None, changed=False, previous=RETRY_INTERVAL)
+    assert after_failure >= NOT_FOUND_INTERVAL * 0.9
+
+
+def test_every_interval_is_scaled() -> None:
+    assert policy(0.001).next_interval(ParcelStatus.IN_TRANSIT, changed=True, previous=None) < 8
+    assert policy(0.001).next_interval(None, changed=False, previous=1.0, failed=True) < 0.4
