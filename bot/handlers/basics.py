@@ -49,6 +49,7 @@ async def help_command(update: Update, context: BotContext) -> None:
             "/list – the parcels this chat follows\n"
             "/stop NUMBER – stop following a parcel\n"
             "/stopall – stop following every parcel\n"
+            "/quiet – quiet hours for updates\n"
             "/language – change the language\n"
             "/privacy – what I store\n"
             "/forget – delete everything about this chat\n"
