@@ -11,6 +11,7 @@ from bot.status_labels import STATUS_EMOJI, carrier_name, event_label, status_la
 
 TELEGRAM_LIMIT = 4096
 CARD_EVENTS = 5
+MAX_CARRIER_TEXT = 200  # characters of a carrier's place or description shown per event
 
 
 def _esc(text: str, as_html: bool) -> str:
@@ -26,13 +27,14 @@ def _bold(text: str, as_html: bool) -> str:
 def event_line(event: TrackingEvent, carrier: str, tr: Translator, *, as_html: bool = True) -> str:
     """Render one event: time, our label, place and the carrier's own words when they differ."""
     label = event_label(carrier, event.code, event.status, tr.gettext)
+    # Carrier texts are bounded so a push of a few events always fits one Telegram message.
     when = tr.short_datetime(event.occurred_at)
     parts = [f"{when}  {STATUS_EMOJI[event.status]} {_esc(label, as_html)}"]
-    place = ", ".join(p for p in (event.location, event.postcode) if p)
+    place = ", ".join(p for p in (event.location, event.postcode) if p)[:MAX_CARRIER_TEXT]
     if place:
         parts.append(_esc(place, as_html))
     line = " — ".join(parts)
-    detail = (event.description or "").strip()
+    detail = (event.description or "").strip()[:MAX_CARRIER_TEXT]
     if detail and detail.casefold() != label.casefold():
         line += f"\n    {_italic(_esc(detail, as_html), as_html)}"
     return line

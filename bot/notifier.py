@@ -14,7 +14,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent
-from bot.formatting import event_line, split_message
+from bot.formatting import TELEGRAM_LIMIT, event_line
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
 from bot.lifecycle import FINAL, STALE
@@ -76,28 +76,41 @@ class Notifier:
         return sent
 
     async def _send_chat(self, chat_id: int, items: list[OutboxItem]) -> str:
-        """Send one chat's coalesced message and settle its rows."""
-        ids = [item.id for item in items]
+        """Send one chat's coalesced pushes and settle their rows.
+
+        The rows are packed into as few messages as fit Telegram's limit (usually one), and each
+        message's rows are marked sent as soon as Telegram accepts it: after a crash only the
+        message in flight can be sent again.
+        """
         chat = await self.storage.get_chat(chat_id)
         if chat is None:
-            await self.storage.drop_outbox(ids)
+            await self.storage.drop_outbox([item.id for item in items])
             return "dropped"
         tr = self.catalogs.get(chat.language)
-        text, keyboard = await self._render(items, tr)
-        if not text:
-            await self.storage.drop_outbox(ids)
-            return "dropped"
+        messages, empty = await self._pack(items, tr)
+        if empty:
+            await self.storage.drop_outbox(empty)  # what they refer to is gone
         loud = any(item.loud for item in items) and not in_quiet_hours(chat, datetime.now(UTC))
-        chunks = split_message(text.split("\n"))
+        outcome = "dropped"
+        for index, (ids, text, keyboard) in enumerate(messages):
+            outcome = await self._send_one(chat_id, ids, text, keyboard, loud and index == 0)
+            if outcome != "sent":
+                return outcome
+        return outcome
+
+    async def _send_one(
+        self,
+        chat_id: int,
+        ids: list[int],
+        text: str,
+        keyboard: InlineKeyboardMarkup | None,
+        loud: bool,
+    ) -> str:
+        """Send one message for some outbox rows; Telegram's errors decide what happens to them."""
         try:
-            for index, chunk in enumerate(chunks):
-                last = index == len(chunks) - 1
-                await self.bot.send_message(
-                    chat_id,
-                    chunk,
-                    disable_notification=not loud or index > 0,
-                    reply_markup=keyboard if last else None,
-                )
+            await self.bot.send_message(
+                chat_id, text, disable_notification=not loud, reply_markup=keyboard
+            )
         except Forbidden:
             logger.info("chat %s blocked the bot; its parcels stop being polled", chat_id)
             await self.storage.set_chat_blocked(chat_id, True)
@@ -120,22 +133,41 @@ class Notifier:
         await self.storage.mark_sent(ids, datetime.now(UTC))
         return "sent"
 
-    async def _render(
+    async def _pack(
         self, items: list[OutboxItem], tr: Translator
-    ) -> tuple[str, InlineKeyboardMarkup | None]:
-        """Render a chat's rows: one block per parcel, and buttons for stale questions."""
+    ) -> tuple[list[tuple[list[int], str, InlineKeyboardMarkup | None]], list[int]]:
+        """Render each row and pack the blocks into messages under Telegram's limit.
+
+        Returns the messages (row ids, text, buttons for "keep tracking?" rows) and the ids of
+        rows that render to nothing.
+        """
+        messages: list[tuple[list[int], str, InlineKeyboardMarkup | None]] = []
+        empty: list[int] = []
+        ids: list[int] = []
         blocks: list[str] = []
         buttons: list[list[InlineKeyboardButton]] = []
+
+        def close() -> None:
+            if blocks:
+                markup = InlineKeyboardMarkup(list(buttons)) if buttons else None
+                messages.append((list(ids), "\n\n".join(blocks), markup))
+            ids.clear()
+            blocks.clear()
+            buttons.clear()
+
         for item in items:
             block = await self._render_item(item, tr)
             if block is None:
+                empty.append(item.id)
                 continue
+            if blocks and len("\n\n".join([*blocks, block])) > TELEGRAM_LIMIT:
+                close()
+            ids.append(item.id)
             blocks.append(block)
             if item.kind == STALE and item.subscription_id is not None:
                 buttons.append(keep_buttons(item.subscription_id, await self._name(item), tr))
-        if not blocks:
-            return "", None
-        return "\n\n".join(blocks), InlineKeyboardMarkup(buttons) if buttons else None
+        close()
+        return messages, empty
 
     async def _name(self, item: OutboxItem) -> str:
         """Return the label or number a row is about."""

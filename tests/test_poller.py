@@ -331,3 +331,27 @@ async def test_a_failed_lookup_keeps_the_not_found_clock(env: BotEnv) -> None:
     await cycle(env)
     [parcel] = await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=2), 10)
     assert parcel.not_found_since == since
+
+
+async def test_a_long_digest_is_split_by_parcel_under_telegrams_limit(env: BotEnv) -> None:
+    numbers = [f"{i:024d}" for i in range(40)]
+    for number in numbers:
+        env.carriers.set("inpost", number, FakeEvent("confirmed", T0, "Kraków"))
+        await follow(env, 1, "en", "inpost", number, label="L" * 60)
+    await cycle(env)
+    for number in numbers:
+        for k in range(1, 9):
+            env.carriers.add(
+                "inpost",
+                number,
+                FakeEvent(
+                    "sent_from_sorting_center", T0 + timedelta(minutes=k), "Sortownia " + "x" * 80
+                ),
+            )
+    await cycle(env)
+    sent = env.telegram.sent()
+    assert len(sent) > 1
+    assert all(len(call.text) <= 4096 for call in sent)
+    mentioned = [number for call in sent for number in numbers if number in call.text]
+    assert sorted(mentioned) == sorted(numbers)  # every parcel once, none twice
+    assert await env.storage.pending_outbox(100) == []
