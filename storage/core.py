@@ -130,14 +130,18 @@ class StorageCore:
         value = await self._fetchvalue(sql, params)
         return value if isinstance(value, int) else 0
 
+    # Write cursors are not closed explicitly: closing is one more round trip to aiosqlite's
+    # thread, and a sqlite3 cursor without pending rows holds nothing once garbage-collected.
     async def _execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement and return how many rows it changed."""
-        async with self._exclusive(), self._conn.execute(sql, params) as cursor:
+        async with self._exclusive():
+            cursor = await self._conn.execute(sql, params)
             return cursor.rowcount
 
     async def _insert(self, sql: str, params: Params = ()) -> int:
         """Run one INSERT and return the new row's id."""
-        async with self._exclusive(), self._conn.execute(sql, params) as cursor:
+        async with self._exclusive():
+            cursor = await self._conn.execute(sql, params)
             row_id = cursor.lastrowid
         if row_id is None:  # pragma: no cover - SQLite always sets it after an INSERT
             raise StorageError(f"no row id after insert in {self._path}")
@@ -145,5 +149,6 @@ class StorageCore:
 
     async def _executemany(self, sql: str, rows: Iterable[Params]) -> int:
         """Run one write statement for many parameter rows and return the rows changed."""
-        async with self._exclusive(), self._conn.executemany(sql, rows) as cursor:
+        async with self._exclusive():
+            cursor = await self._conn.executemany(sql, rows)
             return cursor.rowcount
