@@ -13,11 +13,12 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent
+from bot.carriers.models import KYIV, ParcelStatus
 from bot.formatting import TELEGRAM_LIMIT, event_line
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
 from bot.lifecycle import FINAL, STALE
+from bot.parcels import tracking_event
 from bot.retry import retry_after_seconds
 from bot.routing import client_of_key
 from bot.status_labels import carrier_name, status_label
@@ -216,17 +217,7 @@ class Notifier:
         stored = await self.storage.get_events(view.parcel.id, [str(f) for f in fingerprints])
         if not stored:
             return None
-        events = [
-            TrackingEvent(
-                occurred_at=e.occurred_at,
-                status=ParcelStatus.parse(e.status),
-                code=e.code,
-                description=e.description,
-                location=e.location,
-                postcode=e.postcode,
-            )
-            for e in sorted(stored, key=lambda e: e.occurred_at)
-        ]
+        events = [tracking_event(e) for e in sorted(stored, key=lambda e: e.occurred_at)]
         lines = [title]
         hidden = len(events) - MAX_EVENTS_PER_PARCEL
         if hidden > 0:

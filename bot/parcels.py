@@ -14,7 +14,14 @@ from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.routing import Candidate, candidate_from_key, client_of_key, parcel_key
 from bot.schedule import Policy
 from bot.tracking import Resolution, TrackingService
-from storage import LookupRecord, NewEvent, Parcel, Storage, SubscriptionView
+from storage import (
+    LookupRecord,
+    NewEvent,
+    Parcel,
+    Storage,
+    StoredEvent,
+    SubscriptionView,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,18 +213,20 @@ class ParcelService:
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:
         """Rebuild a tracking result from what storage holds, for cards without a lookup."""
-        events = tuple(
-            TrackingEvent(
-                occurred_at=e.occurred_at,
-                status=ParcelStatus.parse(e.status),
-                code=e.code,
-                description=e.description,
-                location=e.location,
-                postcode=e.postcode,
-            )
-            for e in await self.storage.parcel_events(parcel.id)
-        )
+        events = tuple(tracking_event(e) for e in await self.storage.parcel_events(parcel.id))
         return TrackingResult(client_of_key(parcel.carrier), parcel.number, events)
+
+
+def tracking_event(stored: StoredEvent) -> TrackingEvent:
+    """Turn a stored event back into the carrier-neutral model."""
+    return TrackingEvent(
+        occurred_at=stored.occurred_at,
+        status=ParcelStatus.parse(stored.status),
+        code=stored.code,
+        description=stored.description,
+        location=stored.location,
+        postcode=stored.postcode,
+    )
 
 
 def _new_event(event: TrackingEvent) -> NewEvent:

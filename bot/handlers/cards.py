@@ -41,6 +41,27 @@ async def may_stop(update: Update, context: BotContext, view: SubscriptionView) 
     return await is_chat_admin(update, context)
 
 
+async def stop_from_button(update: Update, context: BotContext, view: SubscriptionView) -> None:
+    """Stop following a parcel from a button, if the presser may; answer either way."""
+    query = update.callback_query
+    assert query is not None
+    tr = context.tr
+    if not await may_stop(update, context, view):
+        await query.answer(
+            tr.gettext("Only the person who added this parcel or a chat admin can stop it."),
+            show_alert=True,
+        )
+        return
+    await context.bot_data.storage.unsubscribe(view.id)
+    await query.answer()
+    await reply(
+        update,
+        tr.gettext("Stopped tracking {number}.").format(
+            number=html.escape(view.label or view.parcel.number)
+        ),
+    )
+
+
 async def card_button(update: Update, context: BotContext) -> None:
     """Handle the card, history, refresh and stop buttons."""
     query = update.callback_query
@@ -69,20 +90,7 @@ async def card_button(update: Update, context: BotContext) -> None:
     elif callback.action == REFRESH:
         await _refresh(update, context, view)
     elif callback.action == STOP:
-        if not await may_stop(update, context, view):
-            await query.answer(
-                tr.gettext("Only the person who added this parcel or a chat admin can stop it."),
-                show_alert=True,
-            )
-            return
-        await context.bot_data.storage.unsubscribe(view.id)
-        await query.answer()
-        await reply(
-            update,
-            tr.gettext("Stopped tracking {number}.").format(
-                number=html.escape(view.label or view.parcel.number)
-            ),
-        )
+        await stop_from_button(update, context, view)
 
 
 async def _refresh(update: Update, context: BotContext, view: SubscriptionView) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from telegram import Update
 
 from bot.context import BotContext
-from bot.handlers.cards import may_stop, own_subscription
+from bot.handlers.cards import own_subscription, stop_from_button
 from bot.handlers.common import is_chat_admin, reply
 from bot.keyboards import parse
 from bot.notifier import DEFAULT_QUIET
@@ -97,12 +97,4 @@ async def keep_tracking(update: Update, context: BotContext) -> None:
         await query.answer()
         await reply(update, tr.gettext("I keep tracking {name}.").format(name=name))
         return
-    if not await may_stop(update, context, view):
-        await query.answer(
-            tr.gettext("Only the person who added this parcel or a chat admin can stop it."),
-            show_alert=True,
-        )
-        return
-    await context.bot_data.storage.unsubscribe(view.id)
-    await query.answer()
-    await reply(update, tr.gettext("Stopped tracking {number}.").format(number=name))
+    await stop_from_button(update, context, view)
