@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,30 @@ class BotEnv:
     async def tick(self) -> None:
         """Run one poll tick (which also drains the outbox)."""
         await self.app.bot_data.poller.tick()
+
+    async def follow(
+        self,
+        chat_id: int,
+        carrier: str,
+        number: str,
+        *,
+        language: str = "en",
+        label: str | None = None,
+    ) -> int:
+        """Subscribe a chat (created if needed) to a parcel directly in storage; return its id."""
+        storage = self.app.bot_data.storage
+        await storage.upsert_chat(chat_id, "private" if chat_id > 0 else "supergroup", language)
+        parcel = await storage.get_or_create_parcel(carrier, number)
+        await storage.subscribe(chat_id, parcel.id, label, chat_id)
+        return parcel.id
+
+    async def cycle(self) -> None:
+        """Make every parcel due (as if its next check had come) and run one poll tick."""
+        storage = self.app.bot_data.storage
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        for parcel in await storage.due_parcels(datetime.now(UTC) + timedelta(days=400), 10**6):
+            await storage.schedule_parcel(parcel.id, past, parcel.check_interval or 60.0)
+        await self.tick()
 
     @property
     def storage(self) -> Any:

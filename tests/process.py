@@ -7,8 +7,14 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+
+from tests.fake_bot_api import FakeBotApi
+from tests.fake_carriers import FakeCarriers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +50,26 @@ async def wait_until(condition: Callable[[], bool], limit: float = 20.0) -> bool
             return True
         await asyncio.sleep(0.05)
     return condition()
+
+
+@asynccontextmanager
+async def loopback_services(
+    database: Path, token: str
+) -> AsyncIterator[tuple[FakeBotApi, FakeCarriers, dict[str, str]]]:
+    """Start a fake Bot API and fake carriers on 127.0.0.1; yield them and the bot's env."""
+    api, carriers = FakeBotApi(), FakeCarriers()
+    api_server = TestServer(api.app(), host="127.0.0.1")
+    carrier_server = TestServer(carriers.app(), host="127.0.0.1")
+    await api_server.start_server()
+    try:
+        await carrier_server.start_server()
+        env = {
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
+            "DATABASE_PATH": str(database),
+            **carriers.urls(str(carrier_server.make_url("/"))),
+        }
+        yield api, carriers, env
+    finally:
+        await api_server.close()
+        await carrier_server.close()

@@ -207,6 +207,18 @@ class FakeBot:
         self.edits.append((self.clock.now, text))
 
 
+def fake_time_runner(env: BotEnv, bot: FakeBot, rate: float) -> BroadcastRunner:
+    """Build a runner that sends through the fake bot and sleeps on the bot's fake clock."""
+    return BroadcastRunner(
+        env.storage,
+        bot,
+        Catalogs.load(),
+        rate,  # type: ignore[arg-type]
+        clock=bot.clock,
+        sleep=bot.clock.sleep,
+    )
+
+
 async def make_broadcast(env: BotEnv, count: int) -> int:
     for chat_id in range(100, 100 + count):
         await env.storage.upsert_chat(chat_id, "private", "uk")
@@ -222,14 +234,7 @@ async def test_rate_is_respected_and_progress_is_reported(env: BotEnv) -> None:
     bot.forbidden.add(110)
     bot.retry_once.add(120)
     broadcast_id = await make_broadcast(env, 100)
-    runner = BroadcastRunner(
-        env.storage,
-        bot,
-        Catalogs.load(),
-        10.0,  # type: ignore[arg-type]
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    runner = fake_time_runner(env, bot, 10.0)
     await runner.run(broadcast_id)
     per_second = Counter(int(at) for at, _ in bot.sends)
     assert max(per_second.values()) <= 11  # 10/s, plus at most one catch-up slot after a pause
@@ -249,14 +254,7 @@ async def test_cancel_stops_and_resume_skips_sent_chats(env: BotEnv) -> None:
     clock = FakeClock()
     bot = FakeBot(clock)
     broadcast_id = await make_broadcast(env, 60)
-    runner = BroadcastRunner(
-        env.storage,
-        bot,
-        Catalogs.load(),
-        1000.0,  # type: ignore[arg-type]
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    runner = fake_time_runner(env, bot, 1000.0)
     bot.on_send = lambda n: runner.cancel(broadcast_id) if n == 25 else None
     await runner.run(broadcast_id)
     assert len(bot.sends) == 25
@@ -264,14 +262,7 @@ async def test_cancel_stops_and_resume_skips_sent_chats(env: BotEnv) -> None:
     assert counts.sent == 25
     assert counts.pending == 35
     # A restart resumes where it stopped: the 25 are not sent again.
-    resumed = BroadcastRunner(
-        env.storage,
-        bot,
-        Catalogs.load(),
-        1000.0,  # type: ignore[arg-type]
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    resumed = fake_time_runner(env, bot, 1000.0)
     await resumed.run(broadcast_id)
     assert len(bot.sends) == 60
     assert len({chat for _, chat in bot.sends}) == 60
@@ -307,14 +298,7 @@ async def test_a_migrated_group_gets_the_broadcast_once(env: BotEnv) -> None:
         await original(chat_id, text, **kwargs)
 
     bot.send_message = migrating  # type: ignore[method-assign]
-    runner = BroadcastRunner(
-        env.storage,
-        bot,
-        Catalogs.load(),
-        100.0,  # type: ignore[arg-type]
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    runner = fake_time_runner(env, bot, 100.0)
     await runner.run(broadcast.id)
     assert Counter(chat for _, chat in bot.sends) == {-1005: 1, 100: 1}
     counts = await env.storage.broadcast_counts(broadcast.id)

@@ -6,12 +6,8 @@ import signal
 from collections import Counter
 from pathlib import Path
 
-from aiohttp.test_utils import TestServer
-
 from storage import open_storage
-from tests.fake_bot_api import FakeBotApi
-from tests.fake_carriers import FakeCarriers
-from tests.process import start_bot, stop_bot, wait_until
+from tests.process import loopback_services, start_bot, stop_bot, wait_until
 
 ADMIN = 7
 CHATS = 2000
@@ -28,44 +24,30 @@ async def test_broadcast_resumes_after_kills(tmp_path: Path) -> None:
     await storage.create_broadcast(ADMIN, TEXT, "all", recipients)
     await storage.close()
 
-    api, carriers = FakeBotApi(), FakeCarriers()
-    api_server = TestServer(api.app(), host="127.0.0.1")
-    carrier_server = TestServer(carriers.app(), host="127.0.0.1")
-    await api_server.start_server()
-    await carrier_server.start_server()
-    env = {
-        "TELEGRAM_BOT_TOKEN": "123456:BROADCAST-TOKEN",
-        "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
-        "DATABASE_PATH": str(database),
-        "ADMIN_IDS": str(ADMIN),
-        "BROADCAST_RATE": "400",
-        "POLL_TICK_SECONDS": "3600",
-        **carriers.urls(str(carrier_server.make_url("/"))),
-    }
-    log = tmp_path / "bot.log"
+    async with loopback_services(database, "123456:BROADCAST-TOKEN") as (api, _carriers, env):
+        env.update(ADMIN_IDS=str(ADMIN), BROADCAST_RATE="400", POLL_TICK_SECONDS="3600")
+        log = tmp_path / "bot.log"
 
-    def copies() -> Counter[int]:
-        return Counter(int(p["chat_id"]) for p in api.sent() if p.get("text") == TEXT)
+        def copies() -> Counter[int]:
+            return Counter(int(p["chat_id"]) for p in api.sent() if p.get("text") == TEXT)
 
-    kills = 0
-    process = None
-    try:
-        for threshold in (CHATS // 3, 2 * CHATS // 3):
+        kills = 0
+        process = None
+        try:
+            for threshold in (CHATS // 3, 2 * CHATS // 3):
+                process = await start_bot(env, log)
+                assert await wait_until(lambda t=threshold: sum(copies().values()) >= t, 60), (
+                    log.read_text()[-3000:]
+                )
+                await stop_bot(process, signal.SIGKILL)
+                kills += 1
             process = await start_bot(env, log)
-            assert await wait_until(lambda t=threshold: sum(copies().values()) >= t, 60), (
-                log.read_text()[-3000:]
-            )
-            await stop_bot(process, signal.SIGKILL)
-            kills += 1
-        process = await start_bot(env, log)
-        assert await wait_until(lambda: len(copies()) >= CHATS, 60), log.read_text()[-3000:]
-        assert await wait_until(lambda: any("is finished" in t for t in api.texts(ADMIN)), 20)
-        assert await stop_bot(process, signal.SIGTERM) == 0
-    finally:
-        if process is not None and process.returncode is None:
-            await stop_bot(process, signal.SIGKILL)
-        await api_server.close()
-        await carrier_server.close()
+            assert await wait_until(lambda: len(copies()) >= CHATS, 60), log.read_text()[-3000:]
+            assert await wait_until(lambda: any("is finished" in t for t in api.texts(ADMIN)), 20)
+            assert await stop_bot(process, signal.SIGTERM) == 0
+        finally:
+            if process is not None and process.returncode is None:
+                await stop_bot(process, signal.SIGKILL)
 
     received = copies()
     assert set(received) == set(recipients)  # nobody skipped

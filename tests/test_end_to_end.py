@@ -10,30 +10,23 @@ from pathlib import Path
 from aiohttp.test_utils import TestServer
 
 from tests.fake_bot_api import FakeBotApi
-from tests.fake_carriers import FakeCarriers, FakeEvent
-from tests.process import start_bot, stop_bot, wait_until
+from tests.fake_carriers import FakeEvent
+from tests.process import loopback_services, start_bot, stop_bot, wait_until
 
 NUMBER = "0500100031143"
 
 
 async def test_number_card_then_restart_keeps_the_parcel(tmp_path: Path) -> None:
-    api, carriers = FakeBotApi(), FakeCarriers()
-    carriers.set(
-        "ukrposhta", NUMBER, FakeEvent("21700", datetime(2026, 7, 28, tzinfo=UTC), "ODESA 1")
-    )
-    api_server = TestServer(api.app(), host="127.0.0.1")
-    carrier_server = TestServer(carriers.app(), host="127.0.0.1")
-    await api_server.start_server()
-    await carrier_server.start_server()
     log = tmp_path / "bot.log"
-    env = {
-        "TELEGRAM_BOT_TOKEN": "123456:SECRET-E2E-TOKEN",
-        "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
-        "DATABASE_PATH": str(tmp_path / "data" / "bot.sqlite3"),
-        "LOG_LEVEL": "DEBUG",  # the most talkative level must still leak no secret
-        **carriers.urls(str(carrier_server.make_url("/"))),
-    }
-    try:
+    async with loopback_services(tmp_path / "data" / "bot.sqlite3", "123456:SECRET-E2E-TOKEN") as (
+        api,
+        carriers,
+        env,
+    ):
+        carriers.set(
+            "ukrposhta", NUMBER, FakeEvent("21700", datetime(2026, 7, 28, tzinfo=UTC), "ODESA 1")
+        )
+        env["LOG_LEVEL"] = "DEBUG"  # the most talkative level must still leak no secret
         process = await start_bot(env, log)
         api.push_text(42, f"{NUMBER} посилка від мами")
         assert await wait_until(lambda: any(NUMBER in t for t in api.texts(42))), log.read_text()
@@ -52,9 +45,6 @@ async def test_number_card_then_restart_keeps_the_parcel(tmp_path: Path) -> None
         captions = [b["text"] for row in markup["inline_keyboard"] for b in row]
         assert any("посилка від мами" in c for c in captions)
         assert await stop_bot(process, signal.SIGINT) == 0
-    finally:
-        await api_server.close()
-        await carrier_server.close()
     output = log.read_text()
     assert "Traceback" not in output
     for secret in ("SECRET-E2E-TOKEN", "up-secret-token", "np-secret-key", "gp-secret-token"):

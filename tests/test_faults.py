@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot.schedule import JITTER, RETRY_INTERVAL
 from storage import Parcel
 from tests.bot_env import BotEnv, running_bot
-from tests.fake_bot_api import FakeBotApi
-from tests.fake_carriers import FakeCarriers, FakeEvent
-from tests.process import start_bot, stop_bot, wait_until
+from tests.fake_carriers import FakeEvent
+from tests.process import loopback_services, start_bot, stop_bot, wait_until
 from tests.telegram_fakes import Call, make_message, make_user
 
 TIMEOUT = 0.3  # CARRIER_TIMEOUT_SECONDS: one carrier request, body included
@@ -95,21 +93,6 @@ async def faulty_bot(tmp_path: Path) -> AsyncIterator[BotEnv]:
         yield env
 
 
-async def follow(env: BotEnv, chat_id: int, carrier: str, number: str) -> int:
-    await env.storage.upsert_chat(chat_id, "private" if chat_id > 0 else "supergroup", "en")
-    parcel = await env.storage.get_or_create_parcel(carrier, number)
-    await env.storage.subscribe(chat_id, parcel.id, None, chat_id)
-    return parcel.id
-
-
-async def cycle(env: BotEnv) -> None:
-    """Make every parcel due (as if its next check had come) and run one poll tick."""
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    for parcel in await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=400), 10**6):
-        await env.storage.schedule_parcel(parcel.id, past, parcel.check_interval or 60.0)
-    await env.tick()
-
-
 def attempts(env: BotEnv, chat_id: int) -> list[Call]:
     """Return every sendMessage the bot tried for a chat, answered or refused."""
     return [c for c in env.telegram.sent() if int(c.params["chat_id"]) == chat_id]
@@ -177,7 +160,7 @@ async def test_number_sent_while_the_carrier_fails(
         env.carriers.faults.clear()
         await end_carrier_pause(env, carrier.name)
         env.telegram.clear()
-        await cycle(env)  # the carrier is back
+        await env.cycle()  # the carrier is back
         stored = await env.storage.parcel_events(view.parcel.id)
         assert len(stored) == len(carrier.history)
         [push] = env.telegram.sent()
@@ -187,8 +170,8 @@ async def test_number_sent_while_the_carrier_fails(
         parcel = await env.storage.get_parcel(view.parcel.id)
         assert parcel is not None
         assert parcel.last_error is None
-        await cycle(env)
-        await cycle(env)
+        await env.cycle()
+        await env.cycle()
         assert env.telegram.sent() == [push]  # told once, not at every tick
 
 
@@ -204,16 +187,16 @@ async def test_poll_while_the_carrier_fails(
     async with faulty_bot(tmp_path) as env:
         env.carriers.set(carrier.name, carrier.number, *carrier.history)
         env.carriers.set(carrier.name, carrier.other, *carrier.history)
-        moving = await follow(env, 1, carrier.name, carrier.number)
-        still = await follow(env, 2, carrier.name, carrier.other)
-        await cycle(env)  # the baseline: nothing is news
+        moving = await env.follow(1, carrier.name, carrier.number)
+        still = await env.follow(2, carrier.name, carrier.other)
+        await env.cycle()  # the baseline: nothing is news
         assert env.telegram.sent() == []
 
         env.carriers.faults[carrier.name] = fault
         env.carriers.add(carrier.name, carrier.number, carrier.news)
         hits = env.carriers.hits[carrier.name]
         before = datetime.now(UTC)
-        await cycle(env)
+        await env.cycle()
         assert env.carriers.hits[carrier.name] > hits  # the fault was met, not skipped
         assert env.telegram.sent() == []
         assert await env.storage.pending_outbox(10) == []
@@ -226,13 +209,13 @@ async def test_poll_while_the_carrier_fails(
 
         env.carriers.faults.clear()
         await end_carrier_pause(env, carrier.name)
-        await cycle(env)
+        await env.cycle()
         [push] = env.telegram.sent()
         assert int(push.params["chat_id"]) == 1
         assert carrier.news.place in push.text
         assert carrier.history[0].place not in push.text  # only the news, not old events
         assert len(await env.storage.parcel_events(moving)) == len(carrier.history) + 1
-        await cycle(env)
+        await env.cycle()
         assert env.telegram.sent() == [push]
 
 
@@ -249,18 +232,18 @@ async def test_retry_after_keeps_the_poller_away(tmp_path: Path, carrier: Carrie
     """
     async with faulty_bot(tmp_path) as env:
         env.carriers.set(carrier.name, carrier.number, *carrier.history)
-        await follow(env, 1, carrier.name, carrier.number)
-        await cycle(env)
+        await env.follow(1, carrier.name, carrier.number)
+        await env.cycle()
         env.carriers.faults[carrier.name] = "429:120"
         before = datetime.now(UTC)
-        await cycle(env)
+        await env.cycle()
         hits = env.carriers.hits[carrier.name]
         health = env.app.bot_data.poller.health[carrier.name]
         assert health.breaker.opened_until is not None
         assert health.breaker.opened_until >= before + timedelta(seconds=119)
         env.carriers.faults.clear()
-        await cycle(env)
-        await cycle(env)
+        await env.cycle()
+        await env.cycle()
         assert env.carriers.hits[carrier.name] == hits
         assert env.telegram.sent() == []
         assert await env.storage.count_subscriptions(1) == 1
@@ -324,8 +307,8 @@ async def news_for(env: BotEnv, *chat_ids: int) -> int:
     env.carriers.set("ukrposhta", number, *UKRPOSHTA.history)
     parcel_id = 0
     for chat_id in chat_ids:
-        parcel_id = await follow(env, chat_id, "ukrposhta", number)
-    await cycle(env)
+        parcel_id = await env.follow(chat_id, "ukrposhta", number)
+    await env.cycle()
     assert env.telegram.sent() == []
     env.carriers.add("ukrposhta", number, UKRPOSHTA.news)
     return parcel_id
@@ -338,7 +321,7 @@ async def test_blocked_chat_is_marked_and_not_retried_forever(env: BotEnv) -> No
     """
     parcel_id = await news_for(env, 1, 2)  # chat 1's rows come first in the outbox
     env.telegram.blocked.add(1)
-    await cycle(env)
+    await env.cycle()
     assert len(attempts(env, 1)) == 1
     [first] = attempts(env, 2)
     assert UKRPOSHTA.news.place in first.text
@@ -350,7 +333,7 @@ async def test_blocked_chat_is_marked_and_not_retried_forever(env: BotEnv) -> No
     assert len(await env.storage.parcel_events(parcel_id)) == len(UKRPOSHTA.history) + 1
 
     env.carriers.add("ukrposhta", UKRPOSHTA.number, FakeEvent("41000", T0 + timedelta(days=2)))
-    await cycle(env)
+    await env.cycle()
     await env.app.bot_data.notifier.drain()
     assert len(attempts(env, 1)) == 1  # never tried again
     assert len(attempts(env, 2)) == 2
@@ -366,7 +349,7 @@ async def test_flood_wait_on_a_push_delays_it_and_delivers_it_once(
     await news_for(env, 1, 2)
     script.fail(1, 429, "Too Many Requests: retry after 1", retry_after=1)
     started = time.monotonic()
-    await cycle(env)
+    await env.cycle()
     assert time.monotonic() - started >= 1.0  # the wait was honoured
     assert script.refused == [1]
     [push] = script.delivered(1)
@@ -403,7 +386,7 @@ async def test_sustained_flood_wait_keeps_the_push_for_the_next_drain(
     script = ScriptedTelegram(env, monkeypatch)
     await news_for(env, 1)
     script.fail(1, 429, "Too Many Requests: retry after 1", times=4, retry_after=1)  # 1 + 3
-    await cycle(env)
+    await env.cycle()
     assert script.refused == [1, 1, 1, 1]
     assert script.delivered(1) == []
     assert len(await env.storage.pending_outbox(10)) == 1
@@ -424,7 +407,7 @@ async def test_bad_request_drops_one_push_and_the_others_go_out(
     script = ScriptedTelegram(env, monkeypatch)
     parcel_id = await news_for(env, 1, 2)
     script.fail(1, 400, "Bad Request: can't parse entities: unsupported start tag")
-    await cycle(env)
+    await env.cycle()
     assert script.refused == [1]
     assert script.delivered(1) == []
     assert len(script.delivered(2)) == 1
@@ -440,7 +423,7 @@ async def test_bad_request_drops_one_push_and_the_others_go_out(
     await env.app.bot_data.notifier.drain()
     assert len(attempts(env, 1)) == 1  # the dropped row is not retried
     env.carriers.add("ukrposhta", UKRPOSHTA.number, FakeEvent("41000", T0 + timedelta(days=2)))
-    await cycle(env)
+    await env.cycle()
     assert len(script.delivered(1)) == 1
     assert len(script.delivered(2)) == 2
 
@@ -460,7 +443,7 @@ async def test_migrated_group_gets_its_push_at_the_new_id(
         times=100,  # the old id never works again
         migrate_to_chat_id=-1005,
     )
-    await cycle(env)
+    await env.cycle()
     [push] = script.delivered(-1005)
     assert UKRPOSHTA.news.place in push.text
     assert script.refused == [-5]
@@ -469,7 +452,7 @@ async def test_migrated_group_gets_its_push_at_the_new_id(
     assert await env.storage.pending_outbox(10) == []
 
     env.carriers.add("ukrposhta", UKRPOSHTA.number, FakeEvent("41000", T0 + timedelta(days=2)))
-    await cycle(env)
+    await env.cycle()
     assert len(script.delivered(-1005)) == 2
     assert script.refused == [-5]  # the old id is not tried again
 
@@ -481,21 +464,11 @@ async def test_bad_gateway_on_get_updates_then_the_bot_still_answers(tmp_path: P
     """Telegram answers getUpdates with 502 three times in a row: the bot keeps polling (with
     its backoff) and the user's number, sent meanwhile, gets its card once the API is back.
     """
-    api, carriers = FakeBotApi(), FakeCarriers()
-    carriers.set("ukrposhta", UKRPOSHTA.number, *UKRPOSHTA.history)
-    api.fail_get_updates = 3
-    api_server = TestServer(api.app(), host="127.0.0.1")
-    carrier_server = TestServer(carriers.app(), host="127.0.0.1")
-    await api_server.start_server()
-    await carrier_server.start_server()
     log = tmp_path / "bot.log"
-    env = {
-        "TELEGRAM_BOT_TOKEN": "123456:SECRET-FAULT-TOKEN",
-        "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
-        "DATABASE_PATH": str(tmp_path / "data" / "bot.sqlite3"),
-        **carriers.urls(str(carrier_server.make_url("/"))),
-    }
-    try:
+    database = tmp_path / "data" / "bot.sqlite3"
+    async with loopback_services(database, "123456:SECRET-FAULT-TOKEN") as (api, carriers, env):
+        carriers.set("ukrposhta", UKRPOSHTA.number, *UKRPOSHTA.history)
+        api.fail_get_updates = 3
         process = await start_bot(env, log)
         api.push_text(42, UKRPOSHTA.number, language="en")
         assert await wait_until(lambda: api.fail_get_updates == 0), log.read_text()
@@ -505,8 +478,5 @@ async def test_bad_gateway_on_get_updates_then_the_bot_still_answers(tmp_path: P
         assert UKRPOSHTA.number in card
         assert UKRPOSHTA.history[-1].place in card
         assert await stop_bot(process) == 0
-    finally:
-        await api_server.close()
-        await carrier_server.close()
     output = log.read_text()
     assert "SECRET-FAULT-TOKEN" not in output

@@ -23,21 +23,7 @@ NOON = datetime(2026, 7, 28, 9, 0, tzinfo=UTC)  # 12:00 in Kyiv: outside default
 async def follow(
     env: BotEnv, chat_id: int, language: str, carrier: str, number: str, label: str | None = None
 ) -> int:
-    await env.storage.upsert_chat(chat_id, "private" if chat_id > 0 else "supergroup", language)
-    parcel = await env.storage.get_or_create_parcel(carrier, number)
-    await env.storage.subscribe(chat_id, parcel.id, label, chat_id)
-    return parcel.id
-
-
-async def make_all_due(env: BotEnv) -> None:
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    for parcel in await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=400), 10**6):
-        await env.storage.schedule_parcel(parcel.id, past, parcel.check_interval or 60.0)
-
-
-async def cycle(env: BotEnv) -> None:
-    await make_all_due(env)
-    await env.tick()
+    return await env.follow(chat_id, carrier, number, language=language, label=label)
 
 
 @pytest.fixture
@@ -58,10 +44,10 @@ async def test_a_change_reaches_every_chat_once_in_its_language(env: BotEnv) -> 
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     for chat_id, language in ((1, "uk"), (2, "en"), (-3, "ru")):
         await follow(env, chat_id, language, "ukrposhta", UP, label=f"gift {chat_id}")
-    await cycle(env)  # the baseline: nothing is news
+    await env.cycle()  # the baseline: nothing is news
     assert env.telegram.sent() == []
     env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(days=1), "ODESA 5"))
-    await cycle(env)
+    await env.cycle()
     sent = env.telegram.sent()
     assert sorted(int(c.params["chat_id"]) for c in sent) == [-3, 1, 2]
     texts = {int(c.params["chat_id"]): c.text for c in sent}
@@ -75,8 +61,8 @@ async def test_a_change_reaches_every_chat_once_in_its_language(env: BotEnv) -> 
         assert f"gift {chat_id}" in text
     assert env.carriers.hits["ukrposhta"] == 2  # one lookup per cycle, not one per chat
     env.telegram.clear()
-    await cycle(env)  # nothing new
-    await cycle(env)
+    await env.cycle()  # nothing new
+    await env.cycle()
     assert env.telegram.sent() == []
 
 
@@ -88,11 +74,11 @@ async def test_reordered_or_trimmed_history_is_not_news(env: BotEnv) -> None:
     ]
     env.carriers.set("ukrposhta", UP, *events)
     await follow(env, 1, "en", "ukrposhta", UP)
-    await cycle(env)
+    await env.cycle()
     env.carriers.parcels["ukrposhta"][UP] = [events[2], events[0], events[1]]
-    await cycle(env)
+    await env.cycle()
     env.carriers.parcels["ukrposhta"][UP] = [events[1], events[2]]  # an old event vanished
-    await cycle(env)
+    await env.cycle()
     assert env.telegram.sent() == []
 
 
@@ -102,12 +88,12 @@ async def test_two_parcels_changing_in_one_tick_give_one_message(env: BotEnv) ->
     for chat_id in (1, 2):
         await follow(env, chat_id, "en", "ukrposhta", UP, "shoes")
         await follow(env, chat_id, "en", "inpost", INPOST, "book")
-    await cycle(env)
+    await env.cycle()
     env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=2), "LVIV 3"))
     env.carriers.add(
         "inpost", INPOST, FakeEvent("ready_to_pickup", T0 + timedelta(hours=2), "Warszawa")
     )
-    await cycle(env)
+    await env.cycle()
     sent = env.telegram.sent()
     assert sorted(int(c.params["chat_id"]) for c in sent) == [1, 2]
     for call in sent:
@@ -120,14 +106,14 @@ async def test_two_parcels_changing_in_one_tick_give_one_message(env: BotEnv) ->
 async def test_milestones_are_loud_scans_are_silent(env: BotEnv) -> None:
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     await follow(env, 1, "en", "ukrposhta", UP)
-    await cycle(env)
+    await env.cycle()
     env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=1), "KYIV 2"))
-    await cycle(env)
+    await env.cycle()
     [scan] = env.telegram.sent()
     assert scan.params.get("disable_notification") is True
     env.telegram.clear()
     env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=9), "ODESA 1"))
-    await cycle(env)
+    await env.cycle()
     [milestone] = env.telegram.sent()
     assert milestone.params.get("disable_notification") in (False, None)
 
@@ -138,9 +124,9 @@ async def test_quiet_hours_make_everything_silent(
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     await follow(env, 1, "en", "ukrposhta", UP)
     await env.storage.set_quiet_hours(1, 11 * 60, 13 * 60)  # noon falls inside
-    await cycle(env)
+    await env.cycle()
     env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(hours=9), "ODESA 1"))
-    await cycle(env)
+    await env.cycle()
     [delivered] = env.telegram.sent()
     assert delivered.params.get("disable_notification") is True
 
@@ -149,28 +135,28 @@ async def test_delivered_parcels_get_a_final_message_and_are_archived(tmp_path: 
     async with running_bot(tmp_path, CHECK_INTERVAL_SCALE="0.0000001") as env:
         env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
         await follow(env, 1, "en", "ukrposhta", UP, "phone")
-        await cycle(env)
+        await env.cycle()
         env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(days=1), "ODESA"))
-        await cycle(env)  # the delivery push
+        await env.cycle()  # the delivery push
         assert any("Delivered" in t and "ODESA" in t for t in env.telegram.texts(1))
         assert await env.storage.count_subscriptions(1) == 1  # watched a little longer
         await asyncio.sleep(0.1)  # 3 days × 1e-7
-        await cycle(env)
+        await env.cycle()
         assert any("stopped tracking" in t for t in env.telegram.texts(1))
         assert await env.storage.count_subscriptions(1) == 0
         assert await env.storage.count_subscriptions(1, archived=True) == 1
         hits = env.carriers.hits["ukrposhta"]
-        await cycle(env)
+        await env.cycle()
         assert env.carriers.hits["ukrposhta"] == hits  # archived: no more lookups
 
 
 async def test_stale_parcels_ask_whether_to_keep_tracking(tmp_path: Path) -> None:
     async with running_bot(tmp_path, CHECK_INTERVAL_SCALE="0.0000001") as env:
         await follow(env, 1, "en", "ukrposhta", UP)  # never registered
-        await cycle(env)
+        await env.cycle()
         await asyncio.sleep(0.2)  # 14 days × 1e-7
-        await cycle(env)
-        await cycle(env)  # asked once, not at every check
+        await env.cycle()
+        await env.cycle()  # asked once, not at every check
         questions = [c for c in env.telegram.sent() if "Keep tracking" in str(c.params)]
         assert len(questions) == 1
         data = [
@@ -185,13 +171,13 @@ async def test_stale_parcels_ask_whether_to_keep_tracking(tmp_path: Path) -> Non
 async def test_blocked_chat_is_no_longer_polled(env: BotEnv) -> None:
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     await follow(env, 1, "en", "ukrposhta", UP)
-    await cycle(env)
+    await env.cycle()
     env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=1), "KYIV 2"))
     env.telegram.failures["sendMessage"] = Forbidden("Forbidden: bot was blocked by the user")
-    await cycle(env)
+    await env.cycle()
     assert (await env.storage.get_chat(1)).blocked
     hits = env.carriers.hits["ukrposhta"]
-    await cycle(env)
+    await env.cycle()
     assert env.carriers.hits["ukrposhta"] == hits
     assert await env.storage.pending_outbox(10) == []
 
@@ -199,7 +185,7 @@ async def test_blocked_chat_is_no_longer_polled(env: BotEnv) -> None:
 async def test_migrated_group_gets_the_message_at_its_new_id(env: BotEnv) -> None:
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     await follow(env, -5, "en", "ukrposhta", UP, "office")
-    await cycle(env)
+    await env.cycle()
     env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=5), "LVIV"))
     original = env.telegram._result
 
@@ -209,7 +195,7 @@ async def test_migrated_group_gets_the_message_at_its_new_id(env: BotEnv) -> Non
         return original(name, params)
 
     env.telegram._result = migrate_once  # type: ignore[method-assign]
-    await cycle(env)
+    await env.cycle()
     delivered = [c for c in env.telegram.sent() if int(c.params["chat_id"]) == -1005]
     assert len(delivered) == 1
     assert "office" in delivered[0].text
@@ -244,9 +230,9 @@ async def test_one_cycle_costs_the_lower_bound_of_requests(tmp_path: Path) -> No
         for index in range(500):  # 500 subscriptions over 200 numbers, in 100 chats
             carrier, number = numbers[index % 200]
             await follow(env, 1 + index % 100 + 100 * (index // 200), "uk", carrier, number)
-        await cycle(env)  # warm-up: dictionaries (InPost titles, PostPlus codes) get cached
+        await env.cycle()  # warm-up: dictionaries (InPost titles, PostPlus codes) get cached
         env.carriers.hits.clear()
-        await cycle(env)
+        await env.cycle()
         lower_bound = math.ceil(60 / 50) + math.ceil(60 / 100) + math.ceil(30 / 50) + 40 + 10
         assert sum(env.carriers.hits.values()) == lower_bound
 
@@ -260,29 +246,29 @@ async def test_a_failing_carrier_does_not_hold_up_the_others(tmp_path: Path) -> 
         env.carriers.set("inpost", INPOST, FakeEvent("confirmed", T0, "Kraków"))
         await follow(env, 1, "en", "ukrposhta", UP)
         await follow(env, 1, "en", "inpost", INPOST)
-        await cycle(env)
+        await env.cycle()
         env.carriers.faults["ukrposhta"] = "timeout"  # hangs far longer than a tick
         env.carriers.add(
             "inpost", INPOST, FakeEvent("ready_to_pickup", T0 + timedelta(hours=1), "Gdańsk")
         )
-        await cycle(env)
+        await env.cycle()
         assert any("Gdańsk" in t for t in env.telegram.texts(1))  # arrived while UP hangs
         env.carriers.add(
             "inpost", INPOST, FakeEvent("delivered", T0 + timedelta(hours=2), "Gdańsk 2")
         )
-        await cycle(env)  # the hanging carrier's run is still going: not started twice
+        await env.cycle()  # the hanging carrier's run is still going: not started twice
         assert any("Gdańsk 2" in t for t in env.telegram.texts(1))
         assert env.carriers.hits["ukrposhta"] == 2
         poller = env.app.bot_data.poller
         await poller.close()  # stop the hanging request
         for fault in ("500", "500", "500", "html"):
             env.carriers.faults["ukrposhta"] = fault
-            await cycle(env)
+            await env.cycle()
         assert poller.health["ukrposhta"].breaker.failures >= 3
         env.carriers.faults.clear()
         poller.health["ukrposhta"].breaker.success()
         env.telegram.clear()
-        await cycle(env)  # recovered with the same history: no false notification
+        await env.cycle()  # recovered with the same history: no false notification
         assert env.telegram.sent() == []
         assert env.carriers.hits["ukrposhta"] >= 3
 
@@ -292,11 +278,11 @@ async def test_our_daily_budget_does_not_pause_the_carrier(env: BotEnv) -> None:
     for number in ("LM951174328CN", "RA067022855CN"):
         env.carriers.set("gdeposylka", number, FakeEvent("accepted", T0, "Shenzhen"))
         await follow(env, 1, "en", "gdeposylka/china-post", number)
-    await cycle(env)
+    await env.cycle()
     assert env.carriers.hits["gdeposylka"] == 1  # the second number waits for tomorrow
     health = env.app.bot_data.poller.health["gdeposylka"]
     assert health.breaker.failures == 0
-    await cycle(env)
+    await env.cycle()
     assert env.carriers.hits["gdeposylka"] == 2  # the admitted number is re-checked
 
 
@@ -304,7 +290,7 @@ async def test_refresh_does_not_push_to_the_chat_that_pressed_it(env: BotEnv) ->
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     for chat_id in (1, 2):
         await follow(env, chat_id, "en", "ukrposhta", UP)
-    await cycle(env)
+    await env.cycle()
     [view] = await env.storage.list_subscriptions(1)
     past = datetime.now(UTC) - timedelta(minutes=5)
     await env.storage.record_lookup(
@@ -323,12 +309,12 @@ async def test_refresh_does_not_push_to_the_chat_that_pressed_it(env: BotEnv) ->
 
 async def test_a_failed_lookup_keeps_the_not_found_clock(env: BotEnv) -> None:
     await follow(env, 1, "en", "ukrposhta", UP)  # not registered
-    await cycle(env)
+    await env.cycle()
     [parcel] = await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=2), 10)
     since = parcel.not_found_since
     assert since is not None
     env.carriers.faults["ukrposhta"] = "500"
-    await cycle(env)
+    await env.cycle()
     [parcel] = await env.storage.due_parcels(datetime.now(UTC) + timedelta(days=2), 10)
     assert parcel.not_found_since == since
 
@@ -338,7 +324,7 @@ async def test_a_long_digest_is_split_by_parcel_under_telegrams_limit(env: BotEn
     for number in numbers:
         env.carriers.set("inpost", number, FakeEvent("confirmed", T0, "Kraków"))
         await follow(env, 1, "en", "inpost", number, label="L" * 60)
-    await cycle(env)
+    await env.cycle()
     for number in numbers:
         for k in range(1, 9):
             env.carriers.add(
@@ -348,7 +334,7 @@ async def test_a_long_digest_is_split_by_parcel_under_telegrams_limit(env: BotEn
                     "sent_from_sorting_center", T0 + timedelta(minutes=k), "Sortownia " + "x" * 80
                 ),
             )
-    await cycle(env)
+    await env.cycle()
     sent = env.telegram.sent()
     assert len(sent) > 1
     assert all(len(call.text) <= 4096 for call in sent)

@@ -8,11 +8,8 @@ import socket
 from pathlib import Path
 
 import aiohttp
-from aiohttp.test_utils import TestServer
 
-from tests.fake_bot_api import FakeBotApi
-from tests.fake_carriers import FakeCarriers
-from tests.process import start_bot, stop_bot, wait_until
+from tests.process import loopback_services, start_bot, stop_bot, wait_until
 
 SECRET = "webhook-Secret_42"
 
@@ -38,55 +35,46 @@ def update(update_id: int, text: str) -> dict:  # type: ignore[type-arg]
 
 
 async def test_webhook_mode(tmp_path: Path) -> None:
-    api, carriers = FakeBotApi(), FakeCarriers()
-    api_server = TestServer(api.app(), host="127.0.0.1")
-    carrier_server = TestServer(carriers.app(), host="127.0.0.1")
-    await api_server.start_server()
-    await carrier_server.start_server()
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/hook"
-    env = {
-        "TELEGRAM_BOT_TOKEN": "123456:WEBHOOK-TOKEN",
-        "TELEGRAM_API_BASE_URL": str(api_server.make_url("/bot")),
-        "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
-        "WEBHOOK_URL": hook,
-        "WEBHOOK_SECRET": SECRET,
-        "PORT": str(port),
-        "LOG_LEVEL": "DEBUG",
-        **carriers.urls(str(carrier_server.make_url("/"))),
-    }
     log = tmp_path / "bot.log"
-    process = await start_bot(env, log)
-    try:
-        assert await wait_until(lambda: bool(api.sent("setWebhook"))), log.read_text()
-        [registered] = api.sent("setWebhook")
-        assert registered["url"] == hook
-        assert registered["secret_token"] == SECRET
-        async with aiohttp.ClientSession() as session:
-            for _ in range(100):  # the listener starts right after registration
-                try:
-                    async with session.post(
-                        hook,
-                        json=update(1, "/help"),
-                        headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
-                    ) as forged:
-                        forged_status = forged.status
-                    break
-                except aiohttp.ClientConnectionError:
-                    await wait_until(lambda: False, 0.05)
-            assert forged_status == 403
-            async with session.post(
-                hook, json=update(2, "/help"), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
-            ) as genuine:
-                assert genuine.status == 200
-        assert await wait_until(lambda: bool(api.texts(77))), log.read_text()
-        assert len(api.texts(77)) == 1  # the forged update was not processed
-        assert await stop_bot(process, signal.SIGTERM) == 0
-    finally:
-        if process.returncode is None:
-            await stop_bot(process, signal.SIGKILL)
-        await api_server.close()
-        await carrier_server.close()
+    async with loopback_services(tmp_path / "bot.sqlite3", "123456:WEBHOOK-TOKEN") as (
+        api,
+        _carriers,
+        env,
+    ):
+        env.update(WEBHOOK_URL=hook, WEBHOOK_SECRET=SECRET, PORT=str(port), LOG_LEVEL="DEBUG")
+        process = await start_bot(env, log)
+        try:
+            assert await wait_until(lambda: bool(api.sent("setWebhook"))), log.read_text()
+            [registered] = api.sent("setWebhook")
+            assert registered["url"] == hook
+            assert registered["secret_token"] == SECRET
+            async with aiohttp.ClientSession() as session:
+                for _ in range(100):  # the listener starts right after registration
+                    try:
+                        async with session.post(
+                            hook,
+                            json=update(1, "/help"),
+                            headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+                        ) as forged:
+                            forged_status = forged.status
+                        break
+                    except aiohttp.ClientConnectionError:
+                        await wait_until(lambda: False, 0.05)
+                assert forged_status == 403
+                async with session.post(
+                    hook,
+                    json=update(2, "/help"),
+                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                ) as genuine:
+                    assert genuine.status == 200
+            assert await wait_until(lambda: bool(api.texts(77))), log.read_text()
+            assert len(api.texts(77)) == 1  # the forged update was not processed
+            assert await stop_bot(process, signal.SIGTERM) == 0
+        finally:
+            if process.returncode is None:
+                await stop_bot(process, signal.SIGKILL)
     assert api.sent("deleteWebhook")
     output = log.read_text()
     for secret in ("WEBHOOK-TOKEN", SECRET, "up-secret-token", "gp-secret-token"):
