@@ -224,7 +224,7 @@ async def bot_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     from bot.carriers.gdeposylka import DAILY_NEW_NUMBERS, GdePosylkaClient
     from bot.carriers.postplus import PostPlusClient
-    from bot.carriers.registry import CarrierRegistry, build_carriers
+    from bot.carriers.registry import CarrierRegistry, build_carriers, client_timeout
     from bot.config import Settings
     from bot.i18n import Catalogs
     from bot.lifecycle import Lifecycle
@@ -253,8 +253,7 @@ async def bot_worker(args: argparse.Namespace) -> dict[str, Any]:
     detect_cache = StorageDetectCache(storage)
     registry = build_carriers(settings, session, budget=budget, detect_cache=detect_cache)
     if args.limits != "real":
-        total = settings.carrier_timeout
-        timeout = aiohttp.ClientTimeout(total=total, connect=min(5.0, total), sock_read=total)
+        timeout = client_timeout(settings)
         assert settings.postplus is not None
         assert settings.postplus.credential
         assert settings.gdeposylka.credential

@@ -37,6 +37,12 @@ class CarrierRegistry:
         return client if isinstance(client, GdePosylkaClient) else None
 
 
+def client_timeout(settings: Settings) -> aiohttp.ClientTimeout:
+    """Return the per-request timeout (CARRIER_TIMEOUT_SECONDS, body included) for clients."""
+    total = settings.carrier_timeout
+    return aiohttp.ClientTimeout(total=total, connect=min(5.0, total), sock_read=total)
+
+
 def build_carriers(
     settings: Settings,
     session: aiohttp.ClientSession,
@@ -47,8 +53,7 @@ def build_carriers(
     """Create a client for every carrier whose credentials are configured."""
     clients: dict[str, Carrier] = {}
     disabled: dict[str, str] = {}
-    total = settings.carrier_timeout
-    timeout = aiohttp.ClientTimeout(total=total, connect=min(5.0, total), sock_read=total)
+    timeout = client_timeout(settings)
     if settings.ukrposhta.credential:
         clients["ukrposhta"] = UkrposhtaClient(
             session, settings.ukrposhta.base_url, settings.ukrposhta.credential, timeout=timeout
