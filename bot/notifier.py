@@ -7,6 +7,7 @@ import html
 import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from bot.parcels import tracking_event
 from bot.retry import retry_after_seconds
 from bot.routing import client_of_key
 from bot.status_labels import carrier_name, status_label
-from storage import Chat, OutboxItem, Storage
+from storage import Chat, OutboxItem, Storage, StoredEvent, SubscriptionView
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,10 @@ class Notifier:
                 by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
                 for item in items:
                     by_chat[item.chat_id].append(item)
+                known = await self._known(items)
                 progress = False
                 for chat_id, chat_items in by_chat.items():
-                    outcome = await self._send_chat(chat_id, chat_items)
+                    outcome = await self._send_chat(chat_id, chat_items, known)
                     if outcome == "retry_later":
                         return sent
                     sent += outcome == "sent"
@@ -76,19 +78,33 @@ class Notifier:
                     break
         return sent
 
-    async def _send_chat(self, chat_id: int, items: list[OutboxItem]) -> str:
+    async def _known(self, items: list[OutboxItem]) -> _Known:
+        """Read what a round of rows refers to in three queries, not three per row."""
+        chats = await self.storage.get_chats(sorted({item.chat_id for item in items}))
+        views = await self.storage.get_subscriptions(
+            sorted({item.subscription_id for item in items if item.subscription_id is not None})
+        )
+        with_events = {
+            views[item.subscription_id].parcel.id
+            for item in items
+            if item.kind not in (FINAL, STALE) and item.subscription_id in views
+        }
+        events = await self.storage.events_of(sorted(with_events))
+        return _Known(chats, views, events)
+
+    async def _send_chat(self, chat_id: int, items: list[OutboxItem], known: _Known) -> str:
         """Send one chat's coalesced pushes and settle their rows.
 
         The rows are packed into as few messages as fit Telegram's limit (usually one), and each
         message's rows are marked sent as soon as Telegram accepts it: after a crash only the
         message in flight can be sent again.
         """
-        chat = await self.storage.get_chat(chat_id)
+        chat = known.chats.get(chat_id)
         if chat is None:
             await self.storage.drop_outbox([item.id for item in items])
             return "dropped"
         tr = self.catalogs.get(chat.language)
-        messages, empty = await self._pack(items, tr)
+        messages, empty = _pack(items, tr, known)
         if empty:
             await self.storage.drop_outbox(empty)  # what they refer to is gone
         loud = any(item.loud for item in items) and not in_quiet_hours(chat, datetime.now(UTC))
@@ -134,100 +150,101 @@ class Notifier:
         await self.storage.mark_sent(ids, datetime.now(UTC))
         return "sent"
 
-    async def _pack(
-        self, items: list[OutboxItem], tr: Translator
-    ) -> tuple[list[tuple[list[int], str, InlineKeyboardMarkup | None]], list[int]]:
-        """Render each row and pack the blocks into messages under Telegram's limit.
 
-        Returns the messages (row ids, text, buttons for "keep tracking?" rows) and the ids of
-        rows that render to nothing.
-        """
-        messages: list[tuple[list[int], str, InlineKeyboardMarkup | None]] = []
-        empty: list[int] = []
-        ids: list[int] = []
-        blocks: list[str] = []
-        buttons: list[list[InlineKeyboardButton]] = []
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What one round of outbox rows refers to: chats, subscriptions, parcels' events."""
 
-        def close() -> None:
-            if blocks:
-                markup = InlineKeyboardMarkup(list(buttons)) if buttons else None
-                messages.append((list(ids), "\n\n".join(blocks), markup))
-            ids.clear()
-            blocks.clear()
-            buttons.clear()
+    chats: dict[int, Chat]
+    views: dict[int, SubscriptionView]
+    events: dict[int, list[StoredEvent]]
 
-        for item in items:
-            block = await self._render_item(item, tr)
-            if block is None:
-                empty.append(item.id)
-                continue
-            if blocks and len("\n\n".join([*blocks, block])) > TELEGRAM_LIMIT:
-                close()
-            ids.append(item.id)
-            blocks.append(block)
-            if item.kind == STALE and item.subscription_id is not None:
-                buttons.append(keep_buttons(item.subscription_id, await self._name(item), tr))
-        close()
-        return messages, empty
+    def view(self, item: OutboxItem) -> SubscriptionView | None:
+        """Return the subscription a row is about, if it still exists."""
+        return None if item.subscription_id is None else self.views.get(item.subscription_id)
 
-    async def _name(self, item: OutboxItem) -> str:
-        """Return the label or number a row is about."""
-        view = (
-            await self.storage.get_subscription(item.subscription_id)
-            if item.subscription_id is not None
-            else None
-        )
-        if view is None:
-            return ""
-        return view.label or view.parcel.number
 
-    async def _render_item(self, item: OutboxItem, tr: Translator) -> str | None:
-        """Render one row, or None when what it refers to is gone."""
-        _ = tr.gettext
-        view = (
-            await self.storage.get_subscription(item.subscription_id)
-            if item.subscription_id is not None
-            else None
-        )
-        if view is None:
-            return None
-        carrier = client_of_key(view.parcel.carrier)
-        title = f"<b>{html.escape(view.label)}</b> · " if view.label else ""
-        title += f"<code>{html.escape(view.parcel.number)}</code> ({carrier_name(carrier, _)})"
-        payload: Any = _load(item.payload)
-        if item.kind == FINAL:
-            status = ParcelStatus.parse(
-                payload.get("status") if isinstance(payload, dict) else None
-            )
-            text = (
-                _("Returned to the sender; I stopped tracking it.")
-                if status is ParcelStatus.RETURNED
-                else _("Delivered; I stopped tracking it. It stays in the archive.")
-            )
-            return f"{title}\n{status_label(status, _)}\n{text}"
+Message = tuple[list[int], str, InlineKeyboardMarkup | None]
+
+
+def _pack(
+    items: list[OutboxItem], tr: Translator, known: _Known
+) -> tuple[list[Message], list[int]]:
+    """Render each row and pack the blocks into messages under Telegram's limit.
+
+    Returns the messages (row ids, text, buttons for "keep tracking?" rows) and the ids of
+    rows that render to nothing.
+    """
+    messages: list[Message] = []
+    empty: list[int] = []
+    ids: list[int] = []
+    blocks: list[str] = []
+    buttons: list[list[InlineKeyboardButton]] = []
+
+    def close() -> None:
+        if blocks:
+            markup = InlineKeyboardMarkup(list(buttons)) if buttons else None
+            messages.append((list(ids), "\n\n".join(blocks), markup))
+        ids.clear()
+        blocks.clear()
+        buttons.clear()
+
+    for item in items:
+        view = known.view(item)
+        block = None if view is None else _render_item(item, view, tr, known)
+        if view is None or block is None:
+            empty.append(item.id)
+            continue
+        if blocks and len("\n\n".join([*blocks, block])) > TELEGRAM_LIMIT:
+            close()
+        ids.append(item.id)
+        blocks.append(block)
         if item.kind == STALE:
-            reason = payload.get("reason") if isinstance(payload, dict) else None
-            question = (
-                _("The carrier still has no record of this number. Keep tracking it?")
-                if reason == "not_found"
-                else _("Nothing has happened to this parcel for a long time. Keep tracking it?")
-            )
-            return f"{title}\n{question}"
-        fingerprints = payload if isinstance(payload, list) else []
-        stored = await self.storage.get_events(view.parcel.id, [str(f) for f in fingerprints])
-        if not stored:
-            return None
-        events = [tracking_event(e) for e in sorted(stored, key=lambda e: e.occurred_at)]
-        lines = [title]
-        hidden = len(events) - MAX_EVENTS_PER_PARCEL
-        if hidden > 0:
-            lines.append(
-                tr.ngettext(
-                    "…and {count} earlier event", "…and {count} earlier events", hidden
-                ).format(count=hidden)
-            )
-        lines += [event_line(e, carrier, tr) for e in events[-MAX_EVENTS_PER_PARCEL:]]
-        return "\n".join(lines)
+            buttons.append(keep_buttons(view.id, view.label or view.parcel.number, tr))
+    close()
+    return messages, empty
+
+
+def _render_item(
+    item: OutboxItem, view: SubscriptionView, tr: Translator, known: _Known
+) -> str | None:
+    """Render one row, or None when the events it announces are gone."""
+    _ = tr.gettext
+    carrier = client_of_key(view.parcel.carrier)
+    title = f"<b>{html.escape(view.label)}</b> · " if view.label else ""
+    title += f"<code>{html.escape(view.parcel.number)}</code> ({carrier_name(carrier, _)})"
+    payload: Any = _load(item.payload)
+    if item.kind == FINAL:
+        status = ParcelStatus.parse(payload.get("status") if isinstance(payload, dict) else None)
+        text = (
+            _("Returned to the sender; I stopped tracking it.")
+            if status is ParcelStatus.RETURNED
+            else _("Delivered; I stopped tracking it. It stays in the archive.")
+        )
+        return f"{title}\n{status_label(status, _)}\n{text}"
+    if item.kind == STALE:
+        reason = payload.get("reason") if isinstance(payload, dict) else None
+        question = (
+            _("The carrier still has no record of this number. Keep tracking it?")
+            if reason == "not_found"
+            else _("Nothing has happened to this parcel for a long time. Keep tracking it?")
+        )
+        return f"{title}\n{question}"
+    wanted = {str(f) for f in payload} if isinstance(payload, list) else set()
+    stored = [e for e in known.events.get(view.parcel.id, ()) if e.fingerprint in wanted]
+    if not stored:
+        return None
+    events = [tracking_event(e) for e in stored]  # oldest first, as storage orders them
+    lines = [title]
+    hidden = len(events) - MAX_EVENTS_PER_PARCEL
+    if hidden > 0:
+        lines.append(
+            tr.ngettext(
+                "…and {count} earlier event", "…and {count} earlier events", hidden
+            ).format(count=hidden)
+        )
+    lines += [event_line(e, carrier, tr) for e in events[-MAX_EVENTS_PER_PARCEL:]]
+    return "\n".join(lines)
 
 
 def _load(payload: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage.core import StorageCore
 from storage.errors import StorageError
 from storage.models import Chat
@@ -56,6 +58,11 @@ class ChatsMixin(StorageCore):
         """Return a chat, or None when the bot never saw it."""
         row = await self._fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
         return None if row is None else chat_from_row(row)
+
+    async def get_chats(self, chat_ids: Sequence[int]) -> dict[int, Chat]:
+        """Return many chats by id (chats the bot never saw are left out)."""
+        rows = await self._fetch_in("SELECT * FROM chats WHERE id IN ({ids})", chat_ids)
+        return {chat.id: chat for chat in map(chat_from_row, rows)}
 
     async def set_chat_language(self, chat_id: int, lang: str) -> bool:
         """Set the chat's language; return False for an unknown chat."""

@@ -23,6 +23,7 @@ from storage.errors import StorageError
 logger = logging.getLogger(__name__)
 
 Params = Sequence[object]
+IN_CHUNK = 500  # ids per IN (...) list, well below SQLite's bound-variable limit
 
 
 class StorageCore:
@@ -114,6 +115,14 @@ class StorageCore:
         """Run a query and return every row."""
         async with self._exclusive():
             return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _fetch_in(self, sql: str, ids: Sequence[object]) -> list[Row]:
+        """Run a query whose ``{ids}`` stands for an IN list, in chunks; return every row."""
+        rows: list[Row] = []
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            rows += await self._fetchall(sql.format(ids=", ".join("?" * len(chunk))), chunk)
+        return rows
 
     async def _fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Run a query and return its first row, if any."""

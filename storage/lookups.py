@@ -10,8 +10,6 @@ from storage.models import LookupRecord, NewEvent, StoredEvent
 from storage.outbox import OutboxMixin
 from storage.times import opt_to_db, to_db
 
-_IN_CHUNK = 500  # ids per IN (...) list, well below SQLite's bound-variable limit
-
 
 class LookupsMixin(OutboxMixin):
     """Write the outcome of a lookup in one transaction."""
@@ -19,15 +17,11 @@ class LookupsMixin(OutboxMixin):
     async def fingerprints_many(self, parcel_ids: Sequence[int]) -> dict[int, set[str]]:
         """Return the stored event fingerprints of many parcels at once."""
         found: dict[int, set[str]] = {parcel_id: set() for parcel_id in parcel_ids}
-        for start in range(0, len(parcel_ids), _IN_CHUNK):
-            chunk = parcel_ids[start : start + _IN_CHUNK]
-            rows = await self._fetchall(
-                "SELECT parcel_id, fingerprint FROM events "
-                f"WHERE parcel_id IN ({', '.join('?' * len(chunk))})",
-                tuple(chunk),
-            )
-            for row in rows:
-                found[row["parcel_id"]].add(row["fingerprint"])
+        rows = await self._fetch_in(
+            "SELECT parcel_id, fingerprint FROM events WHERE parcel_id IN ({ids})", parcel_ids
+        )
+        for row in rows:
+            found[row["parcel_id"]].add(row["fingerprint"])
         return found
 
     async def record_lookup(
@@ -119,11 +113,12 @@ class LookupsMixin(OutboxMixin):
             rows = []
             for record in records:
                 seen = known.get(record.parcel_id, set())
+                first_seen = to_db(record.checked_at)  # once per parcel, not per event
                 for event in sorted(record.events, key=lambda item: item.occurred_at):
                     if event.fingerprint in seen:
                         continue
                     seen.add(event.fingerprint)
-                    rows.append(_event_row(record, event))
+                    rows.append(_event_row(record.parcel_id, event, first_seen))
                     new_events[record.parcel_id].append(
                         _stored(record.parcel_id, event, record.checked_at)
                     )
@@ -170,10 +165,10 @@ def _update_row(record: LookupRecord) -> tuple[object, ...]:
     )
 
 
-def _event_row(record: LookupRecord, event: NewEvent) -> tuple[object, ...]:
+def _event_row(parcel_id: int, event: NewEvent, first_seen: str) -> tuple[object, ...]:
     """Return the parameters of one event insert."""
     return (
-        record.parcel_id,
+        parcel_id,
         event.fingerprint,
         to_db(event.occurred_at),
         event.status,
@@ -181,7 +176,7 @@ def _event_row(record: LookupRecord, event: NewEvent) -> tuple[object, ...]:
         event.description,
         event.location,
         event.postcode,
-        to_db(record.checked_at),
+        first_seen,
     )
 
 

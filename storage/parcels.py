@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 
 from storage.core import StorageCore
@@ -89,12 +89,17 @@ class ParcelsMixin(StorageCore):
         )
         return [event_from_row(row) for row in rows]
 
-    async def get_events(self, parcel_id: int, fingerprints: Iterable[str]) -> list[StoredEvent]:
-        """Return the stored events of a parcel with the given fingerprints, oldest first."""
-        wanted = set(fingerprints)
-        return [
-            event for event in await self.parcel_events(parcel_id) if event.fingerprint in wanted
-        ]
+    async def events_of(self, parcel_ids: Sequence[int]) -> dict[int, list[StoredEvent]]:
+        """Return the stored events of many parcels at once, each parcel's oldest first."""
+        found: dict[int, list[StoredEvent]] = {parcel_id: [] for parcel_id in parcel_ids}
+        rows = await self._fetch_in(
+            "SELECT * FROM events WHERE parcel_id IN ({ids}) "
+            "ORDER BY occurred_at, first_seen_at, rowid",
+            parcel_ids,
+        )
+        for row in rows:
+            found[row["parcel_id"]].append(event_from_row(row))
+        return found
 
     async def fingerprints(self, parcel_id: int) -> set[str]:
         """Return the fingerprints of every stored event of a parcel."""

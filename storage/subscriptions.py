@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage.core import StorageCore
 from storage.errors import StorageError
 from storage.models import Chat, Subscription, SubscriptionView
@@ -58,6 +60,11 @@ class SubscriptionsMixin(StorageCore):
         """Return a subscription with its parcel."""
         row = await self._fetchone(SUBSCRIPTION_VIEW_SQL + " WHERE s.id = ?", (sub_id,))
         return None if row is None else view_from_row(row)
+
+    async def get_subscriptions(self, sub_ids: Sequence[int]) -> dict[int, SubscriptionView]:
+        """Return many subscriptions with their parcels by id (unknown ids are left out)."""
+        rows = await self._fetch_in(SUBSCRIPTION_VIEW_SQL + " WHERE s.id IN ({ids})", sub_ids)
+        return {view.id: view for view in map(view_from_row, rows)}
 
     async def find_subscription(self, chat_id: int, parcel_id: int) -> SubscriptionView | None:
         """Return the chat's subscription to a parcel, archived or not."""

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from telegram.error import ChatMigrated, Forbidden
 
+from bot.carriers.errors import CarrierUnavailable, ParcelNotFound
+from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
+from bot.parcels import LookupOutcome
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import make_callback
@@ -341,3 +344,33 @@ async def test_a_long_digest_is_split_by_parcel_under_telegrams_limit(env: BotEn
     mentioned = [number for call in sent for number in numbers if number in call.text]
     assert sorted(mentioned) == sorted(numbers)  # every parcel once, none twice
     assert await env.storage.pending_outbox(100) == []
+
+
+async def test_record_many_returns_parcels_as_storage_now_holds_them(env: BotEnv) -> None:
+    # The poller's life cycle reads the returned parcels instead of querying them again: they
+    # must match storage after every kind of outcome, in any order.
+    data = env.app.bot_data
+    storage = data.storage
+    ids = [await follow(env, 1, "en", "ukrposhta", f"05001000{n:05d}") for n in range(4)]
+    parcels = [await storage.get_parcel(i) for i in ids]
+    found = TrackingResult(
+        "ukrposhta",
+        "x",
+        (TrackingEvent(T0, ParcelStatus.IN_TRANSIT, "20700", "sorting", "KYIV", "01001"),),
+    )
+    missing = ParcelNotFound("ukrposhta", "no such number")
+    down = CarrierUnavailable("ukrposhta", "HTTP 503")
+    rounds = [
+        [found, missing, down, missing],
+        [down, missing, found, down],  # failed lookups keep the "not found" clock
+        [missing, found, missing, found],
+    ]
+    for outcomes in rounds:
+        items = [
+            LookupOutcome(parcel, o, None)
+            if isinstance(o, TrackingResult)
+            else LookupOutcome(parcel, None, o)
+            for parcel, o in zip(parcels, outcomes, strict=True)
+        ]
+        parcels = await data.parcels.record_many(items, notify=False)
+        assert parcels == [await storage.get_parcel(i) for i in ids]

@@ -29,7 +29,13 @@ from bot.carriers.errors import (
     TrackingPending,
 )
 from bot.carriers.http import DEFAULT_TIMEOUT, request_json
-from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult, sort_events
+from bot.carriers.models import (
+    ParcelStatus,
+    TrackingEvent,
+    TrackingResult,
+    sort_events,
+    wall_clock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -356,9 +362,8 @@ def _parse_checkpoint(raw: Mapping[str, Any]) -> TrackingEvent:
     """Read one checkpoint."""
     code = _optional_text(raw, "status_code")
     text = _required_text(raw, "time")
-    occurred = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=CHECKPOINT_ZONE)
     return TrackingEvent(
-        occurred_at=occurred.astimezone(UTC),
+        occurred_at=wall_clock(text, _TIME_FORMAT, CHECKPOINT_ZONE),
         status=status_for_code(code),
         code=code or "other",
         description=_optional_text(raw, "status_name") or _optional_text(raw, "status_raw"),

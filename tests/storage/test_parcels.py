@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import Storage
+from storage.core import IN_CHUNK
 from tests.storage.helpers import T0, at, event, follow, lookup
 
 
@@ -257,11 +258,29 @@ async def test_record_lookup_rolls_back_when_notifying_raises(
     assert await store.get_parcel(view.parcel_id) == view.parcel
 
 
-async def test_get_events_by_fingerprint(store: Storage) -> None:
-    view = await follow(store, 1)
-    await lookup(store, view.parcel, [event("a", 1), event("b", 2), event("c", 3)])
-    found = await store.get_events(view.parcel_id, ["c", "a", "zzz"])
-    assert [item.fingerprint for item in found] == ["a", "c"]
+async def test_events_of_many_parcels_in_order_and_in_chunks(store: Storage) -> None:
+    views = [await follow(store, 1, f"N{index}") for index in range(IN_CHUNK + 3)]
+    first, last = views[0], views[-1]
+    await lookup(store, first.parcel, [event("c", 3), event("a", 1), event("b", 2)])
+    await lookup(store, last.parcel, [event("z", 0)])
+    found = await store.events_of([first.parcel_id, *(v.parcel_id for v in views[1:]), 404])
+    assert [item.fingerprint for item in found[first.parcel_id]] == ["a", "b", "c"]
+    assert [item.fingerprint for item in found[last.parcel_id]] == ["z"]
+    assert found[404] == []
+    assert found[views[1].parcel_id] == []
+    assert await store.events_of([]) == {}
+
+
+async def test_get_subscriptions_and_chats_by_id(store: Storage) -> None:
+    one = await follow(store, 1, "A", label="gift")
+    two = await follow(store, 2, "B")
+    views = await store.get_subscriptions([one.id, two.id, 404])
+    assert views == {one.id: one, two.id: two}
+    chats = await store.get_chats([1, 2, 404])
+    assert sorted(chats) == [1, 2]
+    assert chats[1] == await store.get_chat(1)
+    assert await store.get_subscriptions([]) == {}
+    assert await store.get_chats([]) == {}
 
 
 async def test_stats_by_carrier_status(store: Storage) -> None:
