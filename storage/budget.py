@@ -21,20 +21,20 @@ class BudgetMixin(StorageCore):
             True when the number was already counted that day, or when there was room
             and it is now counted; False when the budget is used up.
         """
-        async with self.transaction():
-            known = await self._fetchone(
-                "SELECT 1 FROM budget WHERE day = ? AND counter = ? AND number = ?",
-                (day, counter, number),
-            )
-            if known is not None:
-                return True
-            if await self.budget_used(counter, day) >= limit:
-                return False
-            await self._execute(
-                "INSERT INTO budget (day, counter, number) VALUES (?, ?, ?)",
-                (day, counter, number),
-            )
+        # One statement is atomic without a transaction: count and insert cannot interleave.
+        inserted = await self._execute(
+            "INSERT OR IGNORE INTO budget (day, counter, number) SELECT ?1, ?2, ?3 "
+            "WHERE (SELECT COUNT(*) FROM budget WHERE day = ?1 AND counter = ?2) < ?4 "
+            "OR EXISTS (SELECT 1 FROM budget WHERE day = ?1 AND counter = ?2 AND number = ?3)",
+            (day, counter, number, limit),
+        )
+        if inserted:
             return True
+        known = await self._fetchone(
+            "SELECT 1 FROM budget WHERE day = ? AND counter = ? AND number = ?",
+            (day, counter, number),
+        )
+        return known is not None
 
     async def budget_seen(self, counter: str, number: str) -> bool:
         """Tell whether a number was ever admitted into a counter (on any kept day)."""

@@ -124,6 +124,22 @@ class StorageCore:
             rows += await self._fetchall(sql.format(ids=", ".join("?" * len(chunk))), chunk)
         return rows
 
+    async def _write_in(self, sql: str, ids: Sequence[object], before: Params = ()) -> int:
+        """Run a write whose ``{ids}`` stands for an IN list; return the rows changed.
+
+        Up to IN_CHUNK ids it is one statement, atomic on its own (one round trip instead of
+        three); more ids are written in chunks inside one transaction.
+        """
+        if len(ids) <= IN_CHUNK:
+            return await self._execute(sql.format(ids=", ".join("?" * len(ids))), [*before, *ids])
+        changed = 0
+        async with self.transaction():
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                placeholders = ", ".join("?" * len(chunk))
+                changed += await self._execute(sql.format(ids=placeholders), [*before, *chunk])
+        return changed
+
     async def _fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Run a query and return its first row, if any."""
         rows = await self._fetchall(sql, params)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from storage.models import LookupRecord, NewEvent, StoredEvent
-from storage.outbox import OutboxMixin
+from storage.outbox import NOTIFY_SUBSCRIBERS, OutboxMixin, notify_row
 from storage.times import opt_to_db, to_db
 
 
@@ -123,13 +123,20 @@ class LookupsMixin(OutboxMixin):
                         _stored(record.parcel_id, event, record.checked_at)
                     )
             await self._executemany(_INSERT_EVENT, rows)
-            for record in records:
-                fresh = new_events[record.parcel_id]
-                if record.notify and fresh:
-                    payload = json.dumps([event.fingerprint for event in fresh])
-                    await self.notify_subscribers(
-                        record.parcel_id, record.kind, payload, record.loud, skip=record.quiet_for
-                    )
+            notices = [
+                notify_row(
+                    record.parcel_id,
+                    record.kind,
+                    json.dumps([event.fingerprint for event in new_events[record.parcel_id]]),
+                    record.loud,
+                    record.quiet_for,
+                    record.checked_at,
+                )
+                for record in records
+                if record.notify and new_events[record.parcel_id]
+            ]
+            if notices:
+                await self._executemany(NOTIFY_SUBSCRIBERS, notices)
         return new_events
 
 

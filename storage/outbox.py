@@ -48,11 +48,7 @@ class OutboxMixin(StorageCore):
         ``skip`` leaves one subscription out.
         """
         return await self._execute(
-            "INSERT INTO outbox (chat_id, subscription_id, parcel_id, kind, payload, loud, "
-            "created_at) SELECT s.chat_id, s.id, s.parcel_id, ?, ?, ?, ? "
-            "FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
-            f"WHERE s.parcel_id = ? AND s.id IS NOT ? AND {LIVE_SUBSCRIPTION} ORDER BY s.id",
-            (kind, payload, int(loud), to_db(utc_now()), parcel_id, skip),
+            NOTIFY_SUBSCRIBERS, notify_row(parcel_id, kind, payload, loud, skip, utc_now())
         )
 
     async def pending_outbox(self, limit: int) -> list[OutboxItem]:
@@ -71,18 +67,15 @@ class OutboxMixin(StorageCore):
 
     async def mark_sent(self, ids: Sequence[int], sent_at: datetime) -> int:
         """Record that messages were sent and return how many rows changed."""
-        async with self.transaction():
-            return await self._executemany(
-                "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
-                [(to_db(sent_at), item_id) for item_id in ids],
-            )
+        return await self._write_in(
+            "UPDATE outbox SET sent_at = ? WHERE id IN ({ids}) AND sent_at IS NULL",
+            ids,
+            (to_db(sent_at),),
+        )
 
     async def drop_outbox(self, ids: Sequence[int]) -> int:
         """Delete messages that will never be sent and return how many were deleted."""
-        async with self.transaction():
-            return await self._executemany(
-                "DELETE FROM outbox WHERE id = ?", [(item_id,) for item_id in ids]
-            )
+        return await self._write_in("DELETE FROM outbox WHERE id IN ({ids})", ids)
 
     async def count_sent_since(self, since: datetime) -> int:
         """Count messages sent at or after a time."""
@@ -91,3 +84,18 @@ class OutboxMixin(StorageCore):
     async def prune_outbox(self, sent_before: datetime) -> int:
         """Delete messages sent before a time and return how many were deleted."""
         return await self._execute("DELETE FROM outbox WHERE sent_at < ?", (to_db(sent_before),))
+
+
+NOTIFY_SUBSCRIBERS = (
+    "INSERT INTO outbox (chat_id, subscription_id, parcel_id, kind, payload, loud, "
+    "created_at) SELECT s.chat_id, s.id, s.parcel_id, ?, ?, ?, ? "
+    "FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+    f"WHERE s.parcel_id = ? AND s.id IS NOT ? AND {LIVE_SUBSCRIPTION} ORDER BY s.id"
+)
+
+
+def notify_row(
+    parcel_id: int, kind: str, payload: str, loud: bool, skip: int | None, at: datetime
+) -> tuple[object, ...]:
+    """Return the parameters of NOTIFY_SUBSCRIBERS."""
+    return (kind, payload, int(loud), to_db(at), parcel_id, skip)

@@ -128,4 +128,10 @@ CREATE INDEX carrier_calls_at ON carrier_calls (at);
 CREATE INDEX parcels_next_check ON parcels (next_check_at);
 """
 
-MIGRATIONS: list[str] = [_V1_BASE, _V2_BROADCASTS, _V3_CARRIER_CALLS]
+# "Was this number ever counted?" is asked before every GdePosylka request: without this
+# index it scans every kept day's rows.
+_V4_BUDGET_NUMBER = """
+CREATE INDEX budget_number ON budget (counter, number);
+"""
+
+MIGRATIONS: list[str] = [_V1_BASE, _V2_BROADCASTS, _V3_CARRIER_CALLS, _V4_BUDGET_NUMBER]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from storage import Storage
+from storage.core import IN_CHUNK
 from tests.storage.helpers import at, follow
 
 
@@ -81,3 +82,14 @@ async def test_notify_subscribers_counts_rows(store: Storage) -> None:
     await follow(store, 2, "P")
     assert await store.notify_subscribers(view.parcel_id, "final", '["x"]', True) == 2
     assert {item.kind for item in await store.pending_outbox(10)} == {"final"}
+
+
+async def test_settling_more_rows_than_one_statement_takes(store: Storage) -> None:
+    await store.upsert_chat(1, "private", "uk")
+    ids = [await store.enqueue(1, "events", "[]", False) for _ in range(IN_CHUNK * 2 + 7)]
+    half = len(ids) // 2
+    assert await store.mark_sent(ids[:half], at(1)) == half
+    assert await store.mark_sent(ids[:half], at(2)) == 0  # already sent: left alone
+    assert await store.drop_outbox(ids[half:]) == len(ids) - half
+    assert await store.pending_outbox(10_000) == []
+    assert await store.count_sent_since(at(0)) == half

@@ -11,6 +11,7 @@ import pytest
 
 from storage import Storage
 from storage.core import IN_CHUNK
+from storage.outbox import NOTIFY_SUBSCRIBERS
 from tests.storage.helpers import T0, at, event, follow, lookup
 
 
@@ -247,11 +248,14 @@ async def test_record_lookup_rolls_back_when_notifying_raises(
     store: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     view = await follow(store, 1)
+    real = store._executemany
 
-    async def broken(*args: object, **kwargs: object) -> int:
-        raise RuntimeError("sender table gone")
+    async def broken(sql: str, rows: object) -> int:
+        if sql == NOTIFY_SUBSCRIBERS:  # the last write of the transaction fails
+            raise RuntimeError("sender table gone")
+        return await real(sql, rows)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "notify_subscribers", broken)
+    monkeypatch.setattr(store, "_executemany", broken)
     with pytest.raises(RuntimeError, match="sender table gone"):
         await lookup(store, view.parcel, [event("a"), event("b", 1)], status="delivered")
     assert await store.parcel_events(view.parcel_id) == []
