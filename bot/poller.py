@@ -134,29 +134,43 @@ class Poller:
         # loop below) makes one request per number, and each chunk is stored in one write.
         size = client.batch_size if client.batch_size > 1 else SINGLES_PER_WRITE
         chunks = [parcels[i : i + size] for i in range(0, len(parcels), size)]
-        semaphore = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        # The carrier sees at most CHUNK_CONCURRENCY requests at once; storing a chunk happens
+        # outside that limit, so the next request need not wait for our database. The second
+        # bound keeps answers waiting to be stored (and their memory) few.
+        network = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        pipeline = asyncio.Semaphore(2 * CHUNK_CONCURRENCY)
 
         async def one(chunk: list[Parcel]) -> None:
-            async with semaphore:
+            async with pipeline:
                 if isinstance(client, GdePosylkaClient):
-                    await self._run_singles(name, client, chunk)
+                    await self._run_singles(name, client, chunk, network)
                 else:
-                    await self._run_batch(name, client, chunk)
+                    await self._run_batch(name, client, chunk, network)
 
+        started = time.monotonic()
         try:
             await asyncio.gather(*(one(chunk) for chunk in chunks))
         except Exception:
             logger.exception("checking carrier %s failed", name)
+        logger.info(
+            "carrier %s: %d parcels checked in %.1f s",
+            name,
+            len(parcels),
+            time.monotonic() - started,
+        )
 
-    async def _run_batch(self, name: str, client: Carrier, parcels: Sequence[Parcel]) -> None:
+    async def _run_batch(
+        self, name: str, client: Carrier, parcels: Sequence[Parcel], network: asyncio.Semaphore
+    ) -> None:
         """One batch request (or the client's own loop) for parcels of one carrier."""
         health = self._health(name)
-        if not health.breaker.allows(datetime.now(UTC)):
-            return
         numbers = [p.number for p in parcels]
-        started = time.monotonic()
         try:
-            outcomes = await client.track_many(numbers)
+            async with network:
+                if not health.breaker.allows(datetime.now(UTC)):
+                    return  # paused while this chunk waited: its parcels stay due
+                started = time.monotonic()
+                outcomes = await client.track_many(numbers)
         except CarrierError as err:
             await self._batch_failed(name, parcels, err, time.monotonic() - started)
             return
@@ -164,7 +178,11 @@ class Poller:
         await self._batch_done(name, pairs, time.monotonic() - started)
 
     async def _run_singles(
-        self, name: str, client: GdePosylkaClient, parcels: Sequence[Parcel]
+        self,
+        name: str,
+        client: GdePosylkaClient,
+        parcels: Sequence[Parcel],
+        network: asyncio.Semaphore,
     ) -> None:
         """GdePosylka: one request per number, with the courier each parcel was added with."""
         semaphore = asyncio.Semaphore(SINGLE_CONCURRENCY)
@@ -181,7 +199,8 @@ class Poller:
                     return parcel, err
 
         # Pairs, not a mapping by number: two chats may follow one number at two couriers.
-        answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
+        async with network:
+            answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
         if answered:
             await self._batch_done(name, answered, time.monotonic() - started)
 

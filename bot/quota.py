@@ -22,15 +22,22 @@ class StorageNewNumberBudget:
     def __init__(self, storage: Storage, limit: int = DAILY_NEW_NUMBERS) -> None:
         self.storage = storage
         self.limit = limit
-        self._seen: set[str] = set()  # numbers known to be counted already: no query needed
+        # Numbers known to be counted already, so most admissions need no query: read from
+        # storage once a day (after pruning, at most DAILY_NEW_NUMBERS × kept days), then kept
+        # up to date here.
+        self._seen: set[str] = set()
+        self._seen_day: str | None = None
 
     async def admit(self, number: str) -> bool:
         """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
+        today = budget_day()
+        if self._seen_day != today:
+            self._seen = await self.storage.budget_numbers(NEW_NUMBERS)
+            self._seen_day = today
         # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
-        if number in self._seen or await self.storage.budget_seen(NEW_NUMBERS, number):
-            self._seen.add(number)
+        if number in self._seen:
             return True
-        admitted = await self.storage.budget_admit(NEW_NUMBERS, budget_day(), number, self.limit)
+        admitted = await self.storage.budget_admit(NEW_NUMBERS, today, number, self.limit)
         if admitted:
             self._seen.add(number)
         return admitted

@@ -36,12 +36,10 @@ class BudgetMixin(StorageCore):
         )
         return known is not None
 
-    async def budget_seen(self, counter: str, number: str) -> bool:
-        """Tell whether a number was ever admitted into a counter (on any kept day)."""
-        row = await self._fetchone(
-            "SELECT 1 FROM budget WHERE counter = ? AND number = ? LIMIT 1", (counter, number)
-        )
-        return row is not None
+    async def budget_numbers(self, counter: str) -> set[str]:
+        """Return every number admitted into a counter (on any kept day)."""
+        rows = await self._fetchall("SELECT number FROM budget WHERE counter = ?", (counter,))
+        return {row["number"] for row in rows}
 
     async def budget_used(self, counter: str, day: str) -> int:
         """Count the numbers admitted into a counter's budget for a day."""

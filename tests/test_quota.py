@@ -1,0 +1,41 @@
+"""GdePosylka's daily budget of new numbers, kept in storage across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.quota import NEW_NUMBERS, StorageNewNumberBudget
+from storage import open_storage
+
+
+async def test_budget_counts_new_numbers_only_and_survives_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-01")
+    path = tmp_path / "bot.sqlite3"
+    storage = await open_storage(path)
+    budget = StorageNewNumberBudget(storage, limit=2)
+    assert [await budget.admit(n) for n in ("A", "B", "C", "A", "B")] == [
+        True,
+        True,
+        False,  # the third new number of the day
+        True,  # known numbers cost nothing, even with the budget used up
+        True,
+    ]
+    await storage.close()
+
+    storage = await open_storage(path)  # a restart forgets nothing
+    budget = StorageNewNumberBudget(storage, limit=2)
+    assert await budget.admit("C") is False
+    assert await budget.admit("A") is True
+    assert await storage.budget_used(NEW_NUMBERS, "2024-05-01") == 2
+
+    # The next day has room again, and yesterday's numbers are still known.
+    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-02")
+    assert await budget.admit("B") is True
+    assert await budget.admit("C") is True
+    assert await budget.remaining() == 1
+    assert await storage.budget_numbers(NEW_NUMBERS) == {"A", "B", "C"}
+    await storage.close()
