@@ -200,6 +200,9 @@ class Poller:
 
         # Pairs, not a mapping by number: two chats may follow one number at two couriers.
         async with network:
+            if not self._health(name).breaker.allows(datetime.now(UTC)):
+                return  # paused while this chunk waited: spend no budget on it
+            await client.reserve([parcel.number for parcel in parcels])
             answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
         if answered:
             await self._batch_done(name, answered, time.monotonic() - started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.carriers.gdeposylka import DAILY_NEW_NUMBERS, Courier, Detection
@@ -30,17 +31,21 @@ class StorageNewNumberBudget:
 
     async def admit(self, number: str) -> bool:
         """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
+        # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
+        if number in self._seen and self._seen_day == budget_day():
+            return True
+        return number in await self.admit_many([number])
+
+    async def admit_many(self, numbers: Sequence[str]) -> set[str]:
+        """Admit numbers in order, as admit would one by one; return those admitted."""
         today = budget_day()
         if self._seen_day != today:
             self._seen = await self.storage.budget_numbers(NEW_NUMBERS)
             self._seen_day = today
-        # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
-        if number in self._seen:
-            return True
-        admitted = await self.storage.budget_admit(NEW_NUMBERS, today, number, self.limit)
-        if admitted:
-            self._seen.add(number)
-        return admitted
+        new = [number for number in numbers if number not in self._seen]
+        if new:
+            self._seen |= await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)
+        return {number for number in numbers if number in self._seen}
 
     async def remaining(self) -> int:
         """Return how many new numbers today's budget still allows."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage.core import StorageCore
 
 
@@ -21,20 +23,27 @@ class BudgetMixin(StorageCore):
             True when the number was already counted that day, or when there was room
             and it is now counted; False when the budget is used up.
         """
-        # One statement is atomic without a transaction: count and insert cannot interleave.
-        inserted = await self._execute(
-            "INSERT OR IGNORE INTO budget (day, counter, number) SELECT ?1, ?2, ?3 "
-            "WHERE (SELECT COUNT(*) FROM budget WHERE day = ?1 AND counter = ?2) < ?4 "
-            "OR EXISTS (SELECT 1 FROM budget WHERE day = ?1 AND counter = ?2 AND number = ?3)",
-            (day, counter, number, limit),
-        )
-        if inserted:
-            return True
-        known = await self._fetchone(
-            "SELECT 1 FROM budget WHERE day = ? AND counter = ? AND number = ?",
-            (day, counter, number),
-        )
-        return known is not None
+        return number in await self.budget_admit_many(counter, day, [number], limit)
+
+    async def budget_admit_many(
+        self, counter: str, day: str, numbers: Sequence[str], limit: int
+    ) -> set[str]:
+        """Admit numbers in order, as budget_admit would one by one; return those admitted."""
+        if not numbers:
+            return set()
+        async with self.transaction():
+            # Each row's insert sees the rows inserted before it, so the limit holds in order.
+            await self._executemany(
+                "INSERT OR IGNORE INTO budget (day, counter, number) SELECT ?1, ?2, ?3 "
+                "WHERE (SELECT COUNT(*) FROM budget WHERE day = ?1 AND counter = ?2) < ?4",
+                [(day, counter, number, limit) for number in dict.fromkeys(numbers)],
+            )
+            rows = await self._fetch_in(
+                "SELECT number FROM budget WHERE day = ? AND counter = ? AND number IN ({ids})",
+                numbers,
+                (day, counter),
+            )
+        return {row["number"] for row in rows}
 
     async def budget_numbers(self, counter: str) -> set[str]:
         """Return every number admitted into a counter (on any kept day)."""

@@ -116,12 +116,13 @@ class StorageCore:
         async with self._exclusive():
             return list(await self._conn.execute_fetchall(sql, params))
 
-    async def _fetch_in(self, sql: str, ids: Sequence[object]) -> list[Row]:
+    async def _fetch_in(self, sql: str, ids: Sequence[object], before: Params = ()) -> list[Row]:
         """Run a query whose ``{ids}`` stands for an IN list, in chunks; return every row."""
         rows: list[Row] = []
         for start in range(0, len(ids), IN_CHUNK):
             chunk = ids[start : start + IN_CHUNK]
-            rows += await self._fetchall(sql.format(ids=", ".join("?" * len(chunk))), chunk)
+            placeholders = ", ".join("?" * len(chunk))
+            rows += await self._fetchall(sql.format(ids=placeholders), [*before, *chunk])
         return rows
 
     async def _write_in(self, sql: str, ids: Sequence[object], before: Params = ()) -> int:

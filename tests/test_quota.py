@@ -39,3 +39,21 @@ async def test_budget_counts_new_numbers_only_and_survives_a_restart(
     assert await budget.remaining() == 1
     assert await storage.budget_numbers(NEW_NUMBERS) == {"A", "B", "C"}
     await storage.close()
+
+
+async def test_a_chunk_is_admitted_in_order_in_one_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-01")
+    storage = await open_storage(tmp_path / "bot.sqlite3")
+    budget = StorageNewNumberBudget(storage, limit=3)
+    assert await budget.admit("OLD") is True
+    admitted = await budget.admit_many(["N1", "OLD", "N2", "N1", "N3", "N4"])
+    assert admitted == {"OLD", "N1", "N2"}  # N3 and N4 come after the limit
+
+    async def no_query(*args: object) -> set[str]:
+        raise AssertionError("admitted numbers need no query")
+
+    monkeypatch.setattr(storage, "budget_admit_many", no_query)
+    assert [await budget.admit(n) for n in ("N1", "N2", "OLD")] == [True, True, True]
+    await storage.close()

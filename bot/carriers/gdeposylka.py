@@ -138,6 +138,10 @@ class NewNumberBudget(Protocol):
         """Tell whether the number may be sent today, counting it if it is new today."""
         ...
 
+    async def admit_many(self, numbers: Sequence[str]) -> set[str]:
+        """Admit numbers in order, as admit would one by one; return those admitted."""
+        ...
+
 
 def _utc_now() -> datetime:
     """Return the current aware UTC time."""
@@ -167,6 +171,10 @@ class MemoryNewNumberBudget:
             return False
         self._numbers.add(number)
         return True
+
+    async def admit_many(self, numbers: Sequence[str]) -> set[str]:
+        """Admit numbers in order, as admit would one by one; return those admitted."""
+        return {number for number in numbers if await self.admit(number)}
 
 
 class GdePosylkaClient:
@@ -251,6 +259,14 @@ class GdePosylkaClient:
             except CarrierError as err:
                 outcomes[number] = err
         return outcomes
+
+    async def reserve(self, numbers: Sequence[str]) -> None:
+        """Count numbers against today's budget in one go, before tracking them one by one.
+
+        The poller calls this per chunk: one storage round trip instead of one per number.
+        Numbers the budget refuses are refused again by track(), which makes no request.
+        """
+        await self._budget.admit_many(numbers)
 
     async def _first_courier(self, number: str) -> str:
         """Return the slug of the most likely courier, or raise ParcelNotFound."""
