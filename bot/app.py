@@ -21,6 +21,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot.breaker import Breakers
 from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import build_carriers
 from bot.config import Settings
@@ -108,9 +109,12 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
     )
     for name, variables in data.carriers.disabled.items():
         logger.warning("carrier %s is disabled: set %s to enable it", name, variables)
+    # One breaker per carrier for the poller and users alike: while a carrier keeps failing,
+    # a user's lookup shows what we know instead of waiting for another failure.
+    breakers = Breakers(settings.check_interval_scale)
     data.parcels = ParcelService(
         data.storage,
-        TrackingService(data.carriers),
+        TrackingService(data.carriers, breakers),
         max_parcels_per_chat=settings.max_parcels_per_chat,
         policy=Policy(scale=settings.check_interval_scale),
     )
@@ -121,6 +125,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         dict(data.carriers.clients),
         data.notifier.drain,
         scale=settings.check_interval_scale,
+        breakers=breakers,
         lifecycle=Lifecycle(data.storage, settings.check_interval_scale),
     )
     data.broadcasts = BroadcastRunner(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -49,3 +49,23 @@ class CircuitBreaker:
             if retry_after is not None:
                 pause = max(pause, timedelta(seconds=retry_after))
             self.opened_until = now + pause
+
+
+@dataclass(slots=True)
+class Breakers:
+    """One breaker per carrier, shared by the poller and by users' own lookups.
+
+    ``scale`` multiplies the pauses, like every interval (CHECK_INTERVAL_SCALE).
+    """
+
+    scale: float = 1.0
+    _by_name: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> CircuitBreaker:
+        """Return a carrier's breaker, closed when the carrier was never asked."""
+        breaker = self._by_name.get(name)
+        if breaker is None:
+            breaker = self._by_name[name] = CircuitBreaker(
+                base=timedelta(seconds=60 * self.scale), cap=timedelta(seconds=1800 * self.scale)
+            )
+        return breaker

@@ -8,9 +8,9 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from bot.breaker import CircuitBreaker
+from bot.breaker import Breakers, CircuitBreaker
 from bot.carriers.base import Carrier
 from bot.carriers.errors import (
     BudgetExhausted,
@@ -56,6 +56,7 @@ class Poller:
     clients: dict[str, Carrier]
     drain: Callable[[], Awaitable[object]]
     scale: float = 1.0
+    breakers: Breakers | None = None  # shared with user lookups; one of our own by default
     health: dict[str, CarrierHealth] = field(default_factory=dict)
     lifecycle: Lifecycle | None = None
     _ticking: bool = False
@@ -79,14 +80,14 @@ class Poller:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def __post_init__(self) -> None:
+        if self.breakers is None:
+            self.breakers = Breakers(self.scale)
+
     def _health(self, name: str) -> CarrierHealth:
         if name not in self.health:
-            self.health[name] = CarrierHealth(
-                CircuitBreaker(
-                    base=timedelta(seconds=60 * self.scale),
-                    cap=timedelta(seconds=1800 * self.scale),
-                )
-            )
+            assert self.breakers is not None  # set in __post_init__
+            self.health[name] = CarrierHealth(self.breakers[name])
         return self.health[name]
 
     async def tick(self) -> None:

@@ -70,8 +70,7 @@ async def render_stats(
     names = sorted(set(poller.clients) | set(calls))
     for name in names:
         stat = calls.get(name)
-        health = poller.health.get(name)
-        state = health.breaker.state(now) if health else CircuitState.CLOSED
+        state = poller.breakers[name].state(now) if poller.breakers else CircuitState.CLOSED
         lookups, errors = (stat.calls, stat.errors) if stat else (0, 0)
         facts = [
             tr.ngettext("{count} lookup", "{count} lookups", lookups).format(count=lookups),

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from bot.breaker import Breakers
 from bot.carriers.detect import normalize
-from bot.carriers.errors import CarrierError, CarrierNotConfigured, NotTrackable
+from bot.carriers.errors import (
+    BudgetExhausted,
+    CarrierError,
+    CarrierNotConfigured,
+    CarrierPaused,
+    CarrierRateLimited,
+    CarrierUnavailable,
+    NotTrackable,
+    ParcelNotFound,
+)
 from bot.carriers.gdeposylka import GdePosylkaClient
 from bot.carriers.models import TrackingResult
 from bot.carriers.registry import CarrierRegistry
@@ -37,8 +48,9 @@ class Resolution:
 class TrackingService:
     """Resolve numbers to carriers and look them up, with the same rules everywhere."""
 
-    def __init__(self, registry: CarrierRegistry) -> None:
+    def __init__(self, registry: CarrierRegistry, breakers: Breakers | None = None) -> None:
         self.registry = registry
+        self.breakers = breakers
 
     async def resolve(
         self, raw_number: str, forced: str | None = None, *, online: bool = True
@@ -100,10 +112,35 @@ class TrackingService:
         """Look a number up with the client that serves the candidate.
 
         Raises:
-            CarrierError: any subclass; ParcelNotFound when the carrier has no record yet.
+            CarrierError: any subclass; ParcelNotFound when the carrier has no record yet;
+                CarrierPaused, without a request, while the carrier's circuit is open.
         """
         name = self.client_for(candidate)
         client = self.registry.clients[name]
-        if isinstance(client, GdePosylkaClient):
-            return await client.track(number, lang, courier=candidate.courier)
-        return await client.track(number, lang)
+        breaker = self.breakers[name] if self.breakers is not None else None
+        if breaker is not None and not breaker.allows(datetime.now(UTC)):
+            # The poller saw this carrier fail again and again: asking it once more for a
+            # user would most likely fail too, and slowly. The caller shows what we know.
+            raise CarrierPaused(name, "paused after repeated failures")
+        try:
+            if isinstance(client, GdePosylkaClient):
+                result = await client.track(number, lang, courier=candidate.courier)
+            else:
+                result = await client.track(number, lang)
+        except BudgetExhausted:
+            raise  # our own quota: nothing about the carrier's health
+        except CarrierRateLimited as err:
+            if breaker is not None:
+                breaker.failure(datetime.now(UTC), retry_after=err.retry_after)
+            raise
+        except CarrierUnavailable:
+            if breaker is not None:
+                breaker.failure(datetime.now(UTC))
+            raise
+        except ParcelNotFound:
+            if breaker is not None:
+                breaker.success()  # an answer all the same
+            raise
+        if breaker is not None:
+            breaker.success()
+        return result

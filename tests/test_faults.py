@@ -24,7 +24,7 @@ from storage import Parcel
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.process import loopback_services, start_bot, stop_bot, wait_until
-from tests.telegram_fakes import Call, make_message, make_user
+from tests.telegram_fakes import Call, make_callback, make_message, make_user
 
 TIMEOUT = 0.3  # CARRIER_TIMEOUT_SECONDS: one carrier request, body included
 DELAY = 1.0  # how long a hanging carrier sleeps and a dripping one takes for its answer
@@ -119,9 +119,10 @@ def assert_no_crash(caplog: pytest.LogCaptureFixture) -> None:
 
 async def end_carrier_pause(env: BotEnv, carrier: str) -> None:
     """Let the time a carrier asked for (Retry-After) pass, without sleeping through it."""
-    health = env.app.bot_data.poller.health.get(carrier)
-    if health is not None and health.breaker.opened_until is not None:
-        health.breaker.opened_until = datetime.now(UTC) - timedelta(seconds=1)
+    breakers = env.app.bot_data.poller.breakers
+    assert breakers is not None
+    if breakers[carrier].opened_until is not None:
+        breakers[carrier].opened_until = datetime.now(UTC) - timedelta(seconds=1)
 
 
 # Carrier faults
@@ -217,6 +218,49 @@ async def test_poll_while_the_carrier_fails(
         assert len(await env.storage.parcel_events(moving)) == len(carrier.history) + 1
         await env.cycle()
         assert env.telegram.sent() == [push]
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+async def test_a_paused_carrier_is_not_asked_for_a_users_lookup(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    carrier: CarrierCase,
+) -> None:
+    """After the poller saw the carrier fail three times in a row, a user who presses Refresh
+    or sends a new number gets an answer at once, with no request: the card with what the bot
+    knows (if anything) and "<Carrier> is not answering right now." — for a new number also
+    "The parcel is saved; I will keep trying." Once the pause is over, the carrier is asked
+    again.
+    """
+    async with faulty_bot(tmp_path) as env:
+        env.carriers.set(carrier.name, carrier.number, *carrier.history)
+        await env.send(make_message(carrier.number, user=make_user(1, "en")))
+        env.carriers.faults[carrier.name] = "500"
+        for _ in range(3):
+            await end_carrier_pause(env, carrier.name)  # let every tick ask and fail
+            await env.cycle()
+        hits = env.carriers.hits[carrier.name]
+        env.telegram.clear()
+
+        [view] = await env.storage.list_subscriptions(1)
+        monkeypatch.setattr("bot.handlers.cards.REFRESH_COOLDOWN", timedelta(0))
+        await env.send(make_callback(f"r:{view.id}", user=make_user(1, "en")))  # Refresh
+        await env.send(make_message(carrier.other, user=make_user(2, "en")))
+        refreshed = next(c for c in env.telegram.calls if c.method == "editMessageText")
+        [unknown] = env.telegram.sent()
+        assert env.carriers.hits[carrier.name] == hits  # nobody asked the failing carrier
+        assert carrier.history[-1].place in refreshed.text  # what the bot knew, from storage
+        assert f"{carrier.title} {NOT_ANSWERING}" in refreshed.text
+        assert f"{carrier.title} {NOT_ANSWERING}" in unknown.text
+        assert KEEP_TRYING in unknown.text
+        assert await env.storage.count_subscriptions(2) == 1  # nothing lost
+        assert_no_crash(caplog)
+
+        env.carriers.faults.clear()
+        await end_carrier_pause(env, carrier.name)
+        await env.send(make_callback(f"r:{view.id}", user=make_user(1, "en")))
+        assert env.carriers.hits[carrier.name] > hits  # asked again after the pause
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,10 @@ class CarrierUnavailable(CarrierError):
     """The carrier did not answer usefully this time; retry later."""
 
 
+class CarrierPaused(CarrierUnavailable):
+    """We stopped asking the carrier for a while after repeated failures (no request made)."""
+
+
 class CarrierRateLimited(CarrierUnavailable):
     """The carrier (or our budget for it) asks us to slow down."""
 
