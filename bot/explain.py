@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.carriers.errors import (
+    BudgetExhausted,
     CarrierAuthError,
     CarrierError,
     CarrierNotConfigured,
@@ -29,6 +30,8 @@ def explain(err: CarrierError, number: str, tr: Translator) -> str:
         text = _("{carrier} is not configured on this bot.")
     elif isinstance(err, NotTrackable):
         text = _("{number} looks like a {carrier} number, which this bot cannot track.")
+    elif isinstance(err, BudgetExhausted):
+        text = _("Today's quota of new numbers at {carrier} is used up: I will ask tomorrow.")
     elif isinstance(err, CarrierUnavailable):
         text = _("{carrier} is not answering right now.")
     elif isinstance(err, CarrierAuthError):

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from bot.carriers.errors import CarrierError, ParcelNotFound
+from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
+from bot.quota import next_budget_day
 from bot.routing import Candidate, candidate_from_key, client_of_key, parcel_key
 from bot.schedule import Policy
 from bot.tracking import Resolution, TrackingService
@@ -191,6 +192,9 @@ class ParcelService:
         interval = self.policy.next_interval(
             status, changed=bool(fresh), previous=parcel.check_interval, failed=failed
         )
+        if isinstance(error, BudgetExhausted):
+            # Our daily quota (a UTC day) is used up: asking again before it renews is useless.
+            interval = (next_budget_day(now) - now).total_seconds() + interval
         latest = result.latest if result else None
         # The first lookup at subscription time is the baseline: the user sees it in the card.
         # A parcel that was "not found" or unreachable then and appears later is news.

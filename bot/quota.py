@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.carriers.gdeposylka import DAILY_NEW_NUMBERS, Courier, Detection
 from storage import Storage
@@ -15,6 +15,12 @@ NEW_NUMBERS = "gdeposylka:new"  # budget counter name
 def budget_day(moment: datetime | None = None) -> str:
     """Return the budget day (UTC) of a moment."""
     return (moment or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+
+
+def next_budget_day(moment: datetime) -> datetime:
+    """Return when the budget day after a moment's begins (the next UTC midnight)."""
+    today = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=1)
 
 
 class StorageNewNumberBudget:

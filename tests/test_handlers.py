@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from telegram import Chat, Update
 
+from bot.quota import next_budget_day
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import (
@@ -106,6 +107,18 @@ async def test_unregistered_number_is_saved_and_explained(env: BotEnv) -> None:
     assert "Ukrposhta" in card.text or "Укрпошта" in card.text
     [view] = await env.storage.list_subscriptions(1)
     assert view.parcel.not_found_since is not None
+
+
+async def test_a_number_beyond_the_daily_quota_waits_for_tomorrow(env: BotEnv) -> None:
+    env.app.bot_data.budget.limit = 0  # GdePosylka: no new number left today
+    env.carriers.set("gdeposylka", "LM951174328CN", FakeEvent("accepted", T0, "Shenzhen"))
+    await env.send(make_message("LM951174328CN", user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert "quota of new numbers at GdePosylka is used up: I will ask tomorrow." in card.text
+    assert env.carriers.hits["gdeposylka"] == 0
+    [view] = await env.storage.list_subscriptions(1)  # saved all the same
+    assert view.parcel.next_check_at is not None
+    assert view.parcel.next_check_at >= next_budget_day(datetime.now(UTC))
 
 
 async def test_carrier_failure_is_an_answer_and_the_parcel_is_kept(env: BotEnv) -> None:

@@ -13,6 +13,7 @@ from telegram.error import ChatMigrated, Forbidden
 from bot.carriers.errors import CarrierUnavailable, ParcelNotFound
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.parcels import LookupOutcome
+from bot.quota import next_budget_day
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import make_callback
@@ -285,6 +286,10 @@ async def test_our_daily_budget_does_not_pause_the_carrier(env: BotEnv) -> None:
     assert env.carriers.hits["gdeposylka"] == 1  # the second number waits for tomorrow
     health = env.app.bot_data.poller.health["gdeposylka"]
     assert health.breaker.failures == 0
+    refused = await env.storage.find_parcel("gdeposylka/china-post", "RA067022855CN")
+    assert refused is not None
+    assert refused.next_check_at is not None
+    assert refused.next_check_at >= next_budget_day(datetime.now(UTC))  # not every 5 minutes
     await env.cycle()
     assert env.carriers.hits["gdeposylka"] == 2  # the admitted number is re-checked
 
