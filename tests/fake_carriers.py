@@ -60,6 +60,8 @@ class FakeCarriers:
     faults: dict[str, str] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    # Ukrposhta tracking requests by the language asked for ("uk": no lang parameter).
+    languages: Counter[str] = field(default_factory=Counter)
     delay: float = 5.0  # how long a "timeout" fault sleeps, or a "slowdrip" answer lasts
 
     def set(self, carrier: str, number: str, *events: FakeEvent) -> None:
@@ -179,6 +181,7 @@ class FakeCarriers:
         self.hits["ukrposhta"] += 1
         number = request.query.get("barcode", "")
         self.requests.append(("ukrposhta", "statuses", number))
+        self.languages[request.query.get("lang", "uk")] += 1
         if fault := await self._fault("ukrposhta"):
             return fault
         events = self.events("ukrposhta", number)
@@ -192,6 +195,7 @@ class FakeCarriers:
         self.hits["ukrposhta"] += 1
         numbers = await request.json()
         self.requests.append(("ukrposhta", "with-not-found", numbers))
+        self.languages[request.query.get("lang", "uk")] += 1
         if fault := await self._fault("ukrposhta"):
             return fault
         found = {

@@ -16,7 +16,7 @@ from bot.parcels import LookupOutcome
 from bot.quota import next_budget_day
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
-from tests.telegram_fakes import make_callback
+from tests.telegram_fakes import make_callback, make_message, make_user
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
 UP = "0500100031143"
@@ -379,3 +379,22 @@ async def test_record_many_returns_parcels_as_storage_now_holds_them(env: BotEnv
         ]
         parcels = await data.parcels.record_many(items, notify=False)
         assert parcels == [await storage.get_parcel(i) for i in ids]
+
+
+async def test_carrier_texts_are_fetched_in_one_language_whatever_the_chat_reads(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ukrposhta translates place names, and places are part of an event's fingerprint: if an
+    # English chat's Refresh fetched English texts, every event would look new to the poller.
+    monkeypatch.setattr("bot.handlers.cards.REFRESH_COOLDOWN", timedelta(0))
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"r:{view.id}", user=make_user(1, "en")))
+    await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
+    await env.cycle()
+    assert env.carriers.languages == {"uk": 3}  # follow, Refresh, poll
+    env.telegram.clear()
+    await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
+    await env.cycle()
+    assert env.telegram.sent() == []  # nothing looked new
