@@ -46,6 +46,7 @@ OUTBOX_INTERVAL = 5.0  # seconds between outbox drains outside poll ticks
 PRIVATE_COMMANDS = (
     ("track", N_("Follow a parcel")),
     ("list", N_("Parcels this chat follows")),
+    ("archive", N_("Delivered and returned parcels")),
     ("stop", N_("Stop following a parcel")),
     ("stopall", N_("Stop following every parcel")),
     ("quiet", N_("Quiet hours for updates")),

@@ -14,12 +14,12 @@ from bot.status_labels import carrier_name
 
 # Prefixes (≤ 2 chars) keep callback data far below Telegram's 64-byte limit.
 CARD, HISTORY, REFRESH, RENAME, STOP, PAGE, PICK, LANGUAGE = "c", "h", "r", "n", "x", "l", "p", "g"
-STOP_ALL, FORGET, KEEP = "sa", "fg", "k"
+STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE = "sa", "fg", "k", "a"
 
 _PATTERN = re.compile(r"^([a-z]{1,2}):([A-Za-z0-9:_-]{1,60})$")
 SUBSCRIPTION_PATTERN = re.compile(rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}):[0-9]{{1,12}}$")
 RENAME_PATTERN = re.compile(rf"^{RENAME}:[0-9]{{1,12}}$")
-PAGE_PATTERN = re.compile(rf"^{PAGE}:[0-9]{{1,4}}$")
+PAGE_PATTERN = re.compile(rf"^(?:{PAGE}|{ARCHIVE_PAGE}):[0-9]{{1,4}}$")
 PICK_PATTERN = re.compile(rf"^{PICK}:[0-9]:[A-Z0-9]{{6,40}}$")
 LANGUAGE_PATTERN = re.compile(rf"^{LANGUAGE}:(?:uk|en|ru)$")
 STOP_ALL_PATTERN = re.compile(rf"^{STOP_ALL}:(?:yes|no)$")
@@ -46,9 +46,22 @@ def parse(data: str | None) -> Callback | None:
     return Callback(match.group(1), match.group(2)) if match else None
 
 
-def card_keyboard(subscription_id: int, tr: Translator) -> InlineKeyboardMarkup:
-    """Return the status card's buttons."""
+def card_keyboard(
+    subscription_id: int, tr: Translator, *, archived: bool = False
+) -> InlineKeyboardMarkup:
+    """Return the status card's buttons (an archived parcel: its history, or delete it)."""
     _ = tr.gettext
+    if archived:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("📜 History"), callback_data=f"{HISTORY}:{subscription_id}"
+                    ),
+                    InlineKeyboardButton(_("🗑 Delete"), callback_data=f"{STOP}:{subscription_id}"),
+                ]
+            ]
+        )
     return InlineKeyboardMarkup(
         [
             [
@@ -85,18 +98,24 @@ def pick_keyboard(
 
 
 def list_keyboard(
-    rows: Sequence[tuple[int, str]], page: int, has_next: bool, tr: Translator
+    rows: Sequence[tuple[int, str]],
+    page: int,
+    has_next: bool,
+    tr: Translator,
+    *,
+    archived: bool = False,
 ) -> InlineKeyboardMarkup:
-    """Return one button per listed parcel and the page arrows."""
+    """Return one button per listed parcel and the page arrows (of the list or the archive)."""
     buttons = [[InlineKeyboardButton(text, callback_data=f"{CARD}:{sid}")] for sid, text in rows]
+    prefix = ARCHIVE_PAGE if archived else PAGE
     arrows = []
     if page > 0:
         arrows.append(
-            InlineKeyboardButton(tr.gettext("◀️ Back"), callback_data=f"{PAGE}:{page - 1}")
+            InlineKeyboardButton(tr.gettext("◀️ Back"), callback_data=f"{prefix}:{page - 1}")
         )
     if has_next:
         arrows.append(
-            InlineKeyboardButton(tr.gettext("Next ▶️"), callback_data=f"{PAGE}:{page + 1}")
+            InlineKeyboardButton(tr.gettext("Next ▶️"), callback_data=f"{prefix}:{page + 1}")
         )
     if arrows:
         buttons.append(arrows)

@@ -248,6 +248,51 @@ async def test_list_is_paginated_with_buttons(env: BotEnv) -> None:
     assert "item" in card.text
 
 
+async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
+    storage = env.storage
+    await storage.upsert_chat(1, "private", "en")
+    await follow(env, "/archive")
+    [empty] = env.telegram.sent()
+    assert "The archive is empty." in empty.text
+    env.telegram.clear()
+    archived = []
+    for i in range(12):
+        parcel = await storage.get_or_create_parcel("inpost", f"{i:024d}")
+        subscription = await storage.subscribe(1, parcel.id, f"item {i}", 1)
+        if i != 11:  # one parcel stays current
+            await storage.archive_subscription(subscription.id)
+            archived.append(subscription.id)
+    await follow(env, "/archive")
+    [page] = env.telegram.sent()
+    assert "The archive holds 11 parcels:" in page.text
+    assert "item 11" not in page.text
+    data = buttons(page.params)
+    assert len([d for d in data if d.startswith("c:")]) == 10
+    assert "a:1" in data  # the archive's own pages, not the list's
+    env.telegram.clear()
+    await env.send(make_callback("a:1"))
+    [edit] = env.telegram.sent("editMessageText")
+    [last] = [d for d in buttons(edit.params) if d.startswith("c:")]
+    assert "a:0" in buttons(edit.params)
+    env.telegram.clear()
+
+    await env.send(make_callback(last))  # its card: history or delete, nothing to refresh
+    [card] = env.telegram.sent()
+    assert sorted(d.split(":")[0] for d in buttons(card.params)) == ["h", "x"]
+    env.telegram.clear()
+    await env.send(make_callback(last.replace("c:", "x:")))
+    [deleted] = env.telegram.sent()
+    assert "from the archive" in deleted.text
+    assert await storage.count_subscriptions(1, archived=True) == 10
+    assert await storage.count_subscriptions(1) == 1
+
+    env.telegram.clear()
+    intruder = make_user(2, "en")
+    await env.send(make_callback(f"c:{archived[0]}", user=intruder))  # another chat's archive
+    assert env.telegram.sent() == []
+    assert await storage.count_subscriptions(1, archived=True) == 10
+
+
 async def test_commands_in_private(env: BotEnv) -> None:
     for command in (
         "/start",
@@ -255,6 +300,7 @@ async def test_commands_in_private(env: BotEnv) -> None:
         "/privacy",
         "/language",
         "/list",
+        "/archive",
         "/stop",
         "/track",
         "/cancel",

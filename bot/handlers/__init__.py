@@ -27,7 +27,7 @@ from bot.handlers.basics import (
     start,
     unknown_command,
 )
-from bot.handlers.cards import card_button, list_page, list_parcels, stop_number
+from bot.handlers.cards import archive_parcels, card_button, list_page, list_parcels, stop_number
 from bot.handlers.common import remember_chat
 from bot.handlers.conversations import conversation_handlers
 from bot.handlers.errors import on_error
@@ -62,6 +62,7 @@ def build_handlers(
         CommandHandler("language", choose_language),
         CommandHandler("track", track_command, block=False),
         CommandHandler("list", list_parcels),
+        CommandHandler("archive", archive_parcels),
         CommandHandler("stop", stop_number),
         CommandHandler("quiet", quiet_hours),
         CallbackQueryHandler(pick_carrier, pattern=PICK_PATTERN, block=False),

@@ -47,6 +47,7 @@ async def help_command(update: Update, context: BotContext) -> None:
             "<b>Commands</b>\n"
             "/track NUMBER [label] – follow a parcel\n"
             "/list – the parcels this chat follows\n"
+            "/archive – delivered and returned parcels\n"
             "/stop NUMBER – stop following a parcel\n"
             "/stopall – stop following every parcel\n"
             "/quiet – quiet hours for updates\n"

@@ -1,4 +1,4 @@
-"""The status card's buttons, ``/list`` and ``/stop``: every action checked against the chat."""
+"""The status card's buttons, ``/list``, ``/archive`` and ``/stop``, checked against the chat."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ from bot.formatting import render_history, short_status
 from bot.handlers.common import is_chat_admin, reply
 from bot.handlers.tracking import render_card
 from bot.i18n import Translator
-from bot.keyboards import CARD, HISTORY, REFRESH, STOP, card_keyboard, list_keyboard, parse
+from bot.keyboards import (
+    ARCHIVE_PAGE,
+    CARD,
+    HISTORY,
+    REFRESH,
+    STOP,
+    card_keyboard,
+    list_keyboard,
+    parse,
+)
 from bot.parcels import Lookup
 from storage import SubscriptionView
 
@@ -54,12 +63,12 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
         return
     await context.bot_data.storage.unsubscribe(view.id)
     await query.answer()
-    await reply(
-        update,
-        tr.gettext("Stopped tracking {number}.").format(
-            number=html.escape(view.label or view.parcel.number)
-        ),
+    text = (
+        tr.gettext("Deleted {number} from the archive.")
+        if view.archived_at is not None
+        else tr.gettext("Stopped tracking {number}.")
     )
+    await reply(update, text.format(number=html.escape(view.label or view.parcel.number)))
 
 
 async def card_button(update: Update, context: BotContext) -> None:
@@ -80,7 +89,7 @@ async def card_button(update: Update, context: BotContext) -> None:
         await reply(
             update,
             render_card(view, Lookup(view.parcel, result, None), tr),
-            reply_markup=card_keyboard(view.id, tr),
+            reply_markup=card_keyboard(view.id, tr, archived=view.archived_at is not None),
         )
     elif callback.action == HISTORY:
         await query.answer()
@@ -117,18 +126,25 @@ async def _refresh(update: Update, context: BotContext, view: SubscriptionView) 
 
 async def list_parcels(update: Update, context: BotContext) -> None:
     """Handle ``/list``: the chat's parcels, a page at a time."""
-    text, markup = await _list_page(update, context, 0)
+    text, markup = await _list_page(update, context, 0, archived=False)
+    await reply(update, text, reply_markup=markup)
+
+
+async def archive_parcels(update: Update, context: BotContext) -> None:
+    """Handle ``/archive``: the chat's delivered and returned parcels, a page at a time."""
+    text, markup = await _list_page(update, context, 0, archived=True)
     await reply(update, text, reply_markup=markup)
 
 
 async def list_page(update: Update, context: BotContext) -> None:
-    """Handle the list's page arrows."""
+    """Handle the page arrows of the list and of the archive."""
     query = update.callback_query
     callback = parse(query.data) if query else None
     if query is None or callback is None:
         return
     await query.answer()
-    text, markup = await _list_page(update, context, callback.number)
+    archived = callback.action == ARCHIVE_PAGE
+    text, markup = await _list_page(update, context, callback.number, archived=archived)
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except BadRequest as err:
@@ -137,20 +153,32 @@ async def list_page(update: Update, context: BotContext) -> None:
 
 
 async def _list_page(
-    update: Update, context: BotContext, page: int
+    update: Update, context: BotContext, page: int, *, archived: bool
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Render one page of the chat's parcels."""
+    """Render one page of the chat's parcels, or of its archive."""
     chat = update.effective_chat
     assert chat is not None
     tr = context.tr
     storage = context.bot_data.storage
-    total = await storage.count_subscriptions(chat.id)
+    total = await storage.count_subscriptions(chat.id, archived=archived)
+    if total == 0 and archived:
+        return tr.gettext(
+            "The archive is empty. Delivered and returned parcels move here a few days later."
+        ), None
     if total == 0:
         return tr.gettext("This chat follows no parcels yet. Send me a tracking number."), None
     page = max(0, min(page, (total - 1) // PAGE_SIZE))
-    views = await storage.list_subscriptions(chat.id, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
-    header = tr.ngettext(
-        "This chat follows {count} parcel:", "This chat follows {count} parcels:", total
+    views = await storage.list_subscriptions(
+        chat.id, archived=archived, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    header = (
+        tr.ngettext(
+            "The archive holds {count} parcel:", "The archive holds {count} parcels:", total
+        )
+        if archived
+        else tr.ngettext(
+            "This chat follows {count} parcel:", "This chat follows {count} parcels:", total
+        )
     ).format(count=total)
     lines = [header, ""]
     for index, view in enumerate(views, start=page * PAGE_SIZE + 1):
@@ -158,7 +186,8 @@ async def _list_page(
         name = html.escape(view.label) + " · " if view.label else ""
         lines.append(f"{index}. {name}<code>{html.escape(view.parcel.number)}</code> — {status}")
     rows = [(v.id, _list_line(v, tr)) for v in views]
-    markup = list_keyboard(rows, page, (page + 1) * PAGE_SIZE < total, tr)
+    has_next = (page + 1) * PAGE_SIZE < total
+    markup = list_keyboard(rows, page, has_next, tr, archived=archived)
     return "\n".join(lines), markup
 
 
