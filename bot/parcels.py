@@ -7,7 +7,7 @@ import logging
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
@@ -192,9 +192,11 @@ class ParcelService:
         interval = self.policy.next_interval(
             status, changed=bool(fresh), previous=parcel.check_interval, failed=failed
         )
+        next_check = self.policy.next_check(now, interval)
         if isinstance(error, BudgetExhausted):
             # Our daily quota (a UTC day) is used up: asking again before it renews is useless.
-            interval = (next_budget_day(now) - now).total_seconds() + interval
+            # The interval itself stays a retry's, so the next lookup starts from it.
+            next_check = max(next_check, next_budget_day(now) + timedelta(seconds=interval))
         latest = result.latest if result else None
         # The first lookup at subscription time is the baseline: the user sees it in the card.
         # A parcel that was "not found" or unreachable then and appears later is news.
@@ -207,7 +209,7 @@ class ParcelService:
             last_event_at=latest.occurred_at if latest else None,
             not_found=not_found,
             error=str(error) if failed else None,
-            next_check_at=self.policy.next_check(now, interval),
+            next_check_at=next_check,
             check_interval=interval,
             events=events,
             notify=notify and not baseline,

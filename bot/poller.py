@@ -187,7 +187,6 @@ class Poller:
     ) -> None:
         """GdePosylka: one request per number, with the courier each parcel was added with."""
         semaphore = asyncio.Semaphore(SINGLE_CONCURRENCY)
-        started = time.monotonic()
 
         async def one(parcel: Parcel) -> tuple[Parcel, Outcome] | None:
             async with semaphore:
@@ -204,6 +203,7 @@ class Poller:
             if not self._health(name).breaker.allows(datetime.now(UTC)):
                 return  # paused while this chunk waited: spend no budget on it
             await client.reserve([parcel.number for parcel in parcels])
+            started = time.monotonic()
             answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
         if answered:
             await self._batch_done(name, answered, time.monotonic() - started)
@@ -230,11 +230,12 @@ class Poller:
             return
         health = self._health(name)
         limited = [o for o in failures if isinstance(o, CarrierRateLimited)]
+        answered = any(not isinstance(o, BudgetExhausted) for _, o in pairs)
         if limited:
             waits = [o.retry_after for o in limited if o.retry_after is not None]
             health.breaker.failure(datetime.now(UTC), retry_after=max(waits, default=None))
             health.last_error = limited[0].message
-        else:
+        elif answered:  # a chunk refused by our own quota made no request: proves nothing
             health.breaker.success()
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
         items: list[LookupOutcome] = []

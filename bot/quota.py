@@ -33,13 +33,17 @@ class StorageNewNumberBudget:
         # storage once a day (after pruning, at most DAILY_NEW_NUMBERS × kept days), then kept
         # up to date here.
         self._seen: set[str] = set()
+        self._refused: set[str] = set()  # refused today: the day's budget cannot grow back
         self._seen_day: str | None = None
 
     async def admit(self, number: str) -> bool:
         """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
         # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
-        if number in self._seen and self._seen_day == budget_day():
-            return True
+        if self._seen_day == budget_day():
+            if number in self._seen:
+                return True
+            if number in self._refused:
+                return False
         return number in await self.admit_many([number])
 
     async def admit_many(self, numbers: Sequence[str]) -> set[str]:
@@ -47,10 +51,13 @@ class StorageNewNumberBudget:
         today = budget_day()
         if self._seen_day != today:
             self._seen = await self.storage.budget_numbers(NEW_NUMBERS)
+            self._refused = set()
             self._seen_day = today
         new = [number for number in numbers if number not in self._seen]
         if new:
-            self._seen |= await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)
+            admitted = await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)
+            self._seen.update(admitted)  # not |=: the set may have been reloaded meanwhile
+            self._refused.update(n for n in new if n not in admitted)
         return {number for number in numbers if number in self._seen}
 
     async def remaining(self) -> int:

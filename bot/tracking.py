@@ -9,14 +9,10 @@ from datetime import UTC, datetime
 from bot.breaker import Breakers
 from bot.carriers.detect import normalize
 from bot.carriers.errors import (
-    BudgetExhausted,
     CarrierError,
     CarrierNotConfigured,
     CarrierPaused,
-    CarrierRateLimited,
-    CarrierUnavailable,
     NotTrackable,
-    ParcelNotFound,
 )
 from bot.carriers.gdeposylka import GdePosylkaClient
 from bot.carriers.models import TrackingResult
@@ -122,25 +118,13 @@ class TrackingService:
             # The poller saw this carrier fail again and again: asking it once more for a
             # user would most likely fail too, and slowly. The caller shows what we know.
             raise CarrierPaused(name, "paused after repeated failures")
-        try:
-            if isinstance(client, GdePosylkaClient):
-                result = await client.track(number, lang, courier=candidate.courier)
-            else:
-                result = await client.track(number, lang)
-        except BudgetExhausted:
-            raise  # our own quota: nothing about the carrier's health
-        except CarrierRateLimited as err:
-            if breaker is not None:
-                breaker.failure(datetime.now(UTC), retry_after=err.retry_after)
-            raise
-        except CarrierUnavailable:
-            if breaker is not None:
-                breaker.failure(datetime.now(UTC))
-            raise
-        except ParcelNotFound:
-            if breaker is not None:
-                breaker.success()  # an answer all the same
-            raise
+        if isinstance(client, GdePosylkaClient):
+            result = await client.track(number, lang, courier=candidate.courier)
+        else:
+            result = await client.track(number, lang)
+        # A real answer ends a pause early. Failures are left to the poller, which judges whole
+        # batches: one user's unlucky request must not pause a carrier for everyone. (Errors
+        # are not proof of a request either: GdePosylka answers "not found" from its cache.)
         if breaker is not None:
             breaker.success()
         return result

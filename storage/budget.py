@@ -57,5 +57,12 @@ class BudgetMixin(StorageCore):
         )
 
     async def prune_budget(self, before_day: str) -> int:
-        """Delete budget days that sort before a day and return how many rows went."""
-        return await self._execute("DELETE FROM budget WHERE day < ?", (before_day,))
+        """Delete budget days that sort before a day and return how many rows went.
+
+        Rows of numbers that still have a parcel stay: a parcel in transit for months must
+        not look new (and cost the day's budget again) once its first day is old.
+        """
+        return await self._execute(
+            "DELETE FROM budget WHERE day < ? AND number NOT IN (SELECT number FROM parcels)",
+            (before_day,),
+        )

@@ -10,6 +10,7 @@ import pytest
 from telegram import Chat, Update
 
 from bot.quota import next_budget_day
+from bot.schedule import JITTER, RETRY_INTERVAL
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import (
@@ -119,6 +120,9 @@ async def test_a_number_beyond_the_daily_quota_waits_for_tomorrow(env: BotEnv) -
     [view] = await env.storage.list_subscriptions(1)  # saved all the same
     assert view.parcel.next_check_at is not None
     assert view.parcel.next_check_at >= next_budget_day(datetime.now(UTC))
+    # The wait is not an interval: the next lookup starts from a retry's, not from a day's.
+    assert view.parcel.check_interval is not None
+    assert view.parcel.check_interval <= RETRY_INTERVAL * (1 + JITTER)
 
 
 async def test_carrier_failure_is_an_answer_and_the_parcel_is_kept(env: BotEnv) -> None:

@@ -398,3 +398,20 @@ async def test_carrier_texts_are_fetched_in_one_language_whatever_the_chat_reads
     await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
     await env.cycle()
     assert env.telegram.sent() == []  # nothing looked new
+
+
+async def test_users_lookups_close_a_pause_only_with_a_real_answer(env: BotEnv) -> None:
+    breakers = env.app.bot_data.poller.breakers
+    assert breakers is not None
+    breaker = breakers["ukrposhta"]
+    breaker.failures = 4
+    breaker.opened_until = datetime.now(UTC) - timedelta(seconds=1)  # the pause is over
+    await env.send(make_message("0500100031135", user=make_user(1, "en")))  # not found
+    env.carriers.faults["ukrposhta"] = "500"
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await env.send(make_message(UP, user=make_user(2, "en")))  # fails
+    assert breaker.failures == 4  # neither answer decides: the poller judges whole batches
+    env.carriers.faults.clear()
+    env.carriers.set("ukrposhta", "0500100031208", FakeEvent("10100", T0, "KYIV 1"))
+    await env.send(make_message("0500100031208", user=make_user(3, "en")))
+    assert (breaker.failures, breaker.opened_until) == (0, None)

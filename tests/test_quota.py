@@ -56,4 +56,5 @@ async def test_a_chunk_is_admitted_in_order_in_one_go(
 
     monkeypatch.setattr(storage, "budget_admit_many", no_query)
     assert [await budget.admit(n) for n in ("N1", "N2", "OLD")] == [True, True, True]
+    assert await budget.admit("N3") is False  # refused today: no query either
     await storage.close()

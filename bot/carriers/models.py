@@ -128,11 +128,12 @@ def kyiv_local(text: str, fmt: str | None = None) -> datetime:
     return parsed.astimezone(UTC)
 
 
-# strptime's own widths: %Y takes four digits, the others one or two (%d also " 6").
+# strptime's own widths: %Y takes four digits, the others one or two (%d also " 6"). Only ASCII
+# digits: strptime also takes some other scripts' digits in some places, carriers send none.
 _FIELDS = {
-    "%Y": r"(?P<Y>\d{4})",
-    "%d": r"(?P<d>\d{1,2}| \d)",
-    **{f"%{c}": rf"(?P<{c}>\d{{1,2}})" for c in "mHMS"},
+    "%Y": r"(?P<Y>[0-9]{4})",
+    "%d": r"(?P<d>[0-9]{1,2}| [0-9])",
+    **{f"%{c}": rf"(?P<{c}>[0-9]{{1,2}})" for c in "mHMS"},
 }
 
 
@@ -142,7 +143,7 @@ def _pattern(fmt: str) -> re.Pattern[str]:
     parts = re.split(r"(%[YmdHMS])", fmt)
     # As in strptime, a space in the format stands for any run of whitespace.
     return re.compile(
-        "".join(_FIELDS.get(part) or re.escape(part).replace(r"\ ", r"\s+") for part in parts)
+        "".join(_FIELDS.get(part) or re.escape(part).replace(r"\ ", r"\s+") for part in parts),
     )
 
 

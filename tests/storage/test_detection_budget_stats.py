@@ -9,6 +9,7 @@ import pytest
 
 from storage import CarrierStat, Storage
 from storage.carrier_stats import percentile
+from storage.core import IN_CHUNK
 from tests.storage.helpers import at
 
 
@@ -70,10 +71,23 @@ async def test_budget_is_per_counter_and_day(store: Storage) -> None:
 
 async def test_prune_budget(store: Storage) -> None:
     await store.budget_admit("gp", "2024-04-30", "A", 5)
+    await store.budget_admit("gp", "2024-04-30", "STILL-FOLLOWED", 5)
+    await store.get_or_create_parcel("gdeposylka/china-post", "STILL-FOLLOWED")
     await store.budget_admit("gp", "2024-05-01", "A", 5)
     assert await store.prune_budget("2024-05-01") == 1
-    assert await store.budget_used("gp", "2024-04-30") == 0
+    assert await store.budget_used("gp", "2024-04-30") == 1  # its parcel still exists
     assert await store.budget_used("gp", "2024-05-01") == 1
+    assert await store.budget_numbers("gp") == {"A", "STILL-FOLLOWED"}
+
+
+async def test_budget_admit_many_in_order(store: Storage) -> None:
+    assert await store.budget_admit_many("gp", "2024-05-01", [], 3) == set()
+    await store.budget_admit("gp", "2024-05-01", "OLD", 3)
+    numbers = ["N1", "OLD", "N1", "N2", "N3", *(f"X{i}" for i in range(IN_CHUNK))]
+    assert await store.budget_admit_many("gp", "2024-05-01", numbers, 3) == {"OLD", "N1", "N2"}
+    # Full: numbers counted that day still pass, new ones do not.
+    assert await store.budget_admit_many("gp", "2024-05-01", ["N2", "N4"], 3) == {"N2"}
+    assert await store.budget_used("gp", "2024-05-01") == 3
 
 
 @pytest.mark.parametrize(

@@ -362,3 +362,35 @@ async def test_record_lookups_stores_a_batch_atomically(store) -> None:  # type:
             ]
         )
     assert (await store.get_parcel(second.id)).status != "delivered"  # rolled back
+
+
+async def test_record_lookups_queues_each_parcels_pushes_but_the_quiet_one(store: Storage) -> None:
+    from storage import LookupRecord
+
+    one = await follow(store, 1, "A")
+    other_chat = await follow(store, 2, "A")
+    two = await follow(store, 1, "B")
+    records = [
+        LookupRecord(
+            one.parcel_id,
+            T0,
+            "in_transit",
+            at(60),
+            3600.0,
+            events=(event("a"),),
+            notify=True,
+            loud=True,
+            quiet_for=one.id,
+        ),
+        LookupRecord(
+            two.parcel_id, T0, "in_transit", at(60), 3600.0, events=(event("b"),), notify=True
+        ),
+    ]
+    await store.record_lookups(records)
+    pending = await store.pending_outbox(10)
+    assert sorted((item.subscription_id, item.loud) for item in pending) == sorted(
+        [(other_chat.id, True), (two.id, False)]
+    )
+    assert [json.loads(item.payload) for item in pending if item.subscription_id == two.id] == [
+        ["b"]
+    ]
