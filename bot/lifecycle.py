@@ -16,8 +16,12 @@ DAY = 86_400.0
 TERMINAL_WATCH = 3 * DAY  # delivered/returned parcels are re-checked daily this long
 NOT_FOUND_LIMIT = 14 * DAY  # "not registered yet" this long → ask whether to keep tracking
 NO_MOVEMENT_LIMIT = 30 * DAY  # no new event this long → ask whether to keep tracking
+# [?] How long a branch or a locker keeps a parcel is not in the carriers' documents (InPost
+# lockers are commonly said to keep one 48 h, Nova Poshta branches a few days for free): the
+# reminders say how long the parcel has waited, never a deadline. One table to change.
+PICKUP_REMINDERS = (1 * DAY, 3 * DAY)  # after this long ready for pickup, remind the chats
 
-FINAL, STALE = "final", "stale"
+FINAL, STALE, PICKUP = "final", "stale", "pickup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,30 @@ class Lifecycle:
                 parcel.id, STALE, json.dumps({"reason": reason}), False
             )
             await self.storage.mark_stale_asked(parcel.id, now)
+
+    async def remind_pickups(self, now: datetime) -> int:
+        """Remind the chats of parcels waiting for pickup a day, then three; return how many.
+
+        A reminder is sent once per threshold, and only for a threshold crossed while the bot
+        was following the parcel: a parcel followed when it had waited for days already was
+        shown as waiting in its card.
+        """
+        thresholds = [self._limit(seconds) for seconds in PICKUP_REMINDERS]
+        reminded = 0
+        for parcel in await self.storage.waiting_for_pickup(now - thresholds[0]):
+            ready = parcel.last_event_at
+            assert ready is not None  # the query asks for a time
+            crossed = max(ready + limit for limit in thresholds if now - ready >= limit)
+            if crossed <= parcel.created_at:
+                continue
+            if parcel.pickup_reminded_at is not None and parcel.pickup_reminded_at >= crossed:
+                continue
+            async with self.storage.transaction():
+                payload = json.dumps({"since": ready.isoformat()})
+                await self.storage.notify_subscribers(parcel.id, PICKUP, payload, True)
+                await self.storage.mark_pickup_reminded(parcel.id, now)
+            reminded += 1
+        return reminded
 
     def _stale_reason(self, parcel: Parcel, now: datetime) -> str | None:
         """Say why a parcel looks abandoned, if it does."""

@@ -18,7 +18,7 @@ from bot.carriers.models import KYIV, ParcelStatus
 from bot.formatting import TELEGRAM_LIMIT, event_line
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
-from bot.lifecycle import FINAL, STALE
+from bot.lifecycle import FINAL, PICKUP, STALE
 from bot.parcels import tracking_event
 from bot.retry import retry_after_seconds
 from bot.routing import client_of_key
@@ -93,7 +93,7 @@ class Notifier:
         with_events = {
             views[item.subscription_id].parcel.id
             for item in items
-            if item.kind not in (FINAL, STALE) and item.subscription_id in views
+            if item.kind not in (FINAL, STALE, PICKUP) and item.subscription_id in views
         }
         events = await self.storage.events_of(sorted(with_events))
         return _Known(chats, views, events)
@@ -228,6 +228,17 @@ def _render_item(
             else _("Delivered; I stopped tracking it. It stays in the archive.")
         )
         return f"{title}\n{status_label(status, _)}\n{text}"
+    if item.kind == PICKUP:
+        since = _since(payload)
+        if since is None:
+            return None
+        days = max(1, (datetime.now(UTC) - since).days)
+        reminder = tr.ngettext(
+            "🔔 Waiting for pickup for {days} day, since {since}. Remember to collect it.",
+            "🔔 Waiting for pickup for {days} days, since {since}. Remember to collect it.",
+            days,
+        ).format(days=days, since=tr.datetime(since))
+        return f"{title}\n{reminder}"
     if item.kind == STALE:
         reason = payload.get("reason") if isinstance(payload, dict) else None
         question = (
@@ -251,6 +262,15 @@ def _render_item(
         )
     lines += [event_line(e, carrier, tr) for e in events[-MAX_EVENTS_PER_PARCEL:]]
     return "\n".join(lines)
+
+
+def _since(payload: Any) -> datetime | None:
+    """Read a pickup reminder's "since" time; None when the row is damaged."""
+    try:
+        since = datetime.fromisoformat(payload["since"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return since if since.tzinfo is not None else None
 
 
 def _load(payload: str) -> Any:

@@ -265,6 +265,7 @@ def _updated(parcel: Parcel, record: LookupRecord) -> Parcel:
         not_found_since=_not_found_since(parcel, record),
         last_error=record.error,
         stale_asked_at=parcel.stale_asked_at,
+        pickup_reminded_at=parcel.pickup_reminded_at,
         created_at=parcel.created_at,
     )
 

@@ -127,6 +127,11 @@ class Poller:
                 follow_up = asyncio.create_task(self._drain_after(task))
                 self._background.add(follow_up)
                 follow_up.add_done_callback(self._background.discard)
+        if self.lifecycle is not None:
+            try:  # in the same drain as the tick's news: one message per chat
+                await self.lifecycle.remind_pickups(datetime.now(UTC))
+            except Exception:
+                logger.exception("pickup reminders failed; the tick's pushes still go out")
         await self.drain()
 
     async def _check_carrier(self, name: str, client: Carrier, parcels: list[Parcel]) -> None:

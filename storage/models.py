@@ -37,6 +37,7 @@ class Parcel:
     last_error: str | None
     stale_asked_at: datetime | None
     created_at: datetime
+    pickup_reminded_at: datetime | None = None  # when chats were last told it waits for them
 
 
 @dataclass(frozen=True, slots=True)

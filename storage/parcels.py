@@ -70,6 +70,32 @@ class ParcelsMixin(StorageCore):
         )
         return changed > 0
 
+    async def waiting_for_pickup(self, ready_before: datetime) -> list[Parcel]:
+        """Return followed parcels ready for pickup since at or before a time (oldest first).
+
+        Only parcels a reachable chat still follows: nobody else is reminded.
+        """
+        rows = await self._fetchall(
+            "SELECT * FROM parcels AS p "
+            "WHERE p.status = 'ready_for_pickup' AND p.last_event_at <= ? "
+            "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}) "
+            "ORDER BY p.last_event_at, p.id",
+            (to_db(ready_before),),
+        )
+        return [parcel_from_row(row) for row in rows]
+
+    async def mark_pickup_reminded(self, parcel_id: int, at: datetime) -> bool:
+        """Remember when the chats were reminded that a parcel waits for pickup.
+
+        Returns:
+            False when the parcel is unknown.
+        """
+        changed = await self._execute(
+            "UPDATE parcels SET pickup_reminded_at = ? WHERE id = ?", (to_db(at), parcel_id)
+        )
+        return changed > 0
+
     async def mark_stale_asked(self, parcel_id: int, at: datetime | None) -> bool:
         """Remember when the chats were asked whether a silent parcel still matters (None clears).
 

@@ -28,6 +28,7 @@ PARCEL_FIELDS = (
     "not_found_since",
     "last_error",
     "stale_asked_at",
+    "pickup_reminded_at",
     "created_at",
 )
 # Joined queries prefix parcel columns so they do not collide with the subscription's.
@@ -70,6 +71,7 @@ def parcel_from_row(row: Row, prefix: str = "") -> Parcel:
         not_found_since=opt_from_db(row[f"{prefix}not_found_since"]),
         last_error=row[f"{prefix}last_error"],
         stale_asked_at=opt_from_db(row[f"{prefix}stale_asked_at"]),
+        pickup_reminded_at=opt_from_db(row[f"{prefix}pickup_reminded_at"]),
         created_at=from_db(row[f"{prefix}created_at"]),
     )
 

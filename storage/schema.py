@@ -134,4 +134,17 @@ _V4_BUDGET_NUMBER = """
 CREATE INDEX budget_number ON budget (counter, number);
 """
 
-MIGRATIONS: list[str] = [_V1_BASE, _V2_BROADCASTS, _V3_CARRIER_CALLS, _V4_BUDGET_NUMBER]
+# When the chats were last reminded that a parcel waits for pickup; a partial index keeps the
+# once-a-tick search for waiting parcels cheap.
+_V5_PICKUP_REMINDERS = """
+ALTER TABLE parcels ADD COLUMN pickup_reminded_at TEXT;
+CREATE INDEX parcels_waiting ON parcels (last_event_at) WHERE status = 'ready_for_pickup';
+"""
+
+MIGRATIONS: list[str] = [
+    _V1_BASE,
+    _V2_BROADCASTS,
+    _V3_CARRIER_CALLS,
+    _V4_BUDGET_NUMBER,
+    _V5_PICKUP_REMINDERS,
+]

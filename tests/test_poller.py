@@ -415,3 +415,61 @@ async def test_users_lookups_close_a_pause_only_with_a_real_answer(env: BotEnv) 
     env.carriers.set("ukrposhta", "0500100031208", FakeEvent("10100", T0, "KYIV 1"))
     await env.send(make_message("0500100031208", user=make_user(3, "en")))
     assert (breaker.failures, breaker.opened_until) == (0, None)
+
+
+async def test_parcels_waiting_for_pickup_are_reminded_after_a_day_and_after_three(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as env:
+        lifecycle = env.app.bot_data.poller.lifecycle
+        assert lifecycle is not None
+        now = datetime.now(UTC)
+        env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+        await follow(env, 1, "en", "ukrposhta", UP, "boots")
+        # Waiting for days already when followed: the card said so, no reminder.
+        env.carriers.set("ukrposhta", "0500100031208", FakeEvent("21700", now - timedelta(days=5)))
+        await follow(env, 2, "en", "ukrposhta", "0500100031208")
+        await env.cycle()
+        env.carriers.add("ukrposhta", UP, FakeEvent("21700", now, "LVIV 7"))
+        await env.cycle()  # the "ready for pickup" push itself
+        env.telegram.clear()
+
+        assert await lifecycle.remind_pickups(now + timedelta(hours=23)) == 0
+        assert await lifecycle.remind_pickups(now + timedelta(days=1, minutes=1)) == 1
+        assert await lifecycle.remind_pickups(now + timedelta(days=2)) == 0  # once per step
+        await env.app.bot_data.notifier.drain()
+        [reminder] = env.telegram.sent()
+        assert int(reminder.params["chat_id"]) == 1
+        assert "boots" in reminder.text
+        assert "Waiting for pickup for 1 day, since" in reminder.text
+        assert await lifecycle.remind_pickups(now + timedelta(days=3, minutes=1)) == 1
+        assert await lifecycle.remind_pickups(now + timedelta(days=20)) == 0
+        # Collected: nothing more to remind.
+        env.carriers.add("ukrposhta", UP, FakeEvent("41000", now + timedelta(hours=1), "LVIV 7"))
+        await env.storage.schedule_parcel(
+            (await env.storage.list_subscriptions(1))[0].parcel_id, datetime.now(UTC), 60.0
+        )
+        await env.cycle()
+        assert await env.storage.waiting_for_pickup(now + timedelta(days=30)) != []  # chat 2's
+        assert all(p.number != UP for p in await env.storage.waiting_for_pickup(now))
+
+
+async def test_each_tick_looks_for_parcels_waiting_for_pickup(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.lifecycle import Lifecycle
+
+    seen: list[datetime] = []
+
+    async def remind(self: Lifecycle, now: datetime) -> int:
+        seen.append(now)
+        raise RuntimeError("reminders broken")  # must not keep the tick's pushes back
+
+    monkeypatch.setattr(Lifecycle, "remind_pickups", remind)
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await follow(env, 1, "en", "ukrposhta", UP)
+    await env.cycle()
+    env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=1), "KYIV 2"))
+    await env.cycle()
+    assert len(seen) >= 2
+    assert any("KYIV 2" in t for t in env.telegram.texts(1))

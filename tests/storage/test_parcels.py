@@ -394,3 +394,26 @@ async def test_record_lookups_queues_each_parcels_pushes_but_the_quiet_one(store
     assert [json.loads(item.payload) for item in pending if item.subscription_id == two.id] == [
         ["b"]
     ]
+
+
+async def test_waiting_for_pickup_lists_followed_ready_parcels(store: Storage) -> None:
+    ready = await follow(store, 1, "READY")
+    early = await follow(store, 1, "NOT-YET")
+    moving = await follow(store, 1, "MOVING")
+    blocked = await follow(store, 2, "BLOCKED")
+    archived = await follow(store, 3, "ARCHIVED")
+    for view, minutes in ((ready, 0), (early, 90), (blocked, 0), (archived, 0)):
+        await lookup(
+            store, view.parcel, [event(view.parcel.number, minutes)], status="ready_for_pickup"
+        )
+    await lookup(store, moving.parcel, [event("m")], status="in_transit")
+    await store.set_chat_blocked(2, True)
+    await store.archive_subscription(archived.id)
+    assert [p.number for p in await store.waiting_for_pickup(at(60))] == ["READY"]
+    assert await store.mark_pickup_reminded(ready.parcel_id, at(61)) is True
+    assert await store.mark_pickup_reminded(404, at(61)) is False
+    waiting = await store.waiting_for_pickup(at(120))
+    assert [(p.number, p.pickup_reminded_at) for p in waiting] == [
+        ("READY", at(61)),
+        ("NOT-YET", None),
+    ]
