@@ -222,6 +222,18 @@ class ParcelService:
         events = tuple(tracking_event(e) for e in await self.storage.parcel_events(parcel.id))
         return TrackingResult(client_of_key(parcel.carrier), parcel.number, events)
 
+    async def stored_results(self, parcels: Sequence[Parcel]) -> dict[int, TrackingResult]:
+        """Rebuild many parcels' results at once (one query), by parcel id."""
+        stored = await self.storage.events_of([parcel.id for parcel in parcels])
+        return {
+            parcel.id: TrackingResult(
+                client_of_key(parcel.carrier),
+                parcel.number,
+                tuple(tracking_event(e) for e in stored[parcel.id]),
+            )
+            for parcel in parcels
+        }
+
 
 def tracking_event(stored: StoredEvent) -> TrackingEvent:
     """Turn a stored event back into the carrier-neutral model."""

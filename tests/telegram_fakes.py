@@ -14,6 +14,7 @@ from telegram import (
     ChatMemberBanned,
     ChatMemberMember,
     ChatMemberUpdated,
+    InlineQuery,
     Message,
     MessageEntity,
     Update,
@@ -190,6 +191,12 @@ def make_callback(
     message = Message(next(_ids), datetime.now(UTC), chat, from_user=bot_user, text=message_text)
     query = CallbackQuery(str(next(_ids)), user, "instance", data=data, message=message)
     return Update(next(_ids), callback_query=query)
+
+
+def make_inline_query(text: str, *, user: User | None = None, offset: str = "") -> Update:
+    """Build an inline query (``@bot text`` typed in any chat)."""
+    query = InlineQuery(str(next(_ids)), user or make_user(), text, offset)
+    return Update(next(_ids), inline_query=query)
 
 
 def make_membership(chat: Chat, user: User, *, blocked: bool, was_blocked: bool = False) -> Update:

@@ -10,6 +10,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -31,6 +32,7 @@ from bot.handlers.cards import archive_parcels, card_button, list_page, list_par
 from bot.handlers.common import remember_chat
 from bot.handlers.conversations import conversation_handlers
 from bot.handlers.errors import on_error
+from bot.handlers.inline import inline_parcels
 from bot.handlers.preferences import keep_tracking, quiet_hours
 from bot.handlers.tracking import pick_carrier, track_command, track_text
 from bot.keyboards import (
@@ -62,6 +64,7 @@ def build_handlers(
         CommandHandler("language", choose_language),
         CommandHandler("track", track_command, block=False),
         CommandHandler("list", list_parcels),
+        InlineQueryHandler(inline_parcels),
         CommandHandler("archive", archive_parcels),
         CommandHandler("stop", stop_number),
         CommandHandler("quiet", quiet_hours),

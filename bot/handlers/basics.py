@@ -9,6 +9,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.inline import INLINE_START
 from bot.handlers.tracking import track_deep_link
 from bot.keyboards import language_keyboard, parse
 
@@ -19,7 +20,7 @@ _GONE = frozenset({ChatMemberStatus.BANNED, ChatMemberStatus.LEFT})
 
 async def start(update: Update, context: BotContext) -> None:
     """Greet the user; ``/start <number>`` (a deep link) follows that number at once."""
-    if context.args:
+    if context.args and context.args != [INLINE_START]:
         await track_deep_link(update, context, " ".join(context.args))
         return
     _ = context.tr.gettext

@@ -1,0 +1,82 @@
+"""Inline mode: ``@bot`` in any chat lists the user's parcels; picking one posts its card."""
+
+from __future__ import annotations
+
+from telegram import (
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    Update,
+)
+from telegram.constants import ParseMode
+
+from bot.context import BotContext
+from bot.formatting import short_status
+from bot.handlers.tracking import render_card
+from bot.i18n import negotiate_language
+from bot.parcels import Lookup
+
+RESULTS_PER_PAGE = 20  # Telegram shows at most 50 results per answer
+INLINE_START = "inline"  # the /start parameter of the "no parcels yet" button
+CACHE_SECONDS = 30  # personal results: short, so a new status shows soon
+
+
+async def inline_parcels(update: Update, context: BotContext) -> None:
+    """Answer an inline query with the asker's own parcels, filtered by the typed text.
+
+    Only the parcels of the user's private chat with the bot are listed (a group's parcels
+    belong to the group), from storage: typing never triggers a carrier request.
+    """
+    query = update.inline_query
+    if query is None:
+        return
+    storage = context.bot_data.storage
+    chat = await storage.get_chat(query.from_user.id)
+    settings = context.bot_data.settings
+    language = (
+        chat.language
+        if chat is not None
+        else negotiate_language(query.from_user.language_code, settings.default_language)
+    )
+    tr = context.bot_data.catalogs.get(language)
+    wanted = query.query.strip().casefold()[:64]
+    views = await storage.list_subscriptions(
+        query.from_user.id, offset=0, limit=settings.max_parcels_per_chat
+    )
+    matching = [
+        v
+        for v in views
+        if wanted in v.parcel.number.casefold() or wanted in (v.label or "").casefold()
+    ]
+    start = int(query.offset) if query.offset.isdigit() else 0
+    page = matching[start : start + RESULTS_PER_PAGE]
+    results = await context.bot_data.parcels.stored_results([v.parcel for v in page])
+    articles = [
+        InlineQueryResultArticle(
+            id=str(view.id),
+            title=view.label or view.parcel.number,
+            description=f"{short_status(view.parcel.status, tr)} · {view.parcel.number}",
+            # A card stays far below Telegram's 4096 characters: five events, carrier texts
+            # cut at 200 characters each.
+            input_message_content=InputTextMessageContent(
+                render_card(view, Lookup(view.parcel, results[view.parcel.id], None), tr),
+                parse_mode=ParseMode.HTML,
+            ),
+        )
+        for view in page
+    ]
+    more = start + RESULTS_PER_PAGE < len(matching)
+    button = (
+        InlineQueryResultsButton(
+            tr.gettext("You follow no parcels yet: add one"), start_parameter=INLINE_START
+        )
+        if not views
+        else None
+    )
+    await query.answer(
+        articles,
+        cache_time=CACHE_SECONDS,
+        is_personal=True,
+        next_offset=str(start + RESULTS_PER_PAGE) if more else "",
+        button=button,
+    )
