@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.carriers.models import ParcelStatus
-from storage import Parcel, Storage
+from bot.carriers.models import KYIV, ParcelStatus
+from storage import Parcel, Storage, StoredEvent
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ NO_MOVEMENT_LIMIT = 30 * DAY  # no new event this long → ask whether to keep t
 # lockers are commonly said to keep one 48 h, Nova Poshta branches a few days for free): the
 # reminders say how long the parcel has waited, never a deadline. One table to change.
 PICKUP_REMINDERS = (1 * DAY, 3 * DAY)  # after this long ready for pickup, remind the chats
+REMINDER_FRESH = 1 * DAY  # a step crossed longer ago (bot down, parcel followed late): skipped
+REMINDER_HOURS = (9, 21)  # Kyiv hours in which reminders are queued: they deserve a sound
 
 FINAL, STALE, PICKUP = "final", "stale", "pickup"
 
@@ -63,22 +66,31 @@ class Lifecycle:
     async def remind_pickups(self, now: datetime) -> int:
         """Remind the chats of parcels waiting for pickup a day, then three; return how many.
 
-        A reminder is sent once per threshold, and only for a threshold crossed while the bot
-        was following the parcel: a parcel followed when it had waited for days already was
-        shown as waiting in its card.
+        The wait counts from the first of the latest run of "ready for pickup" events (a
+        locker's own reminder event does not restart it). A reminder is sent once per step,
+        in the daytime (Kyiv), and only for a step crossed recently while the bot followed the
+        parcel: one followed when it had waited for days already showed that in its card.
         """
-        thresholds = [self._limit(seconds) for seconds in PICKUP_REMINDERS]
+        if not REMINDER_HOURS[0] <= now.astimezone(KYIV).hour < REMINDER_HOURS[1]:
+            return 0
+        steps = sorted(self._limit(seconds) for seconds in PICKUP_REMINDERS)
+        candidates = await self.storage.waiting_for_pickup(now - steps[0])
+        events = await self.storage.events_of([parcel.id for parcel in candidates])
         reminded = 0
-        for parcel in await self.storage.waiting_for_pickup(now - thresholds[0]):
-            ready = parcel.last_event_at
-            assert ready is not None  # the query asks for a time
-            crossed = max(ready + limit for limit in thresholds if now - ready >= limit)
-            if crossed <= parcel.created_at:
+        for parcel in candidates:
+            since = _ready_since(events[parcel.id]) or parcel.last_event_at
+            assert since is not None  # the query asks for a time
+            crossed = [since + step for step in steps if now - since >= step]
+            if not crossed:
                 continue
-            if parcel.pickup_reminded_at is not None and parcel.pickup_reminded_at >= crossed:
+            latest = max(crossed)
+            if latest <= parcel.created_at or now - latest > self._limit(REMINDER_FRESH):
+                continue
+            if parcel.pickup_reminded_at is not None and parcel.pickup_reminded_at >= latest:
                 continue
             async with self.storage.transaction():
-                payload = json.dumps({"since": ready.isoformat()})
+                days = max(1, (now - since).days)
+                payload = json.dumps({"since": since.isoformat(), "days": days})
                 await self.storage.notify_subscribers(parcel.id, PICKUP, payload, True)
                 await self.storage.mark_pickup_reminded(parcel.id, now)
             reminded += 1
@@ -102,6 +114,17 @@ class Lifecycle:
             for _chat, subscription in subscribers:
                 await self.storage.archive_subscription(subscription.id)
         logger.info("parcel %s archived after %s", parcel.id, status)
+
+
+def _ready_since(events: Sequence[StoredEvent]) -> datetime | None:
+    """Return when the latest unbroken run of "ready for pickup" events began (oldest first)."""
+    since: datetime | None = None
+    for event in events:
+        if ParcelStatus.parse(event.status) is ParcelStatus.READY_FOR_PICKUP:
+            since = since or event.occurred_at
+        else:
+            since = None
+    return since
 
 
 def _last_news(parcel: Parcel) -> datetime:

@@ -230,9 +230,10 @@ def _render_item(
         return f"{title}\n{status_label(status, _)}\n{text}"
     if item.kind == PICKUP:
         since = _since(payload)
-        if since is None:
-            return None
-        days = max(1, (datetime.now(UTC) - since).days)
+        if since is None or view.parcel.status != ParcelStatus.READY_FOR_PICKUP:
+            return None  # damaged, or collected (or moved on) since the reminder was queued
+        days = payload.get("days") if isinstance(payload.get("days"), int) else None
+        days = max(1, days or (item.created_at - since).days)
         reminder = tr.ngettext(
             "🔔 Waiting for pickup for {days} day, since {since}. Remember to collect it.",
             "🔔 Waiting for pickup for {days} days, since {since}. Remember to collect it.",
@@ -266,6 +267,8 @@ def _render_item(
 
 def _since(payload: Any) -> datetime | None:
     """Read a pickup reminder's "since" time; None when the row is damaged."""
+    if not isinstance(payload, dict):
+        return None
     try:
         since = datetime.fromisoformat(payload["since"])
     except (TypeError, KeyError, ValueError):

@@ -138,6 +138,9 @@ CREATE INDEX budget_number ON budget (counter, number);
 # once-a-tick search for waiting parcels cheap.
 _V5_PICKUP_REMINDERS = """
 ALTER TABLE parcels ADD COLUMN pickup_reminded_at TEXT;
+-- Parcels already waiting when this version starts count as reminded: no burst of reminders.
+UPDATE parcels SET pickup_reminded_at = strftime('%Y-%m-%dT%H:%M:%S.000000+00:00', 'now')
+WHERE status = 'ready_for_pickup';
 CREATE INDEX parcels_waiting ON parcels (last_event_at) WHERE status = 'ready_for_pickup';
 """
 

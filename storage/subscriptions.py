@@ -146,8 +146,10 @@ class SubscriptionsMixin(StorageCore):
         return await self._execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,)) > 0
 
     async def unsubscribe_all(self, chat_id: int) -> int:
-        """Delete every subscription of a chat, archived ones too, and return how many."""
-        return await self._execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+        """Delete every current subscription of a chat (the archive stays); return how many."""
+        return await self._execute(
+            "DELETE FROM subscriptions WHERE chat_id = ? AND archived_at IS NULL", (chat_id,)
+        )
 
     async def subscribers(self, parcel_id: int) -> list[tuple[Chat, Subscription]]:
         """Return the live subscriptions of a parcel with their chats, in subscription order.

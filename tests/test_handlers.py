@@ -283,6 +283,12 @@ async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
     await env.send(make_callback(last))  # its card: history or delete, nothing to refresh
     [card] = env.telegram.sent()
     assert sorted(d.split(":")[0] for d in buttons(card.params)) == ["h", "x"]
+    assert "This parcel is in the archive: I no longer track it." in card.text
+    env.telegram.clear()
+    hits = sum(env.carriers.hits.values())
+    await env.send(make_callback(last.replace("c:", "r:")))  # an old card's Refresh
+    assert sum(env.carriers.hits.values()) == hits
+    assert env.telegram.sent("editMessageText") == []
     env.telegram.clear()
     await env.send(make_callback(last.replace("c:", "x:")))
     [deleted] = env.telegram.sent()
@@ -292,9 +298,26 @@ async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
 
     env.telegram.clear()
     intruder = make_user(2, "en")
-    await env.send(make_callback(f"c:{archived[0]}", user=intruder))  # another chat's archive
-    assert env.telegram.sent() == []
+    for forged in (f"c:{archived[0]}", f"x:{archived[0]}", "a:0"):  # another chat's archive
+        await env.send(make_callback(forged, user=intruder))
+    assert all("item" not in call.text for call in env.telegram.calls)
     assert await storage.count_subscriptions(1, archived=True) == 10
+
+
+async def test_in_a_group_only_the_adder_or_an_admin_deletes_from_the_archive(
+    env: BotEnv,
+) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    await env.storage.upsert_chat(group.id, group.type, "en")
+    parcel = await env.storage.get_or_create_parcel("inpost", "1" * 24)
+    subscription = await env.storage.subscribe(group.id, parcel.id, "gift", added_by=1)
+    await env.storage.archive_subscription(subscription.id)
+    await env.send(make_callback(f"x:{subscription.id}", chat=group, user=make_user(5, "en")))
+    [refusal] = [c for c in env.telegram.calls if c.method == "answerCallbackQuery"]
+    assert "can delete it" in str(refusal.params.get("text"))
+    assert await env.storage.count_subscriptions(group.id, archived=True) == 1
+    await env.send(make_callback(f"x:{subscription.id}", chat=group, user=make_user(1, "en")))
+    assert await env.storage.count_subscriptions(group.id, archived=True) == 0
 
 
 async def test_commands_in_private(env: BotEnv) -> None:

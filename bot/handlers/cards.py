@@ -56,10 +56,12 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
     assert query is not None
     tr = context.tr
     if not await may_stop(update, context, view):
-        await query.answer(
-            tr.gettext("Only the person who added this parcel or a chat admin can stop it."),
-            show_alert=True,
+        refusal = (
+            tr.gettext("Only the person who added this parcel or a chat admin can delete it.")
+            if view.archived_at is not None
+            else tr.gettext("Only the person who added this parcel or a chat admin can stop it.")
         )
+        await query.answer(refusal, show_alert=True)
         return
     await context.bot_data.storage.unsubscribe(view.id)
     await query.answer()
@@ -96,6 +98,9 @@ async def card_button(update: Update, context: BotContext) -> None:
         result = await parcels.stored_result(view.parcel)
         for chunk in render_history(result, tr):
             await reply(update, chunk)
+    elif callback.action == REFRESH and view.archived_at is not None:
+        # An old card's button: the parcel is finished and no longer looked up.
+        await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
     elif callback.action == REFRESH:
         await _refresh(update, context, view)
     elif callback.action == STOP:

@@ -183,6 +183,8 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
     else:
         name = carrier_name(client_of_key(lookup.parcel.carrier), _)
         blocks.append(f"{name} · <b>{html.escape(view.parcel.number)}</b>")
+    if view.archived_at is not None:
+        blocks.append(_("This parcel is in the archive: I no longer track it."))
     if lookup.error is not None:
         note = explain(lookup.error, view.parcel.number, tr)
         if isinstance(lookup.error, ParcelNotFound):

@@ -187,6 +187,29 @@ async def test_version_one_database_upgrades_with_data_intact(db_path: Path) -> 
         await storage.close()
 
 
+async def test_parcels_waiting_at_the_upgrade_count_as_reminded(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        await apply_migrations(conn, MIGRATIONS[:4])
+        created = T0.isoformat(timespec="microseconds")
+        for parcel_id, status in ((1, "ready_for_pickup"), (2, "in_transit")):
+            await conn.execute(
+                "INSERT INTO parcels (id, carrier, number, status, last_event_at, created_at) "
+                "VALUES (?, 'inpost', ?, ?, ?, ?)",
+                (parcel_id, f"N{parcel_id}", status, created, created),
+            )
+    storage = await open_storage(db_path)
+    try:
+        waiting, moving = await storage.get_parcel(1), await storage.get_parcel(2)
+        assert waiting is not None
+        assert moving is not None
+        assert waiting.pickup_reminded_at is not None  # no burst of reminders after deploying
+        assert waiting.pickup_reminded_at > T0
+        assert moving.pickup_reminded_at is None
+    finally:
+        await storage.close()
+
+
 async def test_failed_migration_is_rolled_back(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     broken = "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);"
