@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 BATCH = 500  # outbox rows read per round
 # Chats whose subscriptions, parcels' events and settings are read together: few queries, yet
-# at Telegram's 30 messages/s what a push is built from is at most about a second old.
-CHATS_PER_READ = 25
+# at Telegram's 30 messages/s what a push is built from is at most a few seconds old.
+CHATS_PER_READ = 100
 MAX_EVENTS_PER_PARCEL = 8
 DEFAULT_QUIET = (22 * 60, 8 * 60)  # minutes of the day, Kyiv time
 
