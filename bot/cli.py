@@ -74,6 +74,11 @@ async def _track(
     async with aiohttp.ClientSession() as session:
         service = TrackingService(build_carriers(settings, session))
         resolution = await service.resolve(number, forced)
+        if resolution.undetected:
+            return ExitCode.UNREACHABLE, _(
+                "I cannot tell the carrier of {number} right now: the carrier detection service "
+                "is not answering. Please send it again later."
+            ).format(number=resolution.number)
         if not resolution.candidates:
             return ExitCode.INVALID_NUMBER, _(
                 "{number} is not a tracking number I recognize: check for typos."

@@ -13,6 +13,7 @@ from bot.carriers.errors import (
     CarrierNotConfigured,
     CarrierPaused,
     NotTrackable,
+    ParcelNotFound,
 )
 from bot.carriers.gdeposylka import GdePosylkaClient
 from bot.carriers.models import TrackingResult
@@ -34,6 +35,7 @@ class Resolution:
 
     number: str
     candidates: tuple[Candidate, ...]
+    undetected: bool = False  # the online detector was needed but paused or failing
 
     @property
     def ambiguous(self) -> bool:
@@ -64,23 +66,33 @@ class TrackingService:
             return Resolution(number, (Candidate(forced, routes, courier=courier),))
         candidates = offline_candidates(number)
         if not candidates and online and may_ask_online(number):
-            candidates = await self._detect_online(number)
+            return await self._detect_online(number)
         return Resolution(number, tuple(candidates))
 
-    async def _detect_online(self, number: str) -> list[Candidate]:
-        """Ask GdePosylka which couriers a number belongs to; nothing when it is not configured."""
+    async def _detect_online(self, number: str) -> Resolution:
+        """Ask GdePosylka which couriers a number belongs to; nothing when it is not configured.
+
+        While GdePosylka's circuit is open no request is made, and a failed detection is not
+        "no such number": the resolution says it could not be checked.
+        """
         client = self.registry.gdeposylka
         if client is None:
-            return []
+            return Resolution(number, ())
+        breaker = self.breakers["gdeposylka"] if self.breakers is not None else None
+        if breaker is not None and not breaker.allows(datetime.now(UTC)):
+            return Resolution(number, (), undetected=True)
         try:
             detection = await client.detect(number)
+        except ParcelNotFound:
+            return Resolution(number, ())
         except CarrierError as err:
-            logger.warning("online detection failed: %s", err)
-            return []
-        return [
+            logger.info("online detection failed: %s", err)
+            return Resolution(number, (), undetected=True)
+        candidates = tuple(
             Candidate("gdeposylka", ("gdeposylka",), courier=c.slug, name=c.name_alt or c.name)
             for c in detection.couriers[:5]
-        ]
+        )
+        return Resolution(number, candidates)
 
     def client_for(self, candidate: Candidate) -> str:
         """Return the configured client for a candidate.

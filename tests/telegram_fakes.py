@@ -161,6 +161,7 @@ def make_message(
     chat: Chat | None = None,
     user: User | None = None,
     reply_to: Message | None = None,
+    via_bot: User | None = None,
 ) -> Update:
     """Build a text message update; commands get their entity like Telegram adds it."""
     user = user or make_user()
@@ -177,6 +178,7 @@ def make_message(
         text=text,
         entities=entities,
         reply_to_message=reply_to,
+        via_bot=via_bot,
     )
     return Update(next(_ids), message=message)
 

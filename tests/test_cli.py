@@ -83,13 +83,15 @@ async def test_found_parcels_print_status_and_history(
         (["612345678901234567890123"], "timeout", 7),
         (["612345678901234567890123"], "html", 9),
         (["0500100031143"], "401", 8),
+        (["AB1234567890XY"], None, 3),  # GdePosylka's detection does not know it
+        (["AB1234567890XY"], "500", 7),  # GdePosylka's detection is down: not "invalid"
     ],
 )
 async def test_failures_are_one_line_with_distinct_codes(
     carriers: FakeCarriers, args: list[str], fault: str | None, code: int
 ) -> None:
     if fault:
-        for name in ("ukrposhta", "inpost"):
+        for name in ("ukrposhta", "inpost", "gdeposylka"):
             carriers.faults[name] = fault
     env = {**carriers.env, "UKRPOSHTA_TOKEN": "t", "CARRIER_TIMEOUT_SECONDS": "0.5"}  # type: ignore[attr-defined]
     got, out, err = await run_cli(env, "track", *args, "--lang", "en")

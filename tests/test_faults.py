@@ -263,6 +263,28 @@ async def test_a_paused_carrier_is_not_asked_for_a_users_lookup(
         assert env.carriers.hits[carrier.name] > hits  # asked again after the pause
 
 
+@pytest.mark.parametrize("paused", [True, False], ids=["paused", "failing"])
+async def test_online_detection_while_gdeposylka_is_down(tmp_path: Path, paused: bool) -> None:
+    """GdePosylka paused (no request) or failing: a number only it could identify is "cannot
+    be told right now", not "invalid". (Chat messages only carry numbers the offline rules
+    know; this path serves `python -m bot track`, whose exit code is then 7, tested there.)
+    """
+    async with faulty_bot(tmp_path) as env:
+        breakers = env.app.bot_data.poller.breakers
+        assert breakers is not None
+        if paused:
+            breakers["gdeposylka"].opened_until = datetime.now(UTC) + timedelta(minutes=5)
+        else:
+            env.carriers.faults["gdeposylka"] = "500"
+        resolution = await env.app.bot_data.parcels.tracking.resolve("AB1234567890XY")
+        assert (resolution.candidates, resolution.undetected) == ((), True)
+        assert env.carriers.hits["gdeposylka-detect"] == (0 if paused else 1)
+        env.carriers.faults.clear()
+        breakers["gdeposylka"].success()
+        resolution = await env.app.bot_data.parcels.tracking.resolve("AB1234567890XY")
+        assert (resolution.candidates, resolution.undetected) == ((), False)  # unknown to it
+
+
 @pytest.mark.parametrize(
     "carrier",
     [

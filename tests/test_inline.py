@@ -8,10 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import User
 
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
-from tests.telegram_fakes import make_inline_query, make_message, make_user
+from tests.telegram_fakes import (
+    BOT_ID,
+    BOT_USERNAME,
+    make_inline_query,
+    make_message,
+    make_user,
+)
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
 UP = "0500100031143"
@@ -90,3 +97,25 @@ async def test_inline_pages_filters_and_never_shows_another_chats_parcels(env: B
     await env.send(make_message("/start inline", user=make_user(7, "uk")))
     [greeting] = env.telegram.sent()
     assert "/help" in greeting.text  # a greeting, not "this is not a tracking number"
+
+
+async def test_a_card_posted_through_inline_mode_is_not_tracked_again(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("21700", T0, "LVIV 7"))
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    env.telegram.clear()
+    ourselves = User(BOT_ID, "Parcel", True, username=BOT_USERNAME)
+    await env.send(make_message(card.text, user=make_user(1, "en"), via_bot=ourselves))
+    assert env.telegram.sent() == []
+    someone_else = User(4242, "OtherBot", True, username="other_bot")
+    await env.send(make_message(UP, user=make_user(1, "en"), via_bot=someone_else))
+    assert len(env.telegram.sent()) == 1  # another bot's message with a number: tracked
+
+
+async def test_inline_finds_a_number_typed_with_spaces(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("21700", T0, "LVIV 7"))
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_inline_query("0500 1000 3114", user=make_user(1, "en")))
+    [article] = answer(env)["results"]
+    assert article["title"] == UP

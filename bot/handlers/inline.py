@@ -10,6 +10,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
+from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.formatting import short_status
 from bot.handlers.tracking import render_card
@@ -39,16 +40,15 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
         else negotiate_language(query.from_user.language_code, settings.default_language)
     )
     tr = context.bot_data.catalogs.get(language)
-    wanted = query.query.strip().casefold()[:64]
+    typed = query.query.strip()[:64]
+    wanted, as_number = typed.casefold(), normalize(typed)  # "0500 1000 3114 3" finds it too
     views = await storage.list_subscriptions(
         query.from_user.id, offset=0, limit=settings.max_parcels_per_chat
     )
     matching = [
-        v
-        for v in views
-        if wanted in v.parcel.number.casefold() or wanted in (v.label or "").casefold()
+        v for v in views if as_number in v.parcel.number or wanted in (v.label or "").casefold()
     ]
-    start = int(query.offset) if query.offset.isdigit() else 0
+    start = int(query.offset) if query.offset.isascii() and query.offset.isdigit() else 0
     page = matching[start : start + RESULTS_PER_PAGE]
     results = await context.bot_data.parcels.stored_results([v.parcel for v in page])
     articles = [

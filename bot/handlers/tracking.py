@@ -45,6 +45,8 @@ async def track_text(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
+    if message.via_bot is not None and message.via_bot.id == context.bot.id:
+        return  # a card the user posted through our inline mode: not a request
     parsed = parse_message(message.text, context.bot_data.settings.max_numbers_per_message)
     await _handle(update, context, parsed, hint_when_empty=True)
 
@@ -127,6 +129,12 @@ async def _follow(update: Update, context: BotContext, request: Request) -> Outc
     parcels = context.bot_data.parcels
     tr = context.tr
     resolution = await parcels.resolve(chat.id, request.number)
+    if not resolution.candidates and resolution.undetected:
+        problem = tr.gettext(
+            "I cannot tell the carrier of {number} right now: the carrier detection service "
+            "is not answering. Please send it again later."
+        ).format(number=html.escape(resolution.number))
+        return Outcome(request, problem=problem)
     if not resolution.candidates:
         return Outcome(request, problem=invalid_number_text(tr))
     if resolution.ambiguous:
