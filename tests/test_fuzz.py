@@ -35,6 +35,7 @@ from telegram import (
     CallbackQuery,
     Chat,
     InaccessibleMessage,
+    InlineQuery,
     Message,
     MessageEntity,
     PhotoSize,
@@ -125,7 +126,7 @@ KINDS: dict[str, float] = {
     "text": 13, "long": 3, "number": 8, "fresh": 2, "paste": 1, "overflow": 0.4, "typo": 6,
     "ambiguous": 1, "command": 22, "admin": 3, "reply": 3, "edit": 6, "caption": 1,
     "own_button": 14, "forged": 10, "forged_pick": 1, "garbage": 5, "membership": 1.5,
-    "channel": 0.5, "service": 0.5,
+    "channel": 0.5, "service": 0.5, "inline": 3,
 }  # fmt: skip
 
 EMOJI = ("📦", "🎁", "🇺🇦", "👨‍👩‍👧‍👦", "❤️", "🔥", "🤖", "🧪", "🫠")
@@ -153,9 +154,11 @@ GARBAGE_DATA = (
     "", " ", "x:", "x:-1", "x:1e9", "h:" + "9" * 13, "c:0", "x:abc", "zz:1", "l:-1", "l:99999",
     "g:de", "g:", "sa:maybe", "fg:", "k:1:maybe", "k::yes", "ba:all", "bc:yes", "bc:no",
     " x:1", "x:1 ", "x:١٢", "p:9:" + "A" * 41, "p:x:0500100031143", "n:", "r:0", "h:000000000001",
-    "🤖", "x:1\n", "c:" + "1" * 12, "l:0:0", "p:0:", "DROP TABLE", "\u202ex:1",
+    "🤖", "x:1\n", "c:" + "1" * 12, "l:0:0", "p:0:", "DROP TABLE", "\u202ex:1", "a:-1", "a:99999",
 )  # fmt: skip
-KNOWN_PREFIXES = frozenset({"c", "h", "r", "x", "n", "k", "l", "p", "g", "sa", "fg", "ba", "bc"})
+KNOWN_PREFIXES = frozenset(
+    {"c", "h", "r", "x", "n", "k", "l", "a", "p", "g", "sa", "fg", "ba", "bc"}
+)
 FAULTS = ("500", "429", "401", "html", "badjson")
 CARRIER_NAMES = ("ukrposhta", "inpost", "nova-poshta", "gdeposylka")
 
@@ -281,6 +284,7 @@ class Fuzzer:
     buttons: dict[int, deque[str]] = field(default_factory=dict)  # callback data shown to a chat
     recent: dict[int, deque[tuple[int, int, str]]] = field(default_factory=dict)
     query_chat: dict[str, int] = field(default_factory=dict)
+    aliases: dict[int, int] = field(default_factory=dict)  # migrated-to id -> the group's id
     followups: list[Callable[[], Planned]] = field(default_factory=list)  # answers to prompts
     violations: list[str] = field(default_factory=list)
     history: deque[str] = field(default_factory=lambda: deque(maxlen=25))
@@ -290,6 +294,7 @@ class Fuzzer:
     typo_checked: int = 0
     unknown_checked: int = 0
     own_labels_seen: int = 0  # answers that showed a chat its own labels
+    inline_checked: int = 0
     call_index: int = 0
     step_no: int = -1  # -1 during the setup
     sorry_texts: frozenset[str] = frozenset()
@@ -599,11 +604,41 @@ class Fuzzer:
             return Planned(kind, spec, change, user_id)
         if kind == "service":
             return self.service(spec, user_id)
+        if kind == "inline":
+            return self.inline(spec, user_id)
         if kind == "channel":
             text = rng.choice((self.random_text(), f"/track {UP}", "/start", "/list"))
             message = self.message(CHANNEL, None, text)
             return Planned(kind, CHANNEL, Update(next(self.ids), channel_post=message), None)
         raise AssertionError(kind)
+
+    def inline(self, spec: ChatSpec, user_id: int) -> Planned:
+        """Type ``@bot ...`` anywhere: the answer may show only the user's own private parcels."""
+        rng = self.rng
+        others = [n for n, chat in self.owner.items() if chat != user_id]
+        text = rng.choice(
+            (
+                "",
+                "",
+                self.random_text(30),
+                "LBL",
+                rng.choice(others)[:8] if others else UP,  # another chat's number: no match
+                self.own_number(spec)[:6],
+                "x" * 300,
+            )
+        )
+        offset = rng.choice(("", "", "20", "abc", "²", "-1", "99999", "0" * 70))
+        query_id = f"inline-{next(self.ids)}"
+        self.query_chat[query_id] = user_id  # answers belong to the user's private chat
+        query = InlineQuery(query_id, self.user(user_id), text, offset)
+        update = Update(next(self.ids), inline_query=query)
+        return Planned("inline", spec, update, user_id, silent=True)
+
+    def migrated(self, spec: ChatSpec) -> int:
+        """Return the supergroup id a group moves to (its own, so two groups never merge)."""
+        new_id = -1_000_000_000_000 - abs(spec.id)
+        self.aliases[new_id] = spec.id  # its parcels follow it there: still the same chat
+        return new_id
 
     def service(self, spec: ChatSpec, user_id: int) -> Planned:
         """Build a service message: members joining or leaving, a new title, a migration."""
@@ -616,7 +651,7 @@ class Fuzzer:
                 {"left_chat_member": someone},
                 {"new_chat_title": self.random_text(30) or "t"},
                 {"group_chat_created": True},
-                {"migrate_to_chat_id": -1000000000777} if spec.kind == Chat.GROUP else {},
+                {"migrate_to_chat_id": self.migrated(spec)} if spec.kind == Chat.GROUP else {},
                 {"pinned_message": self.bot_message(spec, "card")},
             )
         )
@@ -629,7 +664,7 @@ class Fuzzer:
         followed = rng.choice(self.pools[spec.id] or [UP])
         options = (
             "/start", f"/start {number}", "/start ref_abc-123", "/start " + self.random_text(30),
-            "/help", "/help me please", "/privacy", "/language", "/list", "/list 2",
+            "/help", "/help me please", "/privacy", "/language", "/list", "/list 2", "/archive",
             "/stop", f"/stop {followed}", f"/stop {self.dress(number)}", "/stop nothing",
             "/stop " + self.random_text(80), "/stopall", "/forget", "/quiet", "/quiet 22-8",
             "/quiet off", "/quiet 23:30-07:00", "/quiet 25-99", "/quiet 7-7", "/quiet абв",
@@ -774,6 +809,12 @@ class Fuzzer:
                 self.violation(planned, "a message without a valid number added a parcel")
             if planned.kind == "typo":
                 self.typo_checked += 1
+        if planned.kind == "inline":
+            self.inline_checked += 1
+            if sum(env.carriers.hits.values()) != hits_before:
+                self.violation(planned, "an inline query reached a carrier")
+            if not any(c.method == "answerInlineQuery" for c in calls):
+                self.violation(planned, "an inline query got no answer")
         sent = [c for c in calls if c.method in {"sendMessage", "editMessageText"}]
         if planned.silent and sent:
             self.violation(planned, f"expected silence, got {[c.text[:60] for c in sent]}")
@@ -793,6 +834,9 @@ class Fuzzer:
             message = update.effective_message
             body = message.text if message.text is not None else f"caption={message.caption!r}"
             what = f"{'edited ' if update.edited_message else ''}{str(body)[:100]!r}"
+        elif update.inline_query is not None:
+            query = update.inline_query
+            what = f"inline {query.query[:60]!r} offset={query.offset!r}"
         else:
             what = "membership change"
         return f"{planned.kind} chat={planned.chat.id} user={planned.user_id} {what}"
@@ -804,8 +848,9 @@ class Fuzzer:
 
     def chat_of(self, call: Call) -> int | None:
         if "chat_id" in call.params:
-            return int(call.params["chat_id"])
-        query_id = call.params.get("callback_query_id")
+            chat_id = int(call.params["chat_id"])
+            return self.aliases.get(chat_id, chat_id)
+        query_id = call.params.get("callback_query_id") or call.params.get("inline_query_id")
         return self.query_chat.get(str(query_id)) if query_id is not None else None
 
     def check_calls(self, calls: list[Call], planned: Planned | None) -> None:
@@ -958,12 +1003,15 @@ async def final_checks(fuzzer: Fuzzer, victims: dict[int, list[tuple[Any, ...]]]
     storage = env.storage
     total = 0
     for spec in (*ACTIVE, *VICTIMS, CHANNEL):
-        views = await storage.list_subscriptions(spec.id, limit=10_000)
-        views += await storage.list_subscriptions(spec.id, archived=True, limit=10_000)
+        ids = [spec.id, *(new for new, old in fuzzer.aliases.items() if old == spec.id)]
+        views = []
+        for chat_id in ids:
+            views += await storage.list_subscriptions(chat_id, limit=10_000)
+            views += await storage.list_subscriptions(chat_id, archived=True, limit=10_000)
         total += len(views)
         for view in views:
             where = f"subscription {view.id} of chat {spec.tag}"
-            if view.chat_id != spec.id:
+            if view.chat_id not in ids:
                 fuzzer.violation(None, f"{where} is stored under chat {view.chat_id}")
             foreign = {t for t in _LABEL_TAG.findall(view.label or "") if t != spec.tag}
             if foreign:
@@ -1033,6 +1081,7 @@ async def test_fuzzed_updates_never_crash_nor_cross_chats(
     assert sum(fuzzer.kinds.values()) == UPDATES
     assert fuzzer.forged_checked > 500, "too few forged buttons pointed at another chat"
     assert fuzzer.typo_checked > 300, "too few mistyped numbers were checked"
+    assert fuzzer.inline_checked > 150, "too few inline queries were checked"
     assert fuzzer.own_labels_seen > 500, "too few answers carried labels to check for leaks"
     assert not fuzzer.violations, (
         f"seed={SEED} (replay with FUZZ_SEED={SEED}): {len(fuzzer.violations)} problems, "
