@@ -13,7 +13,7 @@ from telegram.error import ChatMigrated, Forbidden
 
 from bot.carriers.errors import CarrierUnavailable, ParcelNotFound
 from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent, TrackingResult
-from bot.lifecycle import PICKUP
+from bot.lifecycle import PICKUP, Lifecycle
 from bot.parcels import LookupOutcome
 from bot.quota import next_budget_day
 from tests.bot_env import BotEnv, running_bot
@@ -419,77 +419,78 @@ async def test_users_lookups_close_a_pause_only_with_a_real_answer(env: BotEnv) 
     assert (breaker.failures, breaker.opened_until) == (0, None)
 
 
-async def test_parcels_waiting_for_pickup_are_reminded_after_a_day_and_after_three(
-    tmp_path: Path,
-) -> None:
-    async with running_bot(tmp_path) as env:
-        lifecycle = env.app.bot_data.poller.lifecycle
-        assert lifecycle is not None
-        # Ready tomorrow at 10:00 Kyiv, so every "now" below falls in the daytime.
-        ready = (datetime.now(KYIV) + timedelta(days=1)).replace(
-            hour=10, minute=0, second=0, microsecond=0
-        )
-        env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
-        await follow(env, 1, "en", "ukrposhta", UP, "boots")
-        # Waiting for days already when followed: the card said so, no reminder.
-        old = "0500100031208"
-        env.carriers.set("ukrposhta", old, FakeEvent("21700", ready - timedelta(days=6)))
-        await follow(env, 2, "en", "ukrposhta", old)
-        await env.cycle()
-        env.carriers.add("ukrposhta", UP, FakeEvent("21700", ready, "LVIV 7"))
-        await env.cycle()  # the "ready for pickup" push itself
-        env.telegram.clear()
+def tomorrow_at_ten() -> datetime:
+    """Tomorrow 10:00 Kyiv: every "now" a reminder test derives from it is in the daytime."""
+    tomorrow = datetime.now(KYIV) + timedelta(days=1)
+    return tomorrow.replace(hour=10, minute=0, second=0, microsecond=0)
 
-        assert await lifecycle.remind_pickups(ready + timedelta(hours=23)) == 0
-        assert await lifecycle.remind_pickups(ready + timedelta(days=1, minutes=1)) == 1
-        # The branch's own "handed to storage" event is still the same wait, not a new one.
-        env.carriers.add("ukrposhta", UP, FakeEvent("21400", ready + timedelta(hours=26)))
-        [view] = await env.storage.list_subscriptions(1)
-        await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
-        await env.cycle()
-        pushes = env.telegram.sent()
-        env.telegram.clear()
-        assert await lifecycle.remind_pickups(ready + timedelta(days=2)) == 0  # once per step
-        assert await lifecycle.remind_pickups(ready + timedelta(days=3, minutes=1)) == 1
-        assert await lifecycle.remind_pickups(ready + timedelta(days=20)) == 0
-        await env.app.bot_data.notifier.drain()
-        [first] = [c for c in pushes if "Waiting for pickup" in c.text]
-        [second] = env.telegram.sent()
-        assert {int(first.params["chat_id"]), int(second.params["chat_id"])} == {1}
-        assert "boots" in first.text
-        since = ready.strftime("%H:%M")
-        assert "Waiting for pickup for 1 day, since" in first.text
-        assert since in first.text
-        assert "Waiting for pickup for 3 days, since" in second.text
-        assert since in second.text  # counted from the first "ready" event
+
+def reminders_of(env: BotEnv) -> Lifecycle:
+    """Return the running bot's life cycle, which sends the pickup reminders."""
+    lifecycle = env.app.bot_data.poller.lifecycle
+    assert lifecycle is not None
+    return lifecycle
+
+
+async def test_parcels_waiting_for_pickup_are_reminded_after_a_day_and_after_three(
+    env: BotEnv,
+) -> None:
+    lifecycle, ready = reminders_of(env), tomorrow_at_ten()
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await follow(env, 1, "en", "ukrposhta", UP, "boots")
+    # Waiting for days already when followed: the card said so, no reminder.
+    old = "0500100031208"
+    env.carriers.set("ukrposhta", old, FakeEvent("21700", ready - timedelta(days=6)))
+    await follow(env, 2, "en", "ukrposhta", old)
+    await env.cycle()
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", ready, "LVIV 7"))
+    await env.cycle()  # the "ready for pickup" push itself
+    env.telegram.clear()
+
+    assert await lifecycle.remind_pickups(ready + timedelta(hours=23)) == 0
+    assert await lifecycle.remind_pickups(ready + timedelta(days=1, minutes=1)) == 1
+    # The branch's own "handed to storage" event is still the same wait, not a new one.
+    env.carriers.add("ukrposhta", UP, FakeEvent("21400", ready + timedelta(hours=26)))
+    [view] = await env.storage.list_subscriptions(1)
+    await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
+    await env.cycle()
+    pushes = env.telegram.sent()
+    env.telegram.clear()
+    assert await lifecycle.remind_pickups(ready + timedelta(days=2)) == 0  # once per step
+    assert await lifecycle.remind_pickups(ready + timedelta(days=3, minutes=1)) == 1
+    assert await lifecycle.remind_pickups(ready + timedelta(days=20)) == 0
+    await env.app.bot_data.notifier.drain()
+    [first] = [c for c in pushes if "Waiting for pickup" in c.text]
+    [second] = env.telegram.sent()
+    assert {int(first.params["chat_id"]), int(second.params["chat_id"])} == {1}
+    assert "boots" in first.text
+    since = ready.strftime("%H:%M")
+    assert "Waiting for pickup for 1 day, since" in first.text
+    assert since in first.text
+    assert "Waiting for pickup for 3 days, since" in second.text
+    assert since in second.text  # counted from the first "ready" event
 
 
 async def test_pickup_reminders_wait_for_the_day_and_for_a_parcel_still_waiting(
-    tmp_path: Path,
+    env: BotEnv,
 ) -> None:
-    async with running_bot(tmp_path) as env:
-        lifecycle = env.app.bot_data.poller.lifecycle
-        assert lifecycle is not None
-        ready = (datetime.now(KYIV) + timedelta(days=1)).replace(
-            hour=10, minute=0, second=0, microsecond=0
-        )
-        env.carriers.set("ukrposhta", UP, FakeEvent("21700", ready, "LVIV 7"))
-        await follow(env, 1, "uk", "ukrposhta", UP)
-        await env.cycle()
-        env.telegram.clear()
-        assert await lifecycle.remind_pickups(ready + timedelta(days=1, hours=12)) == 0  # 22:00
-        assert await lifecycle.remind_pickups(ready + timedelta(days=1, hours=23)) == 1  # 09:00
-        # Collected before the drain: the queued reminder is dropped, not sent.
-        env.carriers.add("ukrposhta", UP, FakeEvent("41000", ready + timedelta(days=2)))
-        [view] = await env.storage.list_subscriptions(1)
-        await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
-        await env.cycle()
-        assert not any("Посилка чекає" in t for t in env.telegram.texts(1))
-        assert await env.storage.pending_outbox(10) == []
-        assert all(
-            p.number != UP
-            for p in await env.storage.waiting_for_pickup(ready + timedelta(days=30))
-        )
+    lifecycle, ready = reminders_of(env), tomorrow_at_ten()
+    env.carriers.set("ukrposhta", UP, FakeEvent("21700", ready, "LVIV 7"))
+    await follow(env, 1, "uk", "ukrposhta", UP)
+    await env.cycle()
+    env.telegram.clear()
+    assert await lifecycle.remind_pickups(ready + timedelta(days=1, hours=12)) == 0  # 22:00
+    assert await lifecycle.remind_pickups(ready + timedelta(days=1, hours=23)) == 1  # 09:00
+    # Collected before the drain: the queued reminder is dropped, not sent.
+    env.carriers.add("ukrposhta", UP, FakeEvent("41000", ready + timedelta(days=2)))
+    [view] = await env.storage.list_subscriptions(1)
+    await env.storage.schedule_parcel(view.parcel_id, datetime.now(UTC), 60.0)
+    await env.cycle()
+    assert not any("Посилка чекає" in t for t in env.telegram.texts(1))
+    assert await env.storage.pending_outbox(10) == []
+    assert all(
+        p.number != UP for p in await env.storage.waiting_for_pickup(ready + timedelta(days=30))
+    )
 
 
 @pytest.mark.parametrize(
@@ -528,8 +529,6 @@ async def test_pickup_reminders_speak_each_language(
 async def test_each_tick_looks_for_parcels_waiting_for_pickup(
     env: BotEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.lifecycle import Lifecycle
-
     seen: list[datetime] = []
 
     async def remind(self: Lifecycle, now: datetime) -> int:

@@ -8,18 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.carriers.gdeposylka import _TIME_FORMAT as GDEPOSYLKA_FORMAT
 from bot.carriers.models import KYIV, wall_clock
+from bot.carriers.novaposhta import _TIME_FORMATS as NOVA_POSHTA_FORMATS
 
 NAIVE_MIN = datetime(1990, 1, 1)  # noqa: DTZ001 - carriers' times carry no zone
 NAIVE_MAX = datetime(2040, 12, 31)  # noqa: DTZ001
-FORMATS = (
-    "%d-%m-%Y %H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
-    "%d.%m.%Y %H:%M:%S",
-    "%H:%M %d.%m.%Y",
-    "%d-%m-%Y",
-    "%Y-%m-%d",
-)
+FORMATS = (*NOVA_POSHTA_FORMATS, GDEPOSYLKA_FORMAT)  # every format the carriers use
 
 
 def strptime_utc(text: str, fmt: str) -> datetime | None:
