@@ -119,3 +119,16 @@ async def test_inline_finds_a_number_typed_with_spaces(env: BotEnv) -> None:
     await env.send(make_inline_query("0500 1000 3114", user=make_user(1, "en")))
     [article] = answer(env)["results"]
     assert article["title"] == UP
+
+
+async def test_help_mentions_inline_mode_only_when_it_is_on(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await env.send(make_message("/help", user=make_user(1, "en")))
+    [without] = env.telegram.sent()
+    assert "in any chat" not in without.text  # off in @BotFather: typing @bot shows nothing
+    env.telegram.clear()
+    monkeypatch.setattr(type(env.app.bot), "supports_inline_queries", property(lambda _: True))
+    await env.send(make_message("/help", user=make_user(1, "en")))
+    [with_inline] = env.telegram.sent()
+    assert f"Type @{BOT_USERNAME} in any chat" in with_inline.text

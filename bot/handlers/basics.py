@@ -38,26 +38,29 @@ async def start(update: Update, context: BotContext) -> None:
 async def help_command(update: Update, context: BotContext) -> None:
     """List what the bot can do."""
     _ = context.tr.gettext
-    await reply(
-        update,
-        _(
-            "<b>How to use me</b>\n"
-            "• Send a tracking number; text after it on the same line becomes its label.\n"
-            "• Paste a message with several numbers: I follow all of them.\n"
-            "• In groups: /track NUMBER [label], or reply /track to a message with numbers.\n\n"
-            "<b>Commands</b>\n"
-            "/track NUMBER [label] – follow a parcel\n"
-            "/list – the parcels this chat follows\n"
-            "/archive – delivered and returned parcels\n"
-            "/stop NUMBER – stop following a parcel\n"
-            "/stopall – stop following every parcel\n"
-            "/quiet – quiet hours for updates\n"
-            "/language – change the language\n"
-            "/privacy – what I store\n"
-            "/forget – delete everything about this chat\n"
-            "/cancel – leave the current step"
-        ),
+    text = _(
+        "<b>How to use me</b>\n"
+        "• Send a tracking number; text after it on the same line becomes its label.\n"
+        "• Paste a message with several numbers: I follow all of them.\n"
+        "• In groups: /track NUMBER [label], or reply /track to a message with numbers.\n\n"
+        "<b>Commands</b>\n"
+        "/track NUMBER [label] – follow a parcel\n"
+        "/list – the parcels this chat follows\n"
+        "/archive – delivered and returned parcels\n"
+        "/stop NUMBER – stop following a parcel\n"
+        "/stopall – stop following every parcel\n"
+        "/quiet – quiet hours for updates\n"
+        "/language – change the language\n"
+        "/privacy – what I store\n"
+        "/forget – delete everything about this chat\n"
+        "/cancel – leave the current step"
     )
+    # Only when the operator switched inline mode on in @BotFather (getMe tells).
+    if context.bot.supports_inline_queries:
+        text += "\n\n" + _(
+            "Type @{bot} in any chat to share the card of one of your parcels."
+        ).format(bot=context.bot.username)
+    await reply(update, text)
 
 
 async def privacy(update: Update, context: BotContext) -> None:
