@@ -55,6 +55,12 @@ async def test_inline_lists_own_parcels_with_their_cards(env: BotEnv) -> None:
     assert UP in content["message_text"]
     assert "LVIV 7" in content["message_text"]
     assert env.carriers.hits["ukrposhta"] == hits  # from storage, no carrier request
+    [[share]] = article["reply_markup"]["inline_keyboard"]
+    assert share["url"] == f"https://t.me/{BOT_USERNAME}?start={UP}"
+    # Someone else in that chat taps it: the deep link follows the parcel for them.
+    env.telegram.clear()
+    await env.send(make_message(f"/start {UP}", user=make_user(9, "en")))
+    assert await env.storage.count_subscriptions(9) == 1
 
     env.telegram.clear()
     await env.send(make_inline_query("no such", user=make_user(1, "en")))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
     InputTextMessageContent,
@@ -61,6 +63,18 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
             input_message_content=InputTextMessageContent(
                 render_card(view, Lookup(view.parcel, results[view.parcel.id], None), tr),
                 parse_mode=ParseMode.HTML,
+            ),
+            # Whoever reads the card in that chat can follow the parcel with one tap (a deep
+            # link: /start NUMBER; numbers are letters and digits, as deep links require).
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            tr.gettext("➕ Track it too"),
+                            url=f"https://t.me/{context.bot.username}?start={view.parcel.number}",
+                        )
+                    ]
+                ]
             ),
         )
         for view in page
