@@ -14,7 +14,7 @@ from bot.status_labels import carrier_name
 
 # Prefixes (≤ 2 chars) keep callback data far below Telegram's 64-byte limit.
 CARD, HISTORY, REFRESH, RENAME, STOP, PAGE, PICK, LANGUAGE = "c", "h", "r", "n", "x", "l", "p", "g"
-STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE = "sa", "fg", "k", "a"
+STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE, DETECT = "sa", "fg", "k", "a", "dt"
 
 _PATTERN = re.compile(r"^([a-z]{1,2}):([A-Za-z0-9:_-]{1,60})$")
 SUBSCRIPTION_PATTERN = re.compile(rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}):[0-9]{{1,12}}$")
@@ -25,6 +25,7 @@ LANGUAGE_PATTERN = re.compile(rf"^{LANGUAGE}:(?:uk|en|ru)$")
 STOP_ALL_PATTERN = re.compile(rf"^{STOP_ALL}:(?:yes|no)$")
 FORGET_PATTERN = re.compile(rf"^{FORGET}:(?:yes|no)$")
 KEEP_PATTERN = re.compile(rf"^{KEEP}:[0-9]{{1,12}}:(?:yes|no)$")
+DETECT_PATTERN = re.compile(rf"^{DETECT}:[A-Z0-9]{{8,40}}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,13 @@ def list_keyboard(
     if arrows:
         buttons.append(arrows)
     return InlineKeyboardMarkup(buttons)
+
+
+def detect_keyboard(numbers: Sequence[str]) -> InlineKeyboardMarkup:
+    """Return one "ask the detection service" button per unknown number."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(f"🔎 {n}", callback_data=f"{DETECT}:{n}")] for n in numbers]
+    )
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

@@ -78,8 +78,7 @@ class TrackingService:
         client = self.registry.gdeposylka
         if client is None:
             return Resolution(number, ())
-        breaker = self.breakers["gdeposylka"] if self.breakers is not None else None
-        if breaker is not None and not breaker.allows(datetime.now(UTC)):
+        if self.paused("gdeposylka"):
             return Resolution(number, (), undetected=True)
         try:
             detection = await client.detect(number)
@@ -93,6 +92,10 @@ class TrackingService:
             for c in detection.couriers[:5]
         )
         return Resolution(number, candidates)
+
+    def paused(self, client: str) -> bool:
+        """Tell whether a client's circuit is open now (no request would be made)."""
+        return self.breakers is not None and not self.breakers[client].allows(datetime.now(UTC))
 
     def client_for(self, candidate: Candidate) -> str:
         """Return the configured client for a candidate.

@@ -157,7 +157,7 @@ GARBAGE_DATA = (
     "🤖", "x:1\n", "c:" + "1" * 12, "l:0:0", "p:0:", "DROP TABLE", "\u202ex:1", "a:-1", "a:99999",
 )  # fmt: skip
 KNOWN_PREFIXES = frozenset(
-    {"c", "h", "r", "x", "n", "k", "l", "a", "p", "g", "sa", "fg", "ba", "bc"}
+    {"c", "h", "r", "x", "n", "k", "l", "a", "p", "g", "sa", "fg", "ba", "bc", "dt"}
 )
 FAULTS = ("500", "429", "401", "html", "badjson")
 CARRIER_NAMES = ("ukrposhta", "inpost", "nova-poshta", "gdeposylka")

@@ -451,3 +451,50 @@ async def test_group_upgrade_moves_its_parcels(env: BotEnv) -> None:
     await env.send(Update.de_json({"update_id": 1, "message": notice}, env.app.bot))
     assert await env.storage.count_subscriptions(-200) == 0
     assert await env.storage.count_subscriptions(-100200) == 1
+
+
+async def test_an_unknown_format_can_be_asked_of_the_detection_service(env: BotEnv) -> None:
+    number = "AB1234567890XY"  # no offline rule knows it
+    await env.send(make_message(f"where is {number} now", user=make_user(1, "en")))
+    [offer] = env.telegram.sent()
+    assert "detection service may" in offer.text
+    assert buttons(offer.params) == [f"dt:{number}"]
+    assert sum(env.carriers.hits.values()) == 0  # asking costs quota: only on request
+    env.telegram.clear()
+
+    env.carriers.set("gdeposylka", number, FakeEvent("accepted", T0, "Shenzhen"))
+    await env.send(make_callback(f"dt:{number}", user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert number in card.text
+    assert "Shenzhen" in card.text
+    assert env.carriers.hits["gdeposylka-detect"] == 1
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "gdeposylka/china-post"
+    env.telegram.clear()
+    await env.send(make_callback(f"dt:{number}", user=make_user(1, "en")))  # pressed again
+    assert env.carriers.hits["gdeposylka-detect"] == 1
+    assert env.telegram.sent() == []
+
+
+async def test_detection_buttons_cannot_be_forged_and_unknown_numbers_are_said_so(
+    env: BotEnv,
+) -> None:
+    await env.send(make_callback("dt:ZZ9876543210QQ", user=make_user(1, "en")))  # never offered
+    assert env.carriers.hits["gdeposylka-detect"] == 0
+    await env.send(make_message("ZZ9876543210QQ", user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_callback("dt:ZZ9876543210QQ", user=make_user(1, "en")))
+    [answer] = env.telegram.sent()
+    assert "does not know ZZ9876543210QQ either" in answer.text
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_no_detection_offer_without_gdeposylka_or_for_a_typo(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, GDEPOSYLKA_TOKEN="") as env:
+        await env.send(make_message("AB1234567890XY", user=make_user(1, "en")))
+        [plain] = env.telegram.sent()
+        assert buttons(plain.params) == []
+        env.telegram.clear()
+        await env.send(make_message("0500100031144", user=make_user(1, "en")))  # check digit
+        [typo] = env.telegram.sent()
+        assert buttons(typo.params) == []

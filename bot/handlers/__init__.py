@@ -34,8 +34,9 @@ from bot.handlers.conversations import conversation_handlers
 from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
 from bot.handlers.preferences import keep_tracking, quiet_hours
-from bot.handlers.tracking import pick_carrier, track_command, track_text
+from bot.handlers.tracking import detect_online, pick_carrier, track_command, track_text
 from bot.keyboards import (
+    DETECT_PATTERN,
     KEEP_PATTERN,
     LANGUAGE_PATTERN,
     PAGE_PATTERN,
@@ -69,6 +70,7 @@ def build_handlers(
         CommandHandler("stop", stop_number),
         CommandHandler("quiet", quiet_hours),
         CallbackQueryHandler(pick_carrier, pattern=PICK_PATTERN, block=False),
+        CallbackQueryHandler(detect_online, pattern=DETECT_PATTERN, block=False),
         CallbackQueryHandler(card_button, pattern=SUBSCRIPTION_PATTERN, block=False),
         CallbackQueryHandler(list_page, pattern=PAGE_PATTERN),
         CallbackQueryHandler(set_language, pattern=LANGUAGE_PATTERN),

@@ -11,20 +11,23 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
+from bot.carriers.detect import normalize
 from bot.carriers.errors import CarrierError, ParcelNotFound
 from bot.context import BotContext
 from bot.explain import explain
 from bot.formatting import render_result, short_status
 from bot.handlers.common import reply
 from bot.i18n import Translator
-from bot.keyboards import card_keyboard, parse, pick_keyboard
+from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
 from bot.requests import ParsedMessage, Request, parse_message
-from bot.routing import Candidate, client_of_key
+from bot.routing import Candidate, client_of_key, may_ask_online, offline_candidates
 from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
+
+OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button was shown for
 CONCURRENT_LOOKUPS = 4
 TYPING_DELAY = 1.0  # seconds before a slow answer shows "typing…"
 
@@ -86,7 +89,21 @@ async def _handle(
     tr = context.tr
     _ = tr.gettext
     if not parsed.requests:
-        if parsed.rejected or not hint_when_empty:
+        askable = _askable(context, parsed.rejected)
+        if askable:
+            # Offered numbers are remembered: a forged button must not spend the quota.
+            offered = context.chat_memory.setdefault(OFFERED_DETECTION, set())
+            offered.update(askable)
+            text = (
+                invalid_number_text(tr)
+                + "\n\n"
+                + _(
+                    "I do not know this number's format, but the carrier detection service may. "
+                    "Ask it? (It allows a limited number of new numbers a day.)"
+                )
+            )
+            await reply(update, text, reply_markup=detect_keyboard(askable))
+        elif parsed.rejected or not hint_when_empty:
             await reply(update, invalid_number_text(tr))
         else:
             await reply(update, _("Send me a tracking number, and I will find the parcel."))
@@ -122,8 +139,45 @@ async def _typing_after(context: BotContext, chat_id: int | None) -> None:
         logger.debug("typing indicator failed: %s", err)
 
 
-async def _follow(update: Update, context: BotContext, request: Request) -> Outcome:
-    """Resolve one number and follow it, unless the user must choose the carrier first."""
+def _askable(context: BotContext, rejected: tuple[str, ...]) -> list[str]:
+    """Return the unknown numbers the online detector could identify (up to 3), if it is up."""
+    tracking = context.bot_data.parcels.tracking
+    if tracking.registry.gdeposylka is None or tracking.paused("gdeposylka"):
+        return []
+    numbers = dict.fromkeys(normalize(token) for token in rejected)
+    return [n for n in numbers if may_ask_online(n) and not offline_candidates(n)][:3]
+
+
+async def detect_online(update: Update, context: BotContext) -> None:
+    """Handle "ask the detection service" for a number this chat was offered it for."""
+    query = update.callback_query
+    callback = parse(query.data) if query else None
+    if query is None or callback is None:
+        return
+    tr = context.tr
+    offered = context.chat_memory.get(OFFERED_DETECTION, set())
+    if callback.argument not in offered:
+        await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+        return
+    offered.discard(callback.argument)  # one question, one detection
+    await query.answer()
+    unknown = tr.gettext("The carrier detection service does not know {number} either.")
+    outcome = await _follow(
+        update,
+        context,
+        Request(callback.argument),
+        unknown=unknown.format(number=html.escape(callback.argument)),
+    )
+    await _reply_single(update, context, outcome)
+
+
+async def _follow(
+    update: Update, context: BotContext, request: Request, *, unknown: str | None = None
+) -> Outcome:
+    """Resolve one number and follow it, unless the user must choose the carrier first.
+
+    ``unknown`` is the answer when no carrier matches (by default: which numbers are valid).
+    """
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None  # handlers are registered for chat updates only
     parcels = context.bot_data.parcels
@@ -136,7 +190,7 @@ async def _follow(update: Update, context: BotContext, request: Request) -> Outc
         ).format(number=html.escape(resolution.number))
         return Outcome(request, problem=problem)
     if not resolution.candidates:
-        return Outcome(request, problem=invalid_number_text(tr))
+        return Outcome(request, problem=unknown or invalid_number_text(tr))
     if resolution.ambiguous:
         context.chat_memory.setdefault("labels", {})[resolution.number] = request.label
         return Outcome(request, candidates=resolution.candidates)
