@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.carriers.detect import extract_numbers, looks_like_number, normalize
@@ -25,6 +26,8 @@ class ParsedMessage:
     requests: tuple[Request, ...]
     overflow: int = 0  # numbers beyond the cap, not processed
     rejected: tuple[str, ...] = field(default=())  # tokens that look like numbers but fail rules
+    # Labels of rejected tokens that start a line ("AB1234567890XY phone case"), by number.
+    rejected_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_message(text: str, limit: int) -> ParsedMessage:
@@ -37,9 +40,16 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
             labels.setdefault(*found)
     requests = tuple(Request(n, labels.get(n)) for n in numbers[:limit])
     rejected: tuple[str, ...] = ()
+    rejected_labels: dict[str, str] = {}
     if not numbers:
         rejected = tuple(token for token in text.split()[:200] if looks_like_number(token))[:5]
-    return ParsedMessage(requests, max(0, len(numbers) - limit), rejected)
+        for line in text.splitlines()[:200]:
+            tokens = line.strip().split()[:40]
+            if len(tokens) > 1 and looks_like_number(tokens[0]):
+                label = " ".join(tokens[1:]).strip(_LABEL_TRIM)[:MAX_LABEL].strip()
+                if label:
+                    rejected_labels.setdefault(normalize(tokens[0]), label)
+    return ParsedMessage(requests, max(0, len(numbers) - limit), rejected, rejected_labels)
 
 
 def _leading_number(line: str) -> tuple[str, str] | None:

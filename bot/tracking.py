@@ -35,7 +35,13 @@ class Resolution:
 
     number: str
     candidates: tuple[Candidate, ...]
-    undetected: bool = False  # the online detector was needed but paused or failing
+    # Why the online detector, which was needed, gave no answer (paused, failing, out of quota).
+    detection_error: CarrierError | None = None
+
+    @property
+    def undetected(self) -> bool:
+        """Tell whether the online detector was needed but could not answer."""
+        return self.detection_error is not None
 
     @property
     def ambiguous(self) -> bool:
@@ -79,14 +85,15 @@ class TrackingService:
         if client is None:
             return Resolution(number, ())
         if self.paused("gdeposylka"):
-            return Resolution(number, (), undetected=True)
+            paused = CarrierPaused("gdeposylka", "paused after repeated failures")
+            return Resolution(number, (), detection_error=paused)
         try:
             detection = await client.detect(number)
         except ParcelNotFound:
             return Resolution(number, ())
         except CarrierError as err:
             logger.info("online detection failed: %s", err)
-            return Resolution(number, (), undetected=True)
+            return Resolution(number, (), detection_error=err)
         candidates = tuple(
             Candidate("gdeposylka", ("gdeposylka",), courier=c.slug, name=c.name_alt or c.name)
             for c in detection.couriers[:5]

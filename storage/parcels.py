@@ -39,6 +39,13 @@ class ParcelsMixin(StorageCore):
         )
         return None if row is None else parcel_from_row(row)
 
+    async def parcels_by_number(self, number: str) -> list[Parcel]:
+        """Return the parcels stored for a number, one per carrier it is tracked with."""
+        rows = await self._fetchall(
+            "SELECT * FROM parcels WHERE number = ? ORDER BY id", (number,)
+        )
+        return [parcel_from_row(row) for row in rows]
+
     async def due_parcels(self, now: datetime, limit: int) -> list[Parcel]:
         """Return parcels to check now that a reachable chat still follows, never-checked first.
 

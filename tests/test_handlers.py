@@ -489,12 +489,62 @@ async def test_detection_buttons_cannot_be_forged_and_unknown_numbers_are_said_s
     assert await env.storage.count_subscriptions(1) == 0
 
 
-async def test_no_detection_offer_without_gdeposylka_or_for_a_typo(tmp_path: Path) -> None:
+async def test_no_detection_offer_without_gdeposylka(tmp_path: Path) -> None:
     async with running_bot(tmp_path, GDEPOSYLKA_TOKEN="") as env:
         await env.send(make_message("AB1234567890XY", user=make_user(1, "en")))
         [plain] = env.telegram.sent()
         assert buttons(plain.params) == []
-        env.telegram.clear()
-        await env.send(make_message("0500100031144", user=make_user(1, "en")))  # check digit
-        [typo] = env.telegram.sent()
-        assert buttons(typo.params) == []
+
+
+async def test_no_detection_offer_for_a_typo_or_without_quota(env: BotEnv) -> None:
+    await env.send(make_message("0500100031144", user=make_user(1, "en")))  # check digit
+    [typo] = env.telegram.sent()
+    assert "That does not look like a tracking number" in typo.text
+    assert buttons(typo.params) == []
+    env.telegram.clear()
+    env.app.bot_data.budget.limit = 0  # no new number left today: a button would disappoint
+    await env.send(make_message("AB1234567890XY", user=make_user(1, "en")))
+    [plain] = env.telegram.sent()
+    assert buttons(plain.params) == []
+
+
+async def test_detection_keeps_the_label_and_tells_an_empty_quota(env: BotEnv) -> None:
+    env.carriers.set("gdeposylka", "AB1234567890XY", FakeEvent("accepted", T0, "Shenzhen"))
+    await env.send(make_message("AB1234567890XY phone case", user=make_user(1, "en")))
+    await env.send(make_message("CD1234567890XY", user=make_user(1, "en")))
+    await env.send(make_callback("dt:AB1234567890XY", user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.label == "phone case"
+    env.telegram.clear()
+    env.app.bot_data.budget.limit = 1  # used up by AB… meanwhile
+    await env.send(make_callback("dt:CD1234567890XY", user=make_user(1, "en")))
+    [answer] = env.telegram.sent()
+    assert "quota of the carrier detection service is used up" in answer.text
+    assert await env.storage.count_subscriptions(1) == 1
+
+
+async def test_only_the_latest_offers_stay_valid(env: BotEnv) -> None:
+    numbers = [f"AB{n:010d}XY" for n in range(25)]
+    for number in numbers:
+        await env.send(make_message(number, user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_callback(f"dt:{numbers[0]}", user=make_user(1, "en")))  # too old
+    [refusal] = [c for c in env.telegram.calls if c.method == "answerCallbackQuery"]
+    assert "send the number again" in str(refusal.params.get("text"))
+    assert env.carriers.hits["gdeposylka-detect"] == 0
+    await env.send(make_callback(f"dt:{numbers[-1]}", user=make_user(1, "en")))
+    assert env.carriers.hits["gdeposylka-detect"] == 1
+
+
+async def test_a_shared_deep_link_follows_the_parcel_with_its_carrier(env: BotEnv) -> None:
+    number = "AB1234567890XY"
+    env.carriers.set("gdeposylka", number, FakeEvent("accepted", T0, "Shenzhen"))
+    await env.send(make_message(number, user=make_user(1, "en")))
+    await env.send(make_callback(f"dt:{number}", user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_message(f"/start {number}", user=make_user(9, "en")))  # "Track it too"
+    [card] = env.telegram.sent()
+    assert "Shenzhen" in card.text
+    [view] = await env.storage.list_subscriptions(9)
+    assert view.parcel.carrier == "gdeposylka/china-post"
+    assert env.carriers.hits["gdeposylka-detect"] == 1  # no second detection

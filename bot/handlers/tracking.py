@@ -12,7 +12,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.carriers.detect import normalize
-from bot.carriers.errors import CarrierError, ParcelNotFound
+from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.context import BotContext
 from bot.explain import explain
 from bot.formatting import render_result, short_status
@@ -21,13 +21,20 @@ from bot.i18n import Translator
 from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
 from bot.requests import ParsedMessage, Request, parse_message
-from bot.routing import Candidate, client_of_key, may_ask_online, offline_candidates
+from bot.routing import (
+    Candidate,
+    candidate_from_key,
+    client_of_key,
+    may_ask_online,
+    offline_candidates,
+)
 from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
 
 OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button was shown for
+MAX_OFFERED = 20  # the latest numbers offered per chat; older buttons stop working
 CONCURRENT_LOOKUPS = 4
 TYPING_DELAY = 1.0  # seconds before a slow answer shows "typing…"
 
@@ -77,7 +84,21 @@ async def track_command(update: Update, context: BotContext) -> None:
 
 
 async def track_deep_link(update: Update, context: BotContext, payload: str) -> None:
-    """Follow the number carried by a ``/start <number>`` link."""
+    """Follow the number carried by a ``/start <number>`` link.
+
+    A number the bot already tracks with one carrier (e.g. shared from an inline card, maybe
+    found by online detection or picked from a chooser) is followed with that carrier at once.
+    """
+    chat, user = update.effective_chat, update.effective_user
+    number = normalize(payload)[:40]
+    stored = await context.bot_data.storage.parcels_by_number(number) if number else []
+    if chat is not None and len({p.carrier for p in stored}) == 1:
+        candidate = candidate_from_key(stored[0].carrier)
+        outcome = await follow_candidate(
+            context, chat.id, user.id if user else None, Request(number), candidate
+        )
+        await _reply_single(update, context, outcome)
+        return
     parsed = parse_message(payload, 1)
     await _handle(update, context, parsed, hint_when_empty=False)
 
@@ -89,19 +110,24 @@ async def _handle(
     tr = context.tr
     _ = tr.gettext
     if not parsed.requests:
-        askable = _askable(context, parsed.rejected)
+        askable = await _askable(context, parsed.rejected)
         if askable:
-            # Offered numbers are remembered: a forged button must not spend the quota.
-            offered = context.chat_memory.setdefault(OFFERED_DETECTION, set())
-            offered.update(askable)
-            text = (
-                invalid_number_text(tr)
-                + "\n\n"
-                + _(
-                    "I do not know this number's format, but the carrier detection service may. "
-                    "Ask it? (It allows a limited number of new numbers a day.)"
-                )
+            # Offered numbers (and their labels) are remembered, the latest few only: a forged
+            # button must not spend the quota.
+            offered = context.chat_memory.setdefault(OFFERED_DETECTION, {})
+            for number in askable:
+                offered.pop(number, None)
+                offered[number] = parsed.rejected_labels.get(number)
+            for stale in list(offered)[:-MAX_OFFERED]:
+                del offered[stale]
+            offer = tr.ngettext(
+                "I do not know this number's format, but the carrier detection service may. "
+                "Ask it? (It allows a limited number of new numbers a day.)",
+                "I do not know these numbers' format, but the carrier detection service may. "
+                "Ask it? (It allows a limited number of new numbers a day.)",
+                len(askable),
             )
+            text = invalid_number_text(tr) + "\n\n" + offer
             await reply(update, text, reply_markup=detect_keyboard(askable))
         elif parsed.rejected or not hint_when_empty:
             await reply(update, invalid_number_text(tr))
@@ -139,13 +165,16 @@ async def _typing_after(context: BotContext, chat_id: int | None) -> None:
         logger.debug("typing indicator failed: %s", err)
 
 
-def _askable(context: BotContext, rejected: tuple[str, ...]) -> list[str]:
-    """Return the unknown numbers the online detector could identify (up to 3), if it is up."""
-    tracking = context.bot_data.parcels.tracking
-    if tracking.registry.gdeposylka is None or tracking.paused("gdeposylka"):
-        return []
+async def _askable(context: BotContext, rejected: tuple[str, ...]) -> list[str]:
+    """Return the unknown numbers the online detector could identify (up to 3), if it can."""
     numbers = dict.fromkeys(normalize(token) for token in rejected)
-    return [n for n in numbers if may_ask_online(n) and not offline_candidates(n)][:3]
+    askable = [n for n in numbers if may_ask_online(n) and not offline_candidates(n)][:3]
+    tracking = context.bot_data.parcels.tracking
+    if not askable or tracking.registry.gdeposylka is None or tracking.paused("gdeposylka"):
+        return []
+    if await context.bot_data.budget.remaining() == 0:
+        return []  # today's new numbers are used up: a button could only disappoint
+    return askable
 
 
 async def detect_online(update: Update, context: BotContext) -> None:
@@ -155,19 +184,26 @@ async def detect_online(update: Update, context: BotContext) -> None:
     if query is None or callback is None:
         return
     tr = context.tr
-    offered = context.chat_memory.get(OFFERED_DETECTION, set())
-    if callback.argument not in offered:
-        await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+    number = callback.argument
+    offered = context.chat_memory.get(OFFERED_DETECTION, {})
+    if number not in offered:
+        await query.answer(
+            tr.gettext("This button is no longer valid: send the number again."), show_alert=True
+        )
         return
-    offered.discard(callback.argument)  # one question, one detection
-    await query.answer()
-    unknown = tr.gettext("The carrier detection service does not know {number} either.")
-    outcome = await _follow(
-        update,
-        context,
-        Request(callback.argument),
-        unknown=unknown.format(number=html.escape(callback.argument)),
-    )
+    label = offered.pop(number)  # one question, one detection: a second press is refused
+    try:
+        await query.answer()
+        unknown = tr.gettext("The carrier detection service does not know {number} either.")
+        outcome = await _follow(
+            update,
+            context,
+            Request(number, label),
+            unknown=unknown.format(number=html.escape(number)),
+        )
+    except BaseException:
+        offered[number] = label  # nothing came of the press: the button still works
+        raise
     await _reply_single(update, context, outcome)
 
 
@@ -184,11 +220,17 @@ async def _follow(
     tr = context.tr
     resolution = await parcels.resolve(chat.id, request.number)
     if not resolution.candidates and resolution.undetected:
-        problem = tr.gettext(
-            "I cannot tell the carrier of {number} right now: the carrier detection service "
-            "is not answering. Please send it again later."
-        ).format(number=html.escape(resolution.number))
-        return Outcome(request, problem=problem)
+        if isinstance(resolution.detection_error, BudgetExhausted):
+            problem = tr.gettext(
+                "Today's quota of the carrier detection service is used up: please send "
+                "{number} again tomorrow."
+            )
+        else:
+            problem = tr.gettext(
+                "I cannot tell the carrier of {number} right now: the carrier detection "
+                "service is not answering. Please send it again later."
+            )
+        return Outcome(request, problem=problem.format(number=html.escape(resolution.number)))
     if not resolution.candidates:
         return Outcome(request, problem=unknown or invalid_number_text(tr))
     if resolution.ambiguous:

@@ -417,3 +417,11 @@ async def test_waiting_for_pickup_lists_followed_ready_parcels(store: Storage) -
         ("READY", at(61)),
         ("NOT-YET", None),
     ]
+
+
+async def test_parcels_by_number_across_carriers(store: Storage) -> None:
+    first = await store.get_or_create_parcel("ukrposhta", "RR1")
+    second = await store.get_or_create_parcel("gdeposylka/ups", "RR1")
+    await store.get_or_create_parcel("ukrposhta", "RR2")
+    assert await store.parcels_by_number("RR1") == [first, second]
+    assert await store.parcels_by_number("NOPE") == []
