@@ -547,3 +547,8 @@ def test_printed_groups_are_joined_whole_even_if_a_prefix_passes_a_check_digit()
     # The first 12 digits pass FedEx Express's check by chance; the 14 belong together.
     assert identify("205119197541")[0].carrier == "fedex"
     assert extract_numbers("ТТН 2051 1919 7541 40, дякую") == ["20511919754140"]
+
+
+def test_a_twelve_character_dhl_ecommerce_number_is_recognised() -> None:
+    # tracking-number-formats.md 3.10: a prefix, then 10-39 characters starting with a digit.
+    assert any(match.carrier == "dhl-ecommerce" for match in identify("GM1234567890"))

@@ -273,7 +273,7 @@ _RULES: tuple[_Rule, ...] = (
     _rule("amazon", "amazon-international", (11,), "letters", r"[AFC][0-9]{10}"),
     _rule("yunexpress", "yunexpress", (18,), "letters", r"YT[0-9]{16}"),
     _rule("dhl", "dhl-piece-id", (12, 13, 14), "letters", r"J[A-Z]{2,3}[0-9]{9,10}"),
-    _rule("dhl-ecommerce", "dhl-ecommerce-prefix", range(13, 43), "letters",
+    _rule("dhl-ecommerce", "dhl-ecommerce-prefix", range(12, 42), "letters",
           r"(?:GM|LX|RX|UV|CN|SG|TH|IN|HK|MY)[0-9][0-9A-Z]{9,38}"),
     _rule("dhl-ecommerce", "dhl-ecommerce-14", (14,), "digits", r"[0-9]{14}"),
 )

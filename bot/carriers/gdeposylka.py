@@ -378,13 +378,18 @@ def _parse_checkpoint(raw: Mapping[str, Any]) -> TrackingEvent:
     """Read one checkpoint."""
     code = _optional_text(raw, "status_code")
     text = _required_text(raw, "time")
+    status_raw = _optional_text(raw, "status_raw")
+    location_raw = _optional_text(raw, "location_raw")
     return TrackingEvent(
         occurred_at=wall_clock(text, _TIME_FORMAT, CHECKPOINT_ZONE),
         status=status_for_code(code),
         code=code or "other",
-        description=_optional_text(raw, "status_name") or _optional_text(raw, "status_raw"),
-        location=_optional_text(raw, "location_translated") or _optional_text(raw, "location_raw"),
+        description=_optional_text(raw, "status_name") or status_raw,
+        location=_optional_text(raw, "location_translated") or location_raw,
         postcode=_optional_text(raw, "location_zip_code"),
+        # status_code and location_translated are null until GdePosylka has processed the
+        # checkpoint (docs): the raw texts, which come at once, keep the event the same event.
+        identity=f"{status_raw}|{(location_raw or '').casefold()}" if status_raw else None,
     )
 
 

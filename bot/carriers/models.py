@@ -71,11 +71,16 @@ class TrackingEvent:
     description: str | None = None  # the carrier's own text, in whatever language it gave
     location: str | None = None
     postcode: str | None = None
+    # What identifies the event besides its time when code and place are not stable (a carrier
+    # that fills them in later); None: code and place.
+    identity: str | None = None
 
     @property
     def fingerprint(self) -> str:
         """Identify the event by time, code and place, so reordering is not a change."""
         when = self.occurred_at.astimezone(UTC).isoformat(timespec="minutes")
+        if self.identity is not None:
+            return f"{when}|{self.identity}"
         return f"{when}|{self.code or self.status}|{(self.location or '').strip().casefold()}"
 
 

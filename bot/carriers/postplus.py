@@ -188,16 +188,21 @@ def _parse_get_many(
             raise TypeError("get-many answer is not a list")
         # Match case-insensitively: users type numbers in any case.
         found = {_required_text(item, "parcelNr").casefold(): item for item in payload}
-        outcomes: dict[str, TrackingResult | CarrierError] = {}
-        for number in requested:
-            item = found.get(number.casefold())
-            events = _parse_events(item.get("events"), statuses) if item else ()
-            if item is None or not events:
-                outcomes[number] = ParcelNotFound(NAME, "no tracking events for this number")
-            else:
-                outcomes[number] = TrackingResult(NAME, number, events, _extras(item))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CarrierResponseError(NAME, "unexpected get-many answer") from err
+    outcomes: dict[str, TrackingResult | CarrierError] = {}
+    for number in requested:
+        item = found.get(number.casefold())
+        try:  # one damaged parcel fails alone, not its whole batch
+            events = _parse_events(item.get("events"), statuses) if item else ()
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            logger.warning("PostPlus sent an unreadable history for %s: %s", number, err)
+            outcomes[number] = CarrierResponseError(NAME, "unexpected events for this number")
+            continue
+        if item is None or not events:
+            outcomes[number] = ParcelNotFound(NAME, "no tracking events for this number")
+        else:
+            outcomes[number] = TrackingResult(NAME, number, events, _extras(item))
     return outcomes
 
 
@@ -218,6 +223,8 @@ def _parse_events(
     events: list[TrackingEvent] = []
     for raw in newest.values():
         code = _required_text(raw, "eventCode")
+        if code not in statuses:
+            logger.info("PostPlus eventCode %s is not in its event-code list", code)
         events.append(
             TrackingEvent(
                 occurred_at=aware_utc(_required_text(raw, "eventTime")),

@@ -24,7 +24,9 @@ from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult, kyi
 logger = logging.getLogger(__name__)
 
 NAME = "ukrposhta"
-BATCH_SIZE = 50  # docs: POST /statuses takes at most 50 barcodes
+# [?] The docs limit POST /statuses to 50 barcodes; the limit of statuses/with-not-found, which
+# the batch uses, is not stated anywhere: we assume the same.
+BATCH_SIZE = 50
 _SINGLE_CONCURRENCY = 4  # one-by-one fallback when a batch is refused as a whole
 _NOT_TRACKABLE = "UPE02000"  # "Specified shipment has no tracking service"
 _ACCEPT = frozenset({400, 404})  # error bodies we read ourselves
@@ -50,7 +52,10 @@ _STATUS: dict[str, ParcelStatus] = {
     "31400": ParcelStatus.DELIVERY_FAILED,  # moved to storage, still collectable
     "41000": ParcelStatus.DELIVERED,  # unless handed to the sender, see _RETURNED_REASON_IDS
     "48000": ParcelStatus.DELIVERED,  # international item delivered abroad
-    "41010": ParcelStatus.RETURNED,  # [?] docs: "not handed over"; consumers: "to sender"
+    # [?] The API document says "Shipment is not handed over"; two consumers say "handed to
+    # the sender". Read as not delivered (still collectable, polling goes on) until confirmed:
+    # "returned" would end tracking, and stop pushes, for a parcel that may still arrive.
+    "41010": ParcelStatus.DELIVERY_FAILED,
     "41020": ParcelStatus.RETURNED,
 }
 STATUS_BY_CODE: Mapping[str, ParcelStatus] = MappingProxyType(_STATUS)
@@ -367,5 +372,5 @@ def _step(value: Any) -> int:
     """Read the carrier's step number, used only to order events with equal times."""
     try:
         return int(value) if value is not None else 0
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:  # 1e400 and Infinity parse as JSON
         raise CarrierResponseError(NAME, f"unreadable step {value!r}") from err

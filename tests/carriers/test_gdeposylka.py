@@ -31,6 +31,7 @@ from bot.carriers.gdeposylka import (
     GdePosylkaClient,
     MemoryDetectCache,
     MemoryNewNumberBudget,
+    _parse_checkpoint,
     _parse_detection,
     _parse_tracking,
     status_for_code,
@@ -594,3 +595,24 @@ def test_unexpected_tracker_shapes(mutate: Callable[[dict[str, Any]], object]) -
         _parse_tracking(DELIVERED, body)
 
     assert excinfo.value.__cause__ is not None
+
+
+def test_a_checkpoint_keeps_its_fingerprint_when_gdeposylka_classifies_it_later() -> None:
+    raw = {
+        "time": "2024-05-01 10:00:00",
+        "status_code": None,
+        "status_name": None,
+        "status_raw": "收寄",
+        "location_raw": "Shenzhen",
+        "location_translated": None,
+    }
+    processed = {
+        **raw,
+        "status_code": "accepted",
+        "status_name": "Принято",
+        "location_translated": "Шэньчжэнь",
+    }
+    first, later = _parse_checkpoint(raw), _parse_checkpoint(processed)
+    assert (first.code, later.code) == ("other", "accepted")
+    assert first.fingerprint == later.fingerprint  # no second push for the same checkpoint
+    assert later.location == "Шэньчжэнь"

@@ -451,23 +451,6 @@ def test_newest_event_version_wins() -> None:
         pytest.param({"parcelNr": FIRST}, id="object-not-list"),
         pytest.param([{"events": []}], id="no-parcelNr"),
         pytest.param([{"parcelNr": 5, "events": []}], id="parcelNr-not-string"),
-        pytest.param([{"parcelNr": FIRST, "events": {}}], id="events-not-list"),
-        pytest.param(
-            [{"parcelNr": FIRST, "events": [{"eventCode": "DELIVERED"}]}], id="no-eventTime"
-        ),
-        pytest.param(
-            [
-                {
-                    "parcelNr": FIRST,
-                    "events": [{"eventCode": "DELIVERED", "eventTime": "2025-01-13T01:56:27"}],
-                }
-            ],
-            id="eventTime-without-offset",
-        ),
-        pytest.param(
-            [{"parcelNr": FIRST, "events": [{"eventCode": "X", "eventTime": "yesterday"}]}],
-            id="eventTime-garbage",
-        ),
         pytest.param(["LP00000005PP"], id="item-not-object"),
     ],
 )
@@ -476,3 +459,35 @@ def test_unexpected_shapes_raise_response_error(payload: Any) -> None:
         _parse_get_many(payload, [FIRST], {})
 
     assert excinfo.value.__cause__ is not None
+
+
+GOOD = {"eventCode": "DELIVERED", "eventTime": "2025-01-13T01:56:27+02:00"}
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        pytest.param({"parcelNr": FIRST, "events": {}}, id="events-not-list"),
+        pytest.param({"parcelNr": FIRST, "events": [{"eventCode": "DELIVERED"}]}, id="no-time"),
+        pytest.param(
+            {"parcelNr": FIRST, "events": [{**GOOD, "eventTime": "2025-01-13T01:56:27"}]},
+            id="eventTime-without-offset",
+        ),
+        pytest.param(
+            {"parcelNr": FIRST, "events": [{**GOOD, "eventTime": "yesterday"}]},
+            id="eventTime-garbage",
+        ),
+    ],
+)
+def test_one_damaged_parcel_fails_alone(damaged: Any) -> None:
+    outcomes = _parse_get_many(
+        [damaged, {"parcelNr": SECOND, "events": [GOOD]}], [FIRST, SECOND], {}
+    )
+    assert isinstance(outcomes[FIRST], CarrierResponseError)
+    assert [e.code for e in result_of(outcomes[SECOND]).events] == ["DELIVERED"]
+
+
+def test_unknown_event_codes_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="bot.carriers.postplus")
+    _parse_get_many([{"parcelNr": FIRST, "events": [GOOD]}], [FIRST], {})
+    assert "DELIVERED is not in its event-code list" in caplog.text

@@ -636,7 +636,7 @@ def test_unknown_code_is_unknown_and_logged(caplog: pytest.LogCaptureFixture) ->
         ("31200", ParcelStatus.RETURNING),
         ("31400", ParcelStatus.DELIVERY_FAILED),
         ("48000", ParcelStatus.DELIVERED),
-        ("41010", ParcelStatus.RETURNED),
+        ("41010", ParcelStatus.DELIVERY_FAILED),
         ("41020", ParcelStatus.RETURNED),
     ],
 )
