@@ -11,7 +11,14 @@ from datetime import timedelta
 
 from babel.dates import format_timedelta
 from telegram import Bot
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.i18n import Catalogs, Translator
 from bot.retry import retry_after_seconds
@@ -22,7 +29,8 @@ logger = logging.getLogger(__name__)
 SENT, BLOCKED, FAILED = "sent", "blocked", "failed"
 BATCH = 50
 PROGRESS_EVERY = 3.0  # seconds between edits of the admin's progress message
-MAX_RETRY_AFTER = 5  # RetryAfter answers honoured for one recipient before counting a failure
+MAX_RETRY_AFTER = 5  # RetryAfter answers or network errors per recipient before a failure
+NETWORK_BACKOFF = 1.0  # seconds before the first retry after a network error, then doubled
 TELEGRAM_LIMIT = 4096
 
 # Telegram's HTML subset (Bot API "HTML style"): tags, and the attributes each may carry.
@@ -185,7 +193,15 @@ class BroadcastRunner:
                 await self.storage.migrate_chat(target, err.new_chat_id)
                 target = err.new_chat_id
                 continue
-            except (BadRequest, TelegramError) as err:
+            except BadRequest as err:  # a subclass of NetworkError in PTB: the answer is final
+                logger.warning("broadcast to chat %s failed: %s", chat_id, err)
+                return FAILED, target
+            except NetworkError as err:  # a hiccup (timeouts included): retry this recipient
+                delay = min(NETWORK_BACKOFF * 2**_attempt, 30.0)
+                logger.warning("broadcast to chat %s: %s; retrying in %.0f s", chat_id, err, delay)
+                await self.sleep(delay)
+                continue
+            except TelegramError as err:
                 logger.warning("broadcast to chat %s failed: %s", chat_id, err)
                 return FAILED, target
             return SENT, target

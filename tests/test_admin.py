@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from telegram import Chat
-from telegram.error import Forbidden, RetryAfter
+from telegram.error import Forbidden, RetryAfter, TimedOut
 
 from bot.broadcast import BroadcastRunner, html_problem
 from bot.i18n import Catalogs
@@ -187,6 +187,7 @@ class FakeBot:
         self.reports: list[str] = []
         self.forbidden: set[int] = set()
         self.retry_once: set[int] = set()
+        self.network_errors: dict[int, int] = {}  # chat -> how many sends fail on the network
         self.on_send = None
 
     async def send_message(self, chat_id: int, text: str, **_: object) -> None:
@@ -198,6 +199,9 @@ class FakeBot:
         if chat_id in self.retry_once:
             self.retry_once.discard(chat_id)
             raise RetryAfter(timedelta(seconds=2))
+        if self.network_errors.get(chat_id, 0) > 0:
+            self.network_errors[chat_id] -= 1
+            raise TimedOut("Timed out")
         self.clock.now += 0.001  # a send takes a little time
         self.sends.append((self.clock.now, chat_id))
         if self.on_send is not None:
@@ -303,3 +307,27 @@ async def test_a_migrated_group_gets_the_broadcast_once(env: BotEnv) -> None:
     assert Counter(chat for _, chat in bot.sends) == {-1005: 1, 100: 1}
     counts = await env.storage.broadcast_counts(broadcast.id)
     assert (counts.sent, counts.pending) == (2, 0)
+
+
+async def test_network_hiccups_are_retried_not_failed(env: BotEnv) -> None:
+    clock = FakeClock()
+    bot = FakeBot(clock)
+    bot.network_errors = {101: 2, 102: 99}  # 101 recovers, 102's network never does
+    broadcast_id = await make_broadcast(env, 3)
+    await fake_time_runner(env, bot, 100.0).run(broadcast_id)
+    assert sorted(chat for _, chat in bot.sends) == [100, 101]
+    counts = await env.storage.broadcast_counts(broadcast_id)
+    assert (counts.sent, counts.failed, counts.pending) == (2, 1, 0)
+
+
+async def test_a_resumed_broadcast_runs_even_when_the_job_queue_starts_late(
+    env: BotEnv,
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.handlers.admin import start_delivery
+
+    start_delivery(SimpleNamespace(job_queue=env.app.job_queue), 42)
+    [job] = [j for j in env.app.job_queue.jobs() if j.name == "broadcast-42"]
+    assert job.job.misfire_grace_time is None
+    job.schedule_removal()

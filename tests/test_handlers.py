@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram import Chat, Update
+from telegram import Chat, Message, MessageEntity, Update, User
 
 from bot.quota import next_budget_day
 from bot.schedule import JITTER, RETRY_INTERVAL
@@ -548,3 +548,58 @@ async def test_a_shared_deep_link_follows_the_parcel_with_its_carrier(env: BotEn
     [view] = await env.storage.list_subscriptions(9)
     assert view.parcel.carrier == "gdeposylka/china-post"
     assert env.carriers.hits["gdeposylka-detect"] == 1  # no second detection
+
+
+async def test_two_people_renaming_in_a_group_keep_to_their_own_parcels(env: BotEnv) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    alice, bob = make_user(11, "en"), make_user(12, "en")
+    await env.send(make_message(f"/track {UP}", chat=group, user=alice))
+    await env.send(make_message(f"/track {INPOST}", chat=group, user=bob))
+    views = {v.parcel.number: v for v in await env.storage.list_subscriptions(-100)}
+    await env.send(make_callback(f"n:{views[UP].id}", chat=group, user=alice))
+    await env.send(make_callback(f"n:{views[INPOST].id}", chat=group, user=bob))
+    await env.send(make_message("alice's", chat=group, user=alice))
+    await env.send(make_message("bob's", chat=group, user=bob))
+    labels = {v.parcel.number: v.label for v in await env.storage.list_subscriptions(-100)}
+    assert labels == {UP: "alice's", INPOST: "bob's"}
+
+
+async def test_forget_also_clears_what_the_bot_remembers(env: BotEnv) -> None:
+    await follow(env, f"{AMBIGUOUS} secret label")  # the chooser keeps the label in memory
+    assert env.app.chat_data[1].get("labels")
+    await follow(env, "/forget")
+    await env.send(make_callback("fg:yes"))
+    assert "labels" not in env.app.chat_data[1]
+    assert await env.storage.get_chat(1) is None
+
+
+async def test_anonymous_group_admins_are_admins(env: BotEnv) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    anonymous = User(1087968824, "Group", True, username="GroupAnonymousBot")
+    await env.storage.upsert_chat(-100, Chat.SUPERGROUP, "en")
+    message = Message(
+        7001,
+        datetime.now(UTC),
+        group,
+        from_user=anonymous,
+        sender_chat=group,  # Telegram's mark of an admin writing as the group
+        text="/stopall",
+        entities=[MessageEntity(MessageEntity.BOT_COMMAND, 0, 8)],
+    )
+    await env.send(Update(7002, message=message))
+    [question] = env.telegram.sent()
+    assert "sa:yes" in buttons(question.params)
+
+
+async def test_flows_start_over_and_cancel_outside_them_is_answered(env: BotEnv) -> None:
+    await follow(env, UP)
+    env.telegram.clear()
+    await follow(env, "/stopall")
+    await follow(env, "/stopall")  # again within the flow: the question again
+    first, second = env.telegram.sent()
+    assert buttons(first.params) == buttons(second.params) == ["sa:yes", "sa:no"]
+    await follow(env, "/cancel")
+    env.telegram.clear()
+    await follow(env, "/cancel")
+    [nothing] = env.telegram.sent()
+    assert "nothing to cancel" in nothing.text.lower() or "Немає" in nothing.text

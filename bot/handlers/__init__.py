@@ -30,7 +30,7 @@ from bot.handlers.basics import (
 )
 from bot.handlers.cards import archive_parcels, card_button, list_page, list_parcels, stop_number
 from bot.handlers.common import remember_chat
-from bot.handlers.conversations import conversation_handlers
+from bot.handlers.conversations import conversation_handlers, nothing_to_cancel
 from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
 from bot.handlers.preferences import keep_tracking, quiet_hours
@@ -69,6 +69,7 @@ def build_handlers(
         CommandHandler("archive", archive_parcels),
         CommandHandler("stop", stop_number),
         CommandHandler("quiet", quiet_hours),
+        CommandHandler("cancel", nothing_to_cancel),  # a running flow answers /cancel first
         CallbackQueryHandler(pick_carrier, pattern=PICK_PATTERN, block=False),
         CallbackQueryHandler(detect_online, pattern=DETECT_PATTERN, block=False),
         CallbackQueryHandler(card_button, pattern=SUBSCRIPTION_PATTERN, block=False),

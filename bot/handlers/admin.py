@@ -171,7 +171,15 @@ def start_delivery(context: Any, broadcast_id: int) -> None:
     """Run a broadcast as a background job (also used to resume after a restart)."""
     job_queue = context.job_queue
     assert job_queue is not None  # the job-queue extra is a dependency
-    job_queue.run_once(deliver_broadcast, 0, data=broadcast_id, name=f"broadcast-{broadcast_id}")
+    job_queue.run_once(
+        deliver_broadcast,
+        0,
+        data=broadcast_id,
+        name=f"broadcast-{broadcast_id}",
+        # Resumed at start, the job queue may begin late (after the webhook is set): a
+        # "missed" run must still run, or the broadcast would stay "running" for ever.
+        job_kwargs={"misfire_grace_time": None},
+    )
 
 
 async def deliver_broadcast(context: BotContext) -> None:
@@ -221,6 +229,7 @@ def admin_handlers(admin_ids: frozenset[int]) -> list[Any]:
                 ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
             },
             fallbacks=[CommandHandler("cancel", cancel)],
+            allow_reentry=True,  # /broadcast again starts over instead of "unknown command"
             conversation_timeout=TIMEOUT_SECONDS,
             name="broadcast",
         )

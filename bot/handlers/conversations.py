@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import LANGUAGE_KEY, BotContext
+from bot.context import BotContext
 from bot.handlers.cards import own_subscription
 from bot.handlers.common import is_chat_admin, reply
 from bot.keyboards import (
@@ -46,7 +46,7 @@ async def start_rename(update: Update, context: BotContext) -> int:
             await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
         return ConversationHandler.END
     await query.answer()
-    context.chat_memory[RENAMING_KEY] = view.id
+    context.chat_memory[_renaming(update)] = view.id
     await reply(
         update,
         tr.gettext("Send the new label for {number} (or /cancel).").format(
@@ -61,7 +61,7 @@ async def save_label(update: Update, context: BotContext) -> int:
     """Store the label the user sent."""
     message = update.effective_message
     tr = context.tr
-    subscription_id = context.chat_memory.pop(RENAMING_KEY, None)
+    subscription_id = context.chat_memory.pop(_renaming(update), None)
     view = await own_subscription(update, context, subscription_id) if subscription_id else None
     if message is None or not message.text or view is None:
         return ConversationHandler.END
@@ -133,7 +133,9 @@ async def confirm_forget(update: Update, context: BotContext) -> int:
     await query.answer()
     if query.data == f"{FORGET}:yes":
         await context.bot_data.storage.forget_chat(chat.id)
-        context.chat_memory.pop(LANGUAGE_KEY, None)  # re-registered on the next update
+        # Everything the bot remembers in memory goes too (pending labels, offers, language):
+        # the chat is registered again on its next update.
+        context.chat_memory.clear()
         text = tr.gettext("Done: I deleted everything about this chat.")
     else:
         text = tr.gettext("Nothing was changed.")
@@ -141,16 +143,27 @@ async def confirm_forget(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+def _renaming(update: Update) -> str:
+    """Return the chat-memory key of the parcel this user is renaming (per user: groups)."""
+    user = update.effective_user
+    return f"{RENAMING_KEY}:{user.id if user else 0}"
+
+
+async def nothing_to_cancel(update: Update, context: BotContext) -> None:
+    """Answer /cancel outside any flow."""
+    await reply(update, context.tr.gettext("There is nothing to cancel."))
+
+
 async def cancel(update: Update, context: BotContext) -> int:
     """Leave any flow."""
-    context.chat_memory.pop(RENAMING_KEY, None)
+    context.chat_memory.pop(_renaming(update), None)
     await reply(update, context.tr.gettext("Cancelled."))
     return ConversationHandler.END
 
 
 async def timed_out(update: Update, context: BotContext) -> int:
     """Forget a flow the user abandoned."""
-    context.chat_memory.pop(RENAMING_KEY, None)
+    context.chat_memory.pop(_renaming(update), None)
     return ConversationHandler.END
 
 
@@ -176,6 +189,7 @@ def _flow(entry: object, state: int, handlers: list[object], name: str) -> Conve
             },
             fallbacks=[CommandHandler("cancel", cancel)],
             conversation_timeout=TIMEOUT_SECONDS,
+            allow_reentry=True,  # the command again starts over instead of "unknown command"
             name=name,
         )
     )
