@@ -32,6 +32,10 @@ class ChatsMixin(StorageCore):
     async def upsert_chat(self, chat_id: int, type: str, language: str | None) -> Chat:
         """Insert a chat, or update the type of a known one; a stored language is never replaced.
 
+        The bot upserts a chat when an update comes from it, so a known chat is marked active
+        and not blocking the bot: it just wrote to us (if the "unblocked" notice was missed, the
+        chat would otherwise never hear from the bot again).
+
         Args:
             chat_id: the Telegram chat id.
             type: private, group, supergroup or channel.
@@ -45,7 +49,7 @@ class ChatsMixin(StorageCore):
         async with self.transaction():
             await self._execute(
                 "INSERT INTO chats (id, type, language, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
+                "ON CONFLICT (id) DO UPDATE SET type = excluded.type, active = 1, blocked = 0, "
                 "language = COALESCE(chats.language, excluded.language)",
                 (chat_id, type, language, to_db(utc_now())),
             )

@@ -64,6 +64,13 @@ async def test_set_chat_blocked_toggles_active(store: Storage) -> None:
     assert await store.set_chat_blocked(404, True) is False
 
 
+async def test_a_chat_that_writes_again_is_reachable_again(store: Storage) -> None:
+    await store.upsert_chat(10, "private", "uk")
+    await store.set_chat_blocked(10, True)  # the "unblocked" notice never came
+    chat = await store.upsert_chat(10, "private", "en")
+    assert (chat.blocked, chat.active, chat.language) == (False, True, "uk")
+
+
 async def test_set_and_clear_quiet_hours(store: Storage) -> None:
     await store.upsert_chat(10, "private", "uk")
     assert await store.set_quiet_hours(10, 22 * 60, 7 * 60) is True
