@@ -135,8 +135,7 @@ class TrackingService:
         """
         name = self.client_for(candidate)
         client = self.registry.clients[name]
-        breaker = self.breakers[name] if self.breakers is not None else None
-        if breaker is not None and not breaker.allows(datetime.now(UTC)):
+        if self.paused(name):
             # The poller saw this carrier fail again and again: asking it once more for a
             # user would most likely fail too, and slowly. The caller shows what we know.
             raise CarrierPaused(name, "paused after repeated failures")
@@ -147,6 +146,6 @@ class TrackingService:
         # A real answer ends a pause early. Failures are left to the poller, which judges whole
         # batches: one user's unlucky request must not pause a carrier for everyone. (Errors
         # are not proof of a request either: GdePosylka answers "not found" from its cache.)
-        if breaker is not None:
-            breaker.success()
+        if self.breakers is not None:
+            self.breakers[name].success()
         return result

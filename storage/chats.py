@@ -60,8 +60,7 @@ class ChatsMixin(StorageCore):
 
     async def get_chat(self, chat_id: int) -> Chat | None:
         """Return a chat, or None when the bot never saw it."""
-        row = await self._fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
-        return None if row is None else chat_from_row(row)
+        return (await self.get_chats([chat_id])).get(chat_id)
 
     async def get_chats(self, chat_ids: Sequence[int]) -> dict[int, Chat]:
         """Return many chats by id (chats the bot never saw are left out)."""

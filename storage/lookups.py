@@ -14,6 +14,10 @@ from storage.times import opt_to_db, to_db
 class LookupsMixin(OutboxMixin):
     """Write the outcome of a lookup in one transaction."""
 
+    async def fingerprints(self, parcel_id: int) -> set[str]:
+        """Return the fingerprints of every stored event of a parcel."""
+        return (await self.fingerprints_many([parcel_id]))[parcel_id]
+
     async def fingerprints_many(self, parcel_ids: Sequence[int]) -> dict[int, set[str]]:
         """Return the stored event fingerprints of many parcels at once."""
         found: dict[int, set[str]] = {parcel_id: set() for parcel_id in parcel_ids}

@@ -116,11 +116,7 @@ class ParcelsMixin(StorageCore):
 
     async def parcel_events(self, parcel_id: int) -> list[StoredEvent]:
         """Return a parcel's stored events, oldest first."""
-        rows = await self._fetchall(
-            "SELECT * FROM events WHERE parcel_id = ? ORDER BY occurred_at, first_seen_at, rowid",
-            (parcel_id,),
-        )
-        return [event_from_row(row) for row in rows]
+        return (await self.events_of([parcel_id]))[parcel_id]
 
     async def events_of(self, parcel_ids: Sequence[int]) -> dict[int, list[StoredEvent]]:
         """Return the stored events of many parcels at once, each parcel's oldest first."""
@@ -133,13 +129,6 @@ class ParcelsMixin(StorageCore):
         for row in rows:
             found[row["parcel_id"]].append(event_from_row(row))
         return found
-
-    async def fingerprints(self, parcel_id: int) -> set[str]:
-        """Return the fingerprints of every stored event of a parcel."""
-        rows = await self._fetchall(
-            "SELECT fingerprint FROM events WHERE parcel_id = ?", (parcel_id,)
-        )
-        return {row["fingerprint"] for row in rows}
 
     async def stats_by_carrier_status(self) -> dict[str, dict[str, int]]:
         """Count stored parcels by carrier, then by status."""

@@ -58,8 +58,7 @@ class SubscriptionsMixin(StorageCore):
 
     async def get_subscription(self, sub_id: int) -> SubscriptionView | None:
         """Return a subscription with its parcel."""
-        row = await self._fetchone(SUBSCRIPTION_VIEW_SQL + " WHERE s.id = ?", (sub_id,))
-        return None if row is None else view_from_row(row)
+        return (await self.get_subscriptions([sub_id])).get(sub_id)
 
     async def get_subscriptions(self, sub_ids: Sequence[int]) -> dict[int, SubscriptionView]:
         """Return many subscriptions with their parcels by id (unknown ids are left out)."""

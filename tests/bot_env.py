@@ -65,6 +65,18 @@ class BotEnv:
             await storage.schedule_parcel(parcel.id, past, parcel.check_interval or 60.0)
         await self.tick()
 
+    async def checked_earlier(self, parcel_id: int, status: str) -> None:
+        """Record a lookup five minutes ago (past the Refresh cooldown) with a status."""
+        past = datetime.now(UTC) - timedelta(minutes=5)
+        await self.app.bot_data.storage.record_lookup(
+            parcel_id,
+            checked_at=past,
+            status=status,
+            next_check_at=past,
+            check_interval=60.0,
+            notify=False,
+        )
+
     @property
     def storage(self) -> Any:
         """Return the bot's storage."""

@@ -176,15 +176,7 @@ async def test_history_refresh_and_stop_buttons(env: BotEnv) -> None:
 async def test_refresh_after_the_cooldown_asks_the_carrier_again(env: BotEnv) -> None:
     await follow(env, UP)
     [view] = await env.storage.list_subscriptions(1)
-    past = datetime.now(UTC) - timedelta(minutes=5)
-    await env.storage.record_lookup(
-        view.parcel.id,
-        checked_at=past,
-        status="ready_for_pickup",
-        next_check_at=past,
-        check_interval=60.0,
-        notify=False,
-    )
+    await env.checked_earlier(view.parcel.id, "ready_for_pickup")
     env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(days=2), "ODESA 1"))
     env.telegram.clear()
     await env.send(make_callback(f"r:{view.id}"))

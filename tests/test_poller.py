@@ -302,15 +302,7 @@ async def test_refresh_does_not_push_to_the_chat_that_pressed_it(env: BotEnv) ->
         await follow(env, chat_id, "en", "ukrposhta", UP)
     await env.cycle()
     [view] = await env.storage.list_subscriptions(1)
-    past = datetime.now(UTC) - timedelta(minutes=5)
-    await env.storage.record_lookup(
-        view.parcel.id,
-        checked_at=past,
-        status="accepted",
-        next_check_at=past,
-        check_interval=60.0,
-        notify=False,
-    )
+    await env.checked_earlier(view.parcel.id, "accepted")
     env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=3), "ODESA 2"))
     await env.send(make_callback(f"r:{view.id}"))
     rows = await env.storage.pending_outbox(10)
