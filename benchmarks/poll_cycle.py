@@ -7,14 +7,14 @@ For every size the script
      number's history for the fake carriers;
   2. starts tests/fake_carriers.py FakeCarriers in a child process on 127.0.0.1 (answers at once);
   3. runs the bot in a fresh child process, wired like bot/app.py start_services (Storage,
-     build_carriers, TrackingService, ParcelService, Notifier, Lifecycle, Poller) with an
-     ExtBot whose requests go to tests/telegram_fakes.py RecordingRequest, and times two full
-     cycles: "first" (fresh parcels, every lookup is the baseline, no pushes) and "steady"
-     (all parcels made due again after every 10th number per carrier got a new event, so
-     pushes go out). A full cycle is poller.tick() repeated until nothing is due (the poller
-     takes at most DUE_LIMIT = 100,000 parcels per tick) with each tick's carrier tasks
-     awaited, pushes included ("of which pushes s" is the time spent in the notifier's drains,
-     i.e. rendering and handing ~10 % of the parcels' news to the Bot API transport);
+     build_carriers, TrackingService, ParcelService, Notifier, Lifecycle, CarrierCorrection,
+     Poller) with an ExtBot whose requests go to tests/telegram_fakes.py RecordingRequest, and
+     times two full cycles: "first" (fresh parcels, every lookup is the baseline, no pushes)
+     and "steady" (all parcels made due again after every 10th number per carrier got a new
+     event, so pushes go out). A full cycle is poller.tick() repeated until nothing is due
+     (the poller takes at most DUE_LIMIT = 100,000 parcels per tick) with each tick's carrier
+     tasks awaited, pushes included ("of which pushes s" is the time spent in the notifier's
+     drains, i.e. rendering and handing ~10 % of the parcels' news to the Bot API transport);
   4. runs a bare aiohttp loop in another fresh child process that makes the same carrier
      requests (same URLs, bodies, headers, batch sizes and per-carrier concurrency, the latter
      read from bot/poller.py and bot/carriers/inpost.py) and only decodes the JSON.
@@ -228,6 +228,7 @@ async def bot_worker(args: argparse.Namespace) -> dict[str, Any]:
     from bot.carriers.postplus import PostPlusClient
     from bot.carriers.registry import CarrierRegistry, build_carriers, client_timeout
     from bot.config import Settings
+    from bot.correction import CarrierCorrection
     from bot.i18n import Catalogs
     from bot.lifecycle import Lifecycle
     from bot.notifier import Notifier
@@ -308,6 +309,7 @@ async def bot_worker(args: argparse.Namespace) -> dict[str, Any]:
         timed_drain,
         scale=settings.check_interval_scale,
         lifecycle=Lifecycle(storage, settings.check_interval_scale),
+        correction=CarrierCorrection(parcels, settings.check_interval_scale),
     )
     # Counted in SQL: loading every due parcel here would put 60k objects in the RSS peak.
     distinct = await asyncio.to_thread(_count_due, args.db)

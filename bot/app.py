@@ -26,6 +26,7 @@ from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import build_carriers
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
+from bot.correction import CarrierCorrection
 from bot.handlers import build_handlers, on_error
 from bot.handlers.admin import start_delivery
 from bot.i18n import LANGUAGES, N_, Catalogs
@@ -128,6 +129,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         scale=settings.check_interval_scale,
         breakers=breakers,
         lifecycle=Lifecycle(data.storage, settings.check_interval_scale),
+        correction=CarrierCorrection(data.parcels, settings.check_interval_scale),
     )
     data.broadcasts = BroadcastRunner(
         data.storage, application.bot, data.catalogs, settings.broadcast_rate

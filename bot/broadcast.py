@@ -160,7 +160,11 @@ class BroadcastRunner:
                 for chat_id in recipients:
                     if broadcast_id in self._cancelled:
                         break
-                    state, target = await self._deliver(broadcast.text, chat_id)
+                    try:
+                        state, target = await self._deliver(broadcast.text, chat_id)
+                    except Exception:  # a bug or a damaged answer: one chat, not the broadcast
+                        logger.exception("broadcast %s to chat %s failed", broadcast_id, chat_id)
+                        state, target = FAILED, chat_id
                     # A migrated group's row moved to its new id with the chat.
                     await self.storage.set_recipient_state(broadcast_id, target, state)
                     if self.clock() - last_report >= PROGRESS_EVERY:

@@ -15,6 +15,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.carriers.models import KYIV, ParcelStatus
+from bot.correction import SWITCHED
 from bot.formatting import TELEGRAM_LIMIT, event_line
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
@@ -240,6 +241,8 @@ def _render_item(
             days,
         ).format(days=days, since=tr.datetime(since))
         return f"{title}\n{reminder}"
+    if item.kind == SWITCHED:
+        return _render_switch(payload, view, title, tr, known)
     if item.kind == STALE:
         reason = payload.get("reason") if isinstance(payload, dict) else None
         question = (
@@ -263,6 +266,39 @@ def _render_item(
         )
     lines += [event_line(e, carrier, tr) for e in events[-MAX_EVENTS_PER_PARCEL:]]
     return "\n".join(lines)
+
+
+def _render_switch(
+    payload: Any, view: SubscriptionView, title: str, tr: Translator, known: _Known
+) -> str | None:
+    """Render the note that a parcel is now followed at another carrier, with its latest event."""
+    stored = known.events.get(view.parcel.id, ())
+    old = payload.get("from") if isinstance(payload, dict) else None
+    if not stored or not isinstance(old, str):
+        return None  # damaged row, or the events are gone
+    days = payload.get("days") if isinstance(payload.get("days"), int) else 1
+    carrier = client_of_key(view.parcel.carrier)
+    if client_of_key(old) == carrier:  # the same service, asked for another courier
+        note = tr.ngettext(
+            "🔁 This number had no record for {days} day with the courier I first asked, "
+            "but another courier knows it: I follow it there now.",
+            "🔁 This number had no record for {days} days with the courier I first asked, "
+            "but another courier knows it: I follow it there now.",
+            days,
+        ).format(days=days)
+    else:
+        note = tr.ngettext(
+            "🔁 {old} had no record of this number for {days} day, but {new} knows it: "
+            "I follow it there now.",
+            "🔁 {old} had no record of this number for {days} days, but {new} knows it: "
+            "I follow it there now.",
+            days,
+        ).format(
+            old=carrier_name(client_of_key(old), tr.gettext),
+            new=carrier_name(carrier, tr.gettext),
+            days=days,
+        )
+    return "\n".join([title, note, event_line(tracking_event(stored[-1]), carrier, tr)])
 
 
 def _since(payload: Any) -> datetime | None:

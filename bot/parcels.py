@@ -102,7 +102,9 @@ class ParcelService:
             CarrierError: CarrierNotConfigured or NotTrackable, before anything is stored.
         """
         client = self.tracking.client_for(candidate)
-        parcel = await self.storage.get_or_create_parcel(parcel_key(client, candidate), number)
+        parcel = await self._moved_here(chat_id, number, candidate, client)
+        if parcel is None:
+            parcel = await self.storage.get_or_create_parcel(parcel_key(client, candidate), number)
         # Several numbers of one message are followed concurrently: check the cap and subscribe
         # under the chat's lock, or two of them could both pass the check.
         async with self._chat_lock(chat_id):
@@ -119,6 +121,28 @@ class ParcelService:
         view = await self.storage.get_subscription(subscription.id)
         assert view is not None  # just written under the same connection
         return view, lookup
+
+    async def _moved_here(
+        self, chat_id: int, number: str, candidate: Candidate, client: str
+    ) -> Parcel | None:
+        """Return the parcel this chat follows the number with at the candidate's other client.
+
+        Carrier correction may have moved it there (an S10 number from China found at Ukrposhta,
+        not GdePosylka): sending the number again must not follow it a second time.
+        """
+        others = {
+            parcel_key(route, candidate)
+            for route in candidate.routes
+            if route != client and route in self.tracking.registry.clients
+        }
+        if not others:
+            return None
+        for parcel in await self.storage.parcels_by_number(number):
+            if parcel.carrier in others and await self.storage.find_subscription(
+                chat_id, parcel.id
+            ):
+                return parcel
+        return None
 
     async def check(
         self, parcel: Parcel, *, notify: bool = False, quiet_for: int | None = None
@@ -278,6 +302,7 @@ def _updated(parcel: Parcel, record: LookupRecord) -> Parcel:
         last_error=record.error,
         stale_asked_at=parcel.stale_asked_at,
         pickup_reminded_at=parcel.pickup_reminded_at,
+        switch_tried_at=parcel.switch_tried_at,
         created_at=parcel.created_at,
     )
 

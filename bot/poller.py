@@ -21,6 +21,7 @@ from bot.carriers.errors import (
 )
 from bot.carriers.gdeposylka import GdePosylkaClient
 from bot.carriers.models import TrackingResult
+from bot.correction import CarrierCorrection
 from bot.lifecycle import Lifecycle
 from bot.parcels import LookupOutcome, ParcelService
 from bot.routing import candidate_from_key, client_of_key
@@ -59,6 +60,7 @@ class Poller:
     breakers: Breakers | None = None  # shared with user lookups; one of our own by default
     health: dict[str, CarrierHealth] = field(default_factory=dict)
     lifecycle: Lifecycle | None = None
+    correction: CarrierCorrection | None = None
     _ticking: bool = False
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -132,6 +134,12 @@ class Poller:
                 await self.lifecycle.remind_pickups(datetime.now(UTC))
             except Exception:
                 logger.exception("pickup reminders failed; the tick's pushes still go out")
+        if self.correction is not None:
+            busy = {n for n, h in self.health.items() if h.running and not h.running.done()}
+            try:
+                await self.correction.run(datetime.now(UTC), busy)
+            except Exception:
+                logger.exception("carrier correction failed; the tick's pushes still go out")
         await self.drain()
 
     async def _check_carrier(self, name: str, client: Carrier, parcels: list[Parcel]) -> None:

@@ -101,6 +101,25 @@ def parcel_key(client: str, candidate: Candidate) -> str:
     return client
 
 
+def alternatives(key: str, number: str, enabled: Mapping[str, object]) -> list[Candidate]:
+    """Return the other ways this bot could track a stored number, best first.
+
+    Each alternative has a single configured route and a parcel key other than ``key``: the
+    other readings of an ambiguous number, and the second client of a number two can track
+    (an S10 number from China at Ukrposhta as well as at GdePosylka).
+    """
+    seen = {key}
+    found: list[Candidate] = []
+    for candidate in offline_candidates(number):
+        for route in candidate.routes:
+            single = Candidate(candidate.carrier, (route,), candidate.country, candidate.courier)
+            other = parcel_key(route, single)
+            if route in enabled and other not in seen:
+                seen.add(other)
+                found.append(single)
+    return found
+
+
 def candidate_from_key(key: str) -> Candidate:
     """Rebuild the candidate a stored parcel is tracked with."""
     client, _, courier = key.partition("/")

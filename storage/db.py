@@ -20,6 +20,7 @@ from storage.lookups import LookupsMixin
 from storage.parcels import ParcelsMixin
 from storage.schema import MIGRATIONS
 from storage.subscriptions import SubscriptionsMixin
+from storage.switches import SwitchesMixin
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Storage(
     BudgetMixin,
     BroadcastsMixin,
     CarrierStatsMixin,
+    SwitchesMixin,
 ):
     """Everything the bot keeps, behind plain async methods (one SQLite connection)."""
 

@@ -38,6 +38,7 @@ class Parcel:
     stale_asked_at: datetime | None
     created_at: datetime
     pickup_reminded_at: datetime | None = None  # when chats were last told it waits for them
+    switch_tried_at: datetime | None = None  # when other carriers were last asked about it
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ PARCEL_FIELDS = (
     "last_error",
     "stale_asked_at",
     "pickup_reminded_at",
+    "switch_tried_at",
     "created_at",
 )
 # Joined queries prefix parcel columns so they do not collide with the subscription's.
@@ -72,6 +73,7 @@ def parcel_from_row(row: Row, prefix: str = "") -> Parcel:
         last_error=row[f"{prefix}last_error"],
         stale_asked_at=opt_from_db(row[f"{prefix}stale_asked_at"]),
         pickup_reminded_at=opt_from_db(row[f"{prefix}pickup_reminded_at"]),
+        switch_tried_at=opt_from_db(row[f"{prefix}switch_tried_at"]),
         created_at=from_db(row[f"{prefix}created_at"]),
     )
 

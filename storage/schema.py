@@ -144,10 +144,18 @@ WHERE status = 'ready_for_pickup';
 CREATE INDEX parcels_waiting ON parcels (last_event_at) WHERE status = 'ready_for_pickup';
 """
 
+# Carrier correction: when the bot last asked the other possible carriers about a number its
+# carrier has not found for days; the partial index keeps the once-a-tick search cheap.
+_V6_CARRIER_SWITCH = """
+ALTER TABLE parcels ADD COLUMN switch_tried_at TEXT;
+CREATE INDEX parcels_not_found ON parcels (not_found_since) WHERE not_found_since IS NOT NULL;
+"""
+
 MIGRATIONS: list[str] = [
     _V1_BASE,
     _V2_BROADCASTS,
     _V3_CARRIER_CALLS,
     _V4_BUDGET_NUMBER,
     _V5_PICKUP_REMINDERS,
+    _V6_CARRIER_SWITCH,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -330,4 +330,45 @@ async def test_a_resumed_broadcast_runs_even_when_the_job_queue_starts_late(
     start_delivery(SimpleNamespace(job_queue=env.app.job_queue), 42)
     [job] = [j for j in env.app.job_queue.jobs() if j.name == "broadcast-42"]
     assert job.job.misfire_grace_time is None
+    job.schedule_removal()
+
+
+async def test_an_unexpected_error_fails_one_recipient_not_the_broadcast(env: BotEnv) -> None:
+    clock = FakeClock()
+    bot = FakeBot(clock)
+    original = bot.send_message
+
+    async def broken_for_101(chat_id: int, text: str, **kwargs: object) -> None:
+        if chat_id == 101:
+            raise ValueError("a damaged answer")
+        await original(chat_id, text, **kwargs)
+
+    bot.send_message = broken_for_101  # type: ignore[method-assign]
+    broadcast_id = await make_broadcast(env, 3)
+    await fake_time_runner(env, bot, 100.0).run(broadcast_id)
+    counts = await env.storage.broadcast_counts(broadcast_id)
+    assert (counts.sent, counts.failed, counts.pending) == (2, 1, 0)
+    broadcast = await env.storage.get_broadcast(broadcast_id)
+    assert broadcast is not None
+    assert broadcast.status == "done"
+
+
+async def test_a_broadcast_stopped_by_an_error_is_resumed_later(env: BotEnv) -> None:
+    from types import SimpleNamespace
+
+    from bot.handlers.admin import RESUME_AFTER, deliver_broadcast
+
+    async def failing_run(broadcast_id: int) -> None:
+        raise RuntimeError("database is locked")
+
+    context = SimpleNamespace(
+        job=SimpleNamespace(data=7),
+        job_queue=env.app.job_queue,
+        bot_data=SimpleNamespace(broadcasts=SimpleNamespace(run=failing_run)),
+    )
+    await deliver_broadcast(context)  # type: ignore[arg-type]
+    [job] = [j for j in env.app.job_queue.jobs() if j.name == "broadcast-7"]
+    assert job.data == 7
+    assert job.next_t is not None
+    assert job.next_t - datetime.now(UTC) > timedelta(seconds=RESUME_AFTER - 5)
     job.schedule_removal()

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 WAITING_TEXT, CHOOSING_AUDIENCE, CONFIRMING = range(3)
 TEXT_KEY, AUDIENCE_KEY = "broadcast_text", "broadcast_audience"
+RESUME_AFTER = 60.0  # seconds before a broadcast stopped by an error is run again
 AUDIENCES = ("all", "private", "groups", "uk", "en", "ru")
 AUDIENCE_PATTERN = r"^ba:(?:all|private|groups|uk|en|ru)$"
 CONFIRM_PATTERN = r"^bc:(?:yes|no)$"
@@ -167,13 +168,13 @@ async def confirm_broadcast(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
-def start_delivery(context: Any, broadcast_id: int) -> None:
-    """Run a broadcast as a background job (also used to resume after a restart)."""
+def start_delivery(context: Any, broadcast_id: int, delay: float = 0.0) -> None:
+    """Run a broadcast as a background job (also used to resume after a restart or error)."""
     job_queue = context.job_queue
     assert job_queue is not None  # the job-queue extra is a dependency
     job_queue.run_once(
         deliver_broadcast,
-        0,
+        delay,
         data=broadcast_id,
         name=f"broadcast-{broadcast_id}",
         # Resumed at start, the job queue may begin late (after the webhook is set): a
@@ -183,10 +184,17 @@ def start_delivery(context: Any, broadcast_id: int) -> None:
 
 
 async def deliver_broadcast(context: BotContext) -> None:
-    """Job: deliver one broadcast."""
+    """Job: deliver one broadcast; if it stops on an error (e.g. storage), resume it later."""
     job = context.job
     assert job is not None
-    await context.bot_data.broadcasts.run(int(str(job.data)))
+    broadcast_id = int(str(job.data))
+    try:
+        await context.bot_data.broadcasts.run(broadcast_id)
+    except Exception:
+        # Its recipients stay pending: a later run goes on where this one stopped, instead of
+        # the broadcast staying "running" until the next restart.
+        logger.exception("broadcast %s stopped; resuming in %.0f s", broadcast_id, RESUME_AFTER)
+        start_delivery(context, broadcast_id, RESUME_AFTER)
 
 
 async def cancel_broadcast(update: Update, context: BotContext) -> None:

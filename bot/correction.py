@@ -1,0 +1,112 @@
+"""Carrier correction: a number its carrier has not known for days is tried at the others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.carriers.errors import CarrierError
+from bot.carriers.models import TrackingResult
+from bot.parcels import STORAGE_LANGUAGE, LookupOutcome, ParcelService
+from bot.routing import Candidate, alternatives, client_of_key, parcel_key
+from storage import Parcel
+
+logger = logging.getLogger(__name__)
+
+DAY = 86_400.0
+# [?] When to doubt the carrier: Track123 tries other carriers when a number has had no
+# information for 4 days, 17TRACK lets a number change carrier up to 5 times (peers.md).
+# A number registered but not yet scanned is "not found" for a day or two, so 3 days, then
+# every 3 days while it stays unknown, for a month at most. One table to change.
+SWITCH_AFTER = 3 * DAY  # "not found" this long → ask the other possible carriers
+SWITCH_RETRY = 3 * DAY  # and again this long after, while it stays unknown
+SWITCH_UNTIL = 30 * DAY  # not at all once it has been unknown this long
+SWITCHES_PER_TICK = 10  # parcels tried per poll tick: a bounded number of extra requests
+CONCURRENT_TRIES = 4
+
+SWITCHED = "switched"  # outbox kind: the chat's parcel is now followed at another carrier
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierCorrection:
+    """Ask the other carriers a number could belong to, and move its chats to one that knows it."""
+
+    parcels: ParcelService
+    scale: float = 1.0
+
+    def _limit(self, seconds: float) -> timedelta:
+        return timedelta(seconds=seconds * self.scale)
+
+    async def run(self, now: datetime, busy: Collection[str] = ()) -> int:
+        """Try the parcels whose turn it is; return how many moved to another carrier.
+
+        Parcels of a carrier in ``busy`` (its checks still running) wait for the next tick:
+        those checks may be about to store a lookup of the very parcel that would move.
+        """
+        storage = self.parcels.storage
+        due = await storage.correction_due(
+            now - self._limit(SWITCH_AFTER),
+            now - self._limit(SWITCH_UNTIL),
+            now - self._limit(SWITCH_RETRY),
+            SWITCHES_PER_TICK,
+        )
+        semaphore = asyncio.Semaphore(CONCURRENT_TRIES)
+
+        async def one(parcel: Parcel) -> bool:
+            async with semaphore:
+                try:
+                    return await self._try(parcel, now)
+                except Exception:
+                    logger.exception("carrier correction of parcel %s failed", parcel.id)
+                    return False
+
+        ready = [p for p in due if client_of_key(p.carrier) not in busy]
+        return sum(await asyncio.gather(*(one(parcel) for parcel in ready)))
+
+    async def _try(self, parcel: Parcel, now: datetime) -> bool:
+        """Ask each alternative in turn; move the parcel's chats to the first that knows it."""
+        tracking = self.parcels.tracking
+        # Marked first: a crash or a failing carrier must not make every tick ask again.
+        await self.parcels.storage.mark_switch_tried(parcel.id, now)
+        for candidate in alternatives(parcel.carrier, parcel.number, tracking.registry.clients):
+            try:
+                result = await tracking.lookup(parcel.number, candidate, STORAGE_LANGUAGE)
+            except CarrierError as err:  # not found there either, or not answering: next one
+                logger.debug("parcel %s is not at %s: %s", parcel.id, candidate.routes[0], err)
+                continue
+            if result.events:  # an empty record (registered, never scanned) proves nothing
+                await self._switch(parcel, candidate, result, now)
+                return True
+        return False
+
+    async def _switch(
+        self, parcel: Parcel, candidate: Candidate, result: TrackingResult, now: datetime
+    ) -> None:
+        """Store the new carrier's answer and hand the chats over, atomically, with a note."""
+        storage = self.parcels.storage
+        key = parcel_key(candidate.routes[0], candidate)
+        since = parcel.not_found_since or now
+        payload = json.dumps({"from": parcel.carrier, "days": max(1, (now - since).days)})
+        async with storage.transaction():
+            target = await storage.get_or_create_parcel(key, parcel.number)
+            # Chats already following it there hear of its news as usual; the moved ones get
+            # the note below, which shows the latest event.
+            await self.parcels.record_many([LookupOutcome(target, result, None)], notify=True)
+            moved = await storage.move_subscriptions(parcel.id, target.id, pick=candidate.carrier)
+            for subscription in moved:
+                if not subscription.archived:
+                    await storage.enqueue(
+                        subscription.chat_id, SWITCHED, payload, True, subscription.id, target.id
+                    )
+        logger.info(
+            "parcel %s: unknown to %s, found at %s; %d subscriptions moved to parcel %s",
+            parcel.id,
+            parcel.carrier,
+            key,
+            len(moved),
+            target.id,
+        )

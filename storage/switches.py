@@ -1,0 +1,104 @@
+"""Carrier corrections: numbers long unknown to their carrier, and moving them to another one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.core import StorageCore
+from storage.models import Parcel, Subscription
+from storage.rows import LIVE_SUBSCRIPTION, parcel_from_row, subscription_from_row
+from storage.times import to_db
+
+
+class SwitchesMixin(StorageCore):
+    """Find parcels worth asking another carrier about, and hand their followers over."""
+
+    async def correction_due(
+        self,
+        not_found_before: datetime,
+        not_found_after: datetime,
+        tried_before: datetime,
+        limit: int,
+    ) -> list[Parcel]:
+        """Return followed parcels "not found" since a time window, not tried lately, oldest first.
+
+        Args:
+            not_found_before: only parcels unknown to their carrier since at or before this.
+            not_found_after: and since after this (older ones are given up on).
+            tried_before: only parcels whose other carriers were never asked, or at or before.
+            limit: the most parcels to return.
+        """
+        rows = await self._fetchall(
+            "SELECT * FROM parcels AS p "
+            "WHERE p.not_found_since <= ? AND p.not_found_since > ? "
+            "AND (p.switch_tried_at IS NULL OR p.switch_tried_at <= ?) "
+            "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}) "
+            "ORDER BY p.not_found_since, p.id LIMIT ?",
+            (to_db(not_found_before), to_db(not_found_after), to_db(tried_before), limit),
+        )
+        return [parcel_from_row(row) for row in rows]
+
+    async def mark_switch_tried(self, parcel_id: int, at: datetime) -> bool:
+        """Remember when the other possible carriers were asked about a parcel.
+
+        Returns:
+            False when the parcel is unknown.
+        """
+        changed = await self._execute(
+            "UPDATE parcels SET switch_tried_at = ? WHERE id = ?", (to_db(at), parcel_id)
+        )
+        return changed > 0
+
+    async def move_subscriptions(
+        self, old_parcel_id: int, new_parcel_id: int, pick: str | None = None
+    ) -> list[Subscription]:
+        """Hand every subscription of one parcel to another (the same number elsewhere).
+
+        Subscriptions keep their ids, so buttons on old messages still work. A chat that
+        already follows the new parcel keeps that subscription, with its label or else the
+        old one, live if either was. The old parcel's unsent messages are dropped (they were
+        about a number its carrier did not know), and the old parcel itself is deleted once
+        nobody follows it. ``pick`` replaces the moved chats' remembered carrier choice for
+        the number.
+
+        Returns:
+            The subscriptions moved, as they now are (merged ones are not included).
+        """
+        async with self.transaction():
+            old = await self._fetchall(
+                "SELECT id FROM subscriptions WHERE parcel_id = ?", (old_parcel_id,)
+            )
+            await self._execute(
+                "UPDATE subscriptions SET "
+                "label = COALESCE(label, (SELECT o.label FROM subscriptions AS o "
+                "WHERE o.parcel_id = ? AND o.chat_id = subscriptions.chat_id)), "
+                "archived_at = CASE WHEN EXISTS (SELECT 1 FROM subscriptions AS o "
+                "WHERE o.parcel_id = ? AND o.chat_id = subscriptions.chat_id "
+                "AND o.archived_at IS NULL) THEN NULL ELSE archived_at END "
+                "WHERE parcel_id = ? AND chat_id IN "
+                "(SELECT chat_id FROM subscriptions WHERE parcel_id = ?)",
+                (old_parcel_id, old_parcel_id, new_parcel_id, old_parcel_id),
+            )
+            await self._execute(
+                "DELETE FROM outbox WHERE parcel_id = ? AND sent_at IS NULL", (old_parcel_id,)
+            )
+            await self._execute(
+                "UPDATE OR IGNORE subscriptions SET parcel_id = ? WHERE parcel_id = ?",
+                (new_parcel_id, old_parcel_id),
+            )
+            moved = await self._fetch_in(
+                "SELECT * FROM subscriptions WHERE parcel_id = ? AND id IN ({ids}) ORDER BY id",
+                [row["id"] for row in old],
+                (new_parcel_id,),
+            )
+            if pick is not None:
+                await self._execute(
+                    "UPDATE carrier_picks SET carrier = ? WHERE number = "
+                    "(SELECT number FROM parcels WHERE id = ?) AND chat_id IN "
+                    "(SELECT chat_id FROM subscriptions WHERE parcel_id = ?)",
+                    (pick, new_parcel_id, new_parcel_id),
+                )
+            # What could not move (a chat following both) goes with the parcel by cascade.
+            await self._execute("DELETE FROM parcels WHERE id = ?", (old_parcel_id,))
+        return [subscription_from_row(row) for row in moved]

@@ -1,0 +1,154 @@
+"""Carrier correction: numbers their carrier has not known for days are tried at the others."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.correction import CarrierCorrection
+from bot.routing import alternatives, parcel_key
+from tests.bot_env import BotEnv, running_bot
+from tests.fake_carriers import FakeEvent
+from tests.telegram_fakes import make_message, make_user
+
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+CN = "LM951174328CN"  # S10 from China: GdePosylka first, Ukrposhta as well
+UA = "RA067022855UA"  # S10 from Ukraine: Ukrposhta first, GdePosylka as well
+INPOST = "612345678901234567890123"
+ALL = dict.fromkeys(("ukrposhta", "nova-poshta", "inpost", "postplus", "gdeposylka"))
+# 3 days of "not found" last 0.26 s, the "keep tracking?" question comes after 1.2 s.
+SCALE = "0.000001"
+PAST_SWITCH_AFTER = 0.4
+
+
+def test_alternatives_are_the_other_clients_and_readings_of_a_number() -> None:
+    [ukrposhta] = alternatives("gdeposylka/china-post", CN, ALL)
+    assert (ukrposhta.routes, parcel_key("ukrposhta", ukrposhta)) == (("ukrposhta",), "ukrposhta")
+    [gdeposylka] = alternatives("ukrposhta", UA, ALL)
+    assert parcel_key("gdeposylka", gdeposylka) == "gdeposylka/ukrposhta"
+    assert alternatives("inpost", INPOST, ALL) == []  # one carrier reads it: nothing to try
+    assert alternatives("gdeposylka/china-post", CN, {"gdeposylka": None}) == []  # disabled
+    # An ambiguous number (UPS waybill or Amazon): the reading not chosen is the alternative.
+    [amazon] = alternatives("gdeposylka/ups", "A1234567895", ALL)
+    assert (amazon.carrier, parcel_key("gdeposylka", amazon)) == ("amazon", "gdeposylka")
+
+
+@pytest.fixture
+async def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with running_bot(tmp_path, CHECK_INTERVAL_SCALE=SCALE) as bot_env:
+        yield bot_env
+
+
+def days(count: float) -> timedelta:
+    """Return a span of days as the bot sees it under SCALE."""
+    return timedelta(seconds=count * 86_400 * float(SCALE))
+
+
+async def test_a_number_unknown_for_days_moves_to_the_carrier_that_knows_it(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))  # not at GdePosylka
+    await env.send(make_message(f"{CN} gift", user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "gdeposylka/china-post"
+    assert view.parcel.not_found_since is not None
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(view.parcel.not_found_since + days(2)) == 0  # too early
+    assert env.carriers.hits["ukrposhta"] == 0
+    await asyncio.sleep(PAST_SWITCH_AFTER)
+    await env.cycle()  # the poll tick runs the correction
+    [moved] = await env.storage.list_subscriptions(1)
+    assert (moved.id, moved.label, moved.parcel.carrier) == (view.id, "gift", "ukrposhta")
+    assert moved.parcel.status == "accepted"
+    assert moved.parcel.not_found_since is None
+    assert [p.carrier for p in await env.storage.parcels_by_number(CN)] == ["ukrposhta"]
+    [note] = [t for t in env.telegram.texts(1) if "🔁" in t]
+    assert "GdePosylka had no record of this number for" in note
+    assert "Ukrposhta knows it: I follow it there now." in note
+    assert "DKD KYIV" in note  # the latest event, so the chat sees where it is
+    await env.cycle()  # told once; from now on Ukrposhta is polled
+    assert len([t for t in env.telegram.texts(1) if "🔁" in t]) == 1
+    # Sending the number again shows the parcel where it now is, not a second subscription.
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [again] = await env.storage.list_subscriptions(1)
+    assert again.id == view.id
+    assert "DKD KYIV" in env.telegram.texts(1)[-1]
+
+
+async def test_the_note_speaks_the_chats_language(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "uk")))
+    await asyncio.sleep(PAST_SWITCH_AFTER)
+    await env.cycle()
+    [note] = [t for t in env.telegram.texts(1) if "🔁" in t]
+    assert "цього номера не було" in note
+    assert "тепер я відстежую його там" in note
+
+
+async def test_a_number_nobody_knows_is_asked_about_again_only_after_days(env: BotEnv) -> None:
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    since = view.parcel.not_found_since
+    assert since is not None
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(since + days(3.5)) == 0
+    assert env.carriers.hits["ukrposhta"] == 1  # asked once: it does not know the number either
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.switch_tried_at == since + days(3.5)
+    assert await correction.run(since + days(5)) == 0
+    assert env.carriers.hits["ukrposhta"] == 1  # not at every tick
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    assert await correction.run(since + days(6.6)) == 1
+    assert env.carriers.hits["ukrposhta"] == 2
+    [moved] = await env.storage.list_subscriptions(1)
+    assert moved.parcel.carrier == "ukrposhta"
+
+
+async def test_an_empty_record_elsewhere_is_no_reason_to_move(env: BotEnv) -> None:
+    # GdePosylka "waiting" is not found; a record without events proves nothing either way.
+    await env.send(make_message(UA, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(view.parcel.not_found_since + days(4)) == 0
+    assert env.carriers.hits["gdeposylka"] == 1
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "ukrposhta"
+
+
+async def test_parcels_of_a_carrier_still_being_checked_wait(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    later = view.parcel.not_found_since + days(4)
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(later, busy={"gdeposylka"}) == 0
+    assert env.carriers.hits["ukrposhta"] == 0
+    assert await correction.run(later) == 1
+
+
+async def test_given_up_after_a_month_unknown(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(view.parcel.not_found_since + days(31)) == 0
+    assert env.carriers.hits["ukrposhta"] == 0
+
+
+async def test_chats_following_it_at_both_carriers_keep_one_subscription(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(f"{CN} from China", user=make_user(1, "en")))
+    await env.follow(1, "ukrposhta", CN)  # the same chat also follows it at Ukrposhta
+    await env.follow(2, "ukrposhta", CN, label="shared")  # another chat: already there
+    await env.cycle()
+    before = len(env.telegram.texts(2))
+    await asyncio.sleep(PAST_SWITCH_AFTER)
+    await env.cycle()
+    [kept] = await env.storage.list_subscriptions(1)
+    assert (kept.parcel.carrier, kept.label) == ("ukrposhta", "from China")
+    assert not [t for t in env.telegram.texts(1) if "🔁" in t]  # it already saw Ukrposhta's news
+    assert not [t for t in env.telegram.texts(2)[before:] if "🔁" in t]
