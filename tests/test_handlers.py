@@ -244,6 +244,22 @@ async def test_list_is_paginated_with_buttons(env: BotEnv) -> None:
     assert "item" in card.text
 
 
+async def test_list_says_which_carriers_are_not_answering(env: BotEnv) -> None:
+    await env.storage.upsert_chat(1, "private", "en")
+    for carrier, number in (("inpost", INPOST), ("ukrposhta", UP)):
+        parcel = await env.storage.get_or_create_parcel(carrier, number)
+        await env.storage.subscribe(1, parcel.id, None, 1)
+    await follow(env, "/list")
+    assert "not answering" not in env.telegram.sent()[-1].text
+    breakers = env.app.bot_data.parcels.tracking.breakers
+    breakers["inpost"].opened_until = datetime.now(UTC) + timedelta(minutes=5)
+    breakers["nova-poshta"].opened_until = datetime.now(UTC) + timedelta(minutes=5)
+    await follow(env, "/list")
+    text = env.telegram.sent()[-1].text
+    assert "InPost is not answering right now: its statuses may be out of date." in text
+    assert "Nova Poshta" not in text  # paused too, but none of these parcels is there
+
+
 async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
     storage = env.storage
     await storage.upsert_chat(1, "private", "en")

@@ -25,6 +25,8 @@ from bot.keyboards import (
     parse,
 )
 from bot.parcels import Lookup
+from bot.routing import CLIENT_NAMES, client_of_key
+from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
 PAGE_SIZE = 10
@@ -190,6 +192,19 @@ async def _list_page(
         status = short_status(view.parcel.status or "unknown", tr)
         name = html.escape(view.label) + " · " if view.label else ""
         lines.append(f"{index}. {name}<code>{html.escape(view.parcel.number)}</code> — {status}")
+    if not archived:
+        paused = sorted(
+            {client_of_key(v.parcel.carrier) for v in views}
+            & {name for name in CLIENT_NAMES if context.bot_data.parcels.tracking.paused(name)}
+        )
+        for name in paused:  # an outage is visible where its parcels are listed
+            lines.append(
+                "\n⚠️ "
+                + tr.gettext(
+                    "{carrier} is not answering right now: its statuses may be out of date. "
+                    "I keep trying and will write when something changes."
+                ).format(carrier=carrier_name(name, tr.gettext))
+            )
     rows = [(v.id, _list_line(v, tr)) for v in views]
     has_next = (page + 1) * PAGE_SIZE < total
     markup = list_keyboard(rows, page, has_next, tr, archived=archived)
