@@ -61,6 +61,7 @@ ADMIN_COMMANDS = (
     ("broadcast", N_("Announce something to every chat")),
     ("broadcast_cancel", N_("Stop the running broadcast")),
     ("stats", N_("Bot and carrier statistics")),
+    ("raw", N_("A carrier's raw answers for a number")),
 )
 
 

@@ -9,20 +9,30 @@ REDACTED = "***"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class Redactor:
+    """Mask every secret of at least 4 characters in a text."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """Return the text with every secret replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
 class OneLineRedactingFormatter(logging.Formatter):
     """Format records on one line (tracebacks folded with " | ") and mask every secret."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__(FORMAT)
-        # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._redact = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         """Format, fold newlines, then redact (the traceback too)."""
-        text = super().format(record).replace("\r", "").replace("\n", " | ")
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return self._redact(super().format(record).replace("\r", "").replace("\n", " | "))
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:

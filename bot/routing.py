@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.carriers.detect import Match, identify
@@ -101,6 +101,25 @@ def parcel_key(client: str, candidate: Candidate) -> str:
     return client
 
 
+def readings(
+    candidates: Iterable[Candidate], enabled: Mapping[str, object]
+) -> list[tuple[str, Candidate]]:
+    """Return every configured way to track some candidates: (parcel key, one-route candidate).
+
+    Best first, one per parcel key: each reading of a number, at each client that can track it.
+    """
+    seen: set[str] = set()
+    found: list[tuple[str, Candidate]] = []
+    for candidate in candidates:
+        for route in candidate.routes:
+            single = Candidate(candidate.carrier, (route,), candidate.country, candidate.courier)
+            key = parcel_key(route, single)
+            if route in enabled and key not in seen:
+                seen.add(key)
+                found.append((key, single))
+    return found
+
+
 def alternatives(key: str, number: str, enabled: Mapping[str, object]) -> list[Candidate]:
     """Return the other ways this bot could track a stored number, best first.
 
@@ -108,16 +127,9 @@ def alternatives(key: str, number: str, enabled: Mapping[str, object]) -> list[C
     other readings of an ambiguous number, and the second client of a number two can track
     (an S10 number from China at Ukrposhta as well as at GdePosylka).
     """
-    seen = {key}
-    found: list[Candidate] = []
-    for candidate in offline_candidates(number):
-        for route in candidate.routes:
-            single = Candidate(candidate.carrier, (route,), candidate.country, candidate.courier)
-            other = parcel_key(route, single)
-            if route in enabled and other not in seen:
-                seen.add(other)
-                found.append(single)
-    return found
+    return [
+        single for other, single in readings(offline_candidates(number), enabled) if other != key
+    ]
 
 
 def candidate_from_key(key: str) -> Candidate:

@@ -16,6 +16,7 @@ from bot.carriers.errors import (
     ParcelNotFound,
 )
 from bot.carriers.gdeposylka import GdePosylkaClient
+from bot.carriers.http import Exchange, captured
 from bot.carriers.models import TrackingResult
 from bot.carriers.registry import CarrierRegistry
 from bot.routing import (
@@ -24,6 +25,7 @@ from bot.routing import (
     Candidate,
     may_ask_online,
     offline_candidates,
+    readings,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,15 @@ class Resolution:
     def ambiguous(self) -> bool:
         """Tell whether the user should pick between several carriers."""
         return len(self.candidates) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What one client answered an admin's raw lookup."""
+
+    key: str  # the parcel key the answer would be stored under
+    result: TrackingResult | None
+    error: CarrierError | None
 
 
 class TrackingService:
@@ -134,18 +145,43 @@ class TrackingService:
                 CarrierPaused, without a request, while the carrier's circuit is open.
         """
         name = self.client_for(candidate)
-        client = self.registry.clients[name]
         if self.paused(name):
             # The poller saw this carrier fail again and again: asking it once more for a
             # user would most likely fail too, and slowly. The caller shows what we know.
             raise CarrierPaused(name, "paused after repeated failures")
-        if isinstance(client, GdePosylkaClient):
-            result = await client.track(number, lang, courier=candidate.courier)
-        else:
-            result = await client.track(number, lang)
+        result = await self._ask(name, number, candidate, lang)
         # A real answer ends a pause early. Failures are left to the poller, which judges whole
         # batches: one user's unlucky request must not pause a carrier for everyone. (Errors
         # are not proof of a request either: GdePosylka answers "not found" from its cache.)
         if self.breakers is not None:
             self.breakers[name].success()
         return result
+
+    async def _ask(
+        self, name: str, number: str, candidate: Candidate, lang: str
+    ) -> TrackingResult:
+        """Make the client's request: GdePosylka with the candidate's courier."""
+        client = self.registry.clients[name]
+        if isinstance(client, GdePosylkaClient):
+            return await client.track(number, lang, courier=candidate.courier)
+        return await client.track(number, lang)
+
+    async def probe(
+        self, raw_number: str, forced: str | None = None
+    ) -> tuple[Resolution, list[Probe], list[Exchange]]:
+        """Ask every configured client a number may belong to, and keep the raw exchanges.
+
+        For an admin's debugging (``/raw``): paused carriers are asked too, and nothing is
+        stored. Detection requests, if any, are part of the exchanges.
+        """
+        with captured() as exchanges:
+            resolution = await self.resolve(raw_number, forced)
+            probes: list[Probe] = []
+            for key, single in readings(resolution.candidates, self.registry.clients):
+                try:
+                    result = await self._ask(single.routes[0], resolution.number, single, "uk")
+                except CarrierError as err:
+                    probes.append(Probe(key, None, err))
+                else:
+                    probes.append(Probe(key, result, None))
+        return resolution, probes, exchanges

@@ -33,6 +33,7 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)  # uploads, by field name
 
     @property
     def text(self) -> str:
@@ -71,7 +72,11 @@ class RecordingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        self.calls.append(Call(name, params))
+        files: dict[str, bytes] = {}
+        if request_data is not None and request_data.contains_files:
+            for field_name, part in (request_data.multipart_data or {}).items():
+                files[field_name] = part[1] if isinstance(part, tuple) else part
+        self.calls.append(Call(name, params, files))
         if name in self.failures:
             raise self.failures[name]
         if name == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
@@ -94,7 +99,7 @@ class RecordingRequest(BaseRequest):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
-        if name in {"sendMessage", "editMessageText"}:
+        if name in {"sendMessage", "editMessageText", "sendDocument"}:
             chat_id = int(params.get("chat_id", 1))
             return {
                 "message_id": next(_ids),

@@ -15,6 +15,7 @@ from telegram.error import Forbidden, RetryAfter, TimedOut
 from bot.broadcast import BroadcastRunner, html_problem
 from bot.i18n import Catalogs
 from tests.bot_env import BotEnv, running_bot
+from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import make_callback, make_chat, make_message, make_user
 
 ADMIN = 7
@@ -372,3 +373,53 @@ async def test_a_broadcast_stopped_by_an_error_is_resumed_later(env: BotEnv) -> 
     assert job.next_t is not None
     assert job.next_t - datetime.now(UTC) > timedelta(seconds=RESUME_AFTER - 5)
     job.schedule_removal()
+
+
+async def test_raw_sends_the_carriers_answers_with_credentials_masked(env: BotEnv) -> None:
+    env.carriers.set(
+        "nova-poshta", "20400048799000", FakeEvent("7", datetime.now(UTC), "Відділення №1")
+    )
+    await env.send(admin_says("/raw 20400048799000"))
+    [call] = env.telegram.sent("sendDocument")
+    assert (
+        "1 carrier request for 20400048799000; credentials are masked." in call.params["caption"]
+    )
+    content = next(iter(call.files.values())).decode()
+    report = json.loads(content)
+    [lookup] = report["lookups"]
+    assert (lookup["carrier"], lookup["status"]) == ("nova-poshta", "ready_for_pickup")
+    assert lookup["events"][0]["location"] == "Відділення №1"
+    [request] = report["requests"]
+    assert request["status"] == 200
+    assert "20400048799000" in request["request"]
+    assert "***" in request["request"]
+    assert "Відділення №1" in str(json.loads(request["answer"]))  # the body as it came
+    for secret in env.settings.secrets:
+        assert secret not in content
+    assert await env.storage.parcels_by_number("20400048799000") == []  # nothing stored
+
+
+async def test_raw_asks_every_client_a_number_may_belong_to(env: BotEnv) -> None:
+    env.carriers.faults["gdeposylka"] = "500"
+    await env.send(admin_says("/raw LM951174328CN"))
+    [call] = env.telegram.sent("sendDocument")
+    report = json.loads(next(iter(call.files.values())))
+    assert [(item["carrier"], "error" in item) for item in report["lookups"]] == [
+        ("gdeposylka/china-post", True),
+        ("ukrposhta", True),  # not found there
+    ]
+    assert [r["status"] for r in report["requests"]] == [500, 404]
+
+
+async def test_raw_explains_its_arguments(env: BotEnv) -> None:
+    await env.send(admin_says("/raw"))
+    await env.send(admin_says("/raw 20400048799000 dhl"))
+    await env.send(admin_says("/raw hello"))
+    texts = [call.text for call in env.telegram.sent()]
+    assert texts[0].startswith("Send /raw NUMBER, or /raw NUMBER CARRIER")
+    assert texts[1].startswith("I do not know the carrier dhl.")
+    assert texts[2] == "No carrier of this bot was asked about HELLO."
+    assert env.telegram.sent("sendDocument") == []
+    await env.send(make_message("/raw 20400048799000", user=make_user(1, "en")))  # no admin
+    assert env.telegram.sent("sendDocument") == []
+    assert sum(env.carriers.hits.values()) == 0

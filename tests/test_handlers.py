@@ -244,6 +244,40 @@ async def test_list_is_paginated_with_buttons(env: BotEnv) -> None:
     assert "item" in card.text
 
 
+async def test_list_with_text_searches_labels_and_numbers_archive_included(env: BotEnv) -> None:
+    storage = env.storage
+    await storage.upsert_chat(1, "private", "en")
+    await storage.upsert_chat(2, "private", "en")
+    for i in range(12):
+        parcel = await storage.get_or_create_parcel("inpost", f"{i:024d}")
+        await storage.subscribe(1, parcel.id, f"Кросівки {i}", 1)
+    gift = await storage.get_or_create_parcel("ukrposhta", UP)
+    subscription = await storage.subscribe(1, gift.id, "Gift <for mum>", 1)
+    await storage.archive_subscription(subscription.id)
+    other = await storage.get_or_create_parcel("ukrposhta", UP2)
+    await storage.subscribe(2, other.id, "gift of chat 2", 2)
+
+    await follow(env, "/list GIFT")  # case does not matter, the archive is searched too
+    [page] = env.telegram.sent()
+    assert "1 parcel matches “GIFT”:" in page.text
+    assert "Gift &lt;for mum&gt;" in page.text
+    assert "(archive)" in page.text
+    assert UP2 not in page.text  # another chat's parcel
+    assert buttons(page.params) == [f"c:{subscription.id}"]
+    env.telegram.clear()
+    await follow(env, "/list 0500 1000 3114")  # numbers as people type them
+    assert UP in env.telegram.sent()[0].text
+    env.telegram.clear()
+    await follow(env, "/list кросівки")
+    [page] = env.telegram.sent()
+    assert "12 parcels match “кросівки”:" in page.text
+    assert "Only the first 10 are shown" in page.text
+    assert len(buttons(page.params)) == 10
+    env.telegram.clear()
+    await follow(env, "/list <b>nothing")
+    assert env.telegram.sent()[0].text == "None of this chat's parcels matches “&lt;b&gt;nothing”."
+
+
 async def test_list_says_which_carriers_are_not_answering(env: BotEnv) -> None:
     await env.storage.upsert_chat(1, "private", "en")
     for carrier, number in (("inpost", INPOST), ("ukrposhta", UP)):

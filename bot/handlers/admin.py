@@ -1,7 +1,7 @@
 """Admin commands: /broadcast (text → audience → preview → confirm), /broadcast_cancel, /stats.
 
-For everyone else these commands do not exist: their filters let the update fall through
-to the unknown-command answer.
+/raw lives in bot/handlers/raw.py. For everyone else these commands do not exist: their
+filters let the update fall through to the unknown-command answer.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bot.broadcast import html_problem
 from bot.context import BotContext
 from bot.handlers.common import reply
 from bot.handlers.conversations import TIMEOUT_SECONDS, cancel, timed_out, without_warning
+from bot.handlers.raw import raw_lookup
 from bot.i18n import Translator
 from bot.stats import render_stats
 
@@ -246,4 +247,5 @@ def admin_handlers(admin_ids: frozenset[int]) -> list[Any]:
         flow,
         CommandHandler("broadcast_cancel", cancel_broadcast, filters=admins),
         CommandHandler("stats", show_stats, filters=admins),
+        CommandHandler("raw", raw_lookup, filters=admins, block=False),
     ]

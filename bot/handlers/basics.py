@@ -45,7 +45,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         "• In groups: /track NUMBER [label], or reply /track to a message with numbers.\n\n"
         "<b>Commands</b>\n"
         "/track NUMBER [label] – follow a parcel\n"
-        "/list – the parcels this chat follows\n"
+        "/list [text] – the parcels this chat follows, or those matching the text\n"
         "/archive – delivered and returned parcels\n"
         "/stop NUMBER – stop following a parcel\n"
         "/stopall – stop following every parcel\n"

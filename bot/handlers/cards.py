@@ -30,6 +30,7 @@ from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
 PAGE_SIZE = 10
+MAX_QUERY = 100  # characters of a /list search that are used (and echoed back)
 REFRESH_COOLDOWN = timedelta(seconds=60)  # per parcel: a button must not hammer a carrier
 
 
@@ -132,8 +133,11 @@ async def _refresh(update: Update, context: BotContext, view: SubscriptionView) 
 
 
 async def list_parcels(update: Update, context: BotContext) -> None:
-    """Handle ``/list``: the chat's parcels, a page at a time."""
-    text, markup = await _list_page(update, context, 0, archived=False)
+    """Handle ``/list``: the chat's parcels, a page at a time; ``/list TEXT`` searches them."""
+    if context.args:
+        text, markup = await search_page(update, context, " ".join(context.args))
+    else:
+        text, markup = await _list_page(update, context, 0, archived=False)
     await reply(update, text, reply_markup=markup)
 
 
@@ -188,10 +192,7 @@ async def _list_page(
         )
     ).format(count=total)
     lines = [header, ""]
-    for index, view in enumerate(views, start=page * PAGE_SIZE + 1):
-        status = short_status(view.parcel.status or "unknown", tr)
-        name = html.escape(view.label) + " · " if view.label else ""
-        lines.append(f"{index}. {name}<code>{html.escape(view.parcel.number)}</code> — {status}")
+    lines += [list_entry(i, v, tr) for i, v in enumerate(views, start=page * PAGE_SIZE + 1)]
     if not archived:
         paused = sorted(
             {client_of_key(v.parcel.carrier) for v in views}
@@ -205,13 +206,63 @@ async def _list_page(
                     "I keep trying and will write when something changes."
                 ).format(carrier=carrier_name(name, tr.gettext))
             )
-    rows = [(v.id, _list_line(v, tr)) for v in views]
+    rows = [(v.id, list_button(v, tr)) for v in views]
     has_next = (page + 1) * PAGE_SIZE < total
     markup = list_keyboard(rows, page, has_next, tr, archived=archived)
     return "\n".join(lines), markup
 
 
-def _list_line(view: SubscriptionView, tr: Translator) -> str:
+async def search_page(
+    update: Update, context: BotContext, query: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Render the chat's parcels (the archive too) whose label or number contains the text."""
+    chat = update.effective_chat
+    assert chat is not None
+    tr = context.tr
+    storage = context.bot_data.storage
+    query = " ".join(query.split())[:MAX_QUERY]
+    words = query.casefold()
+    digits = normalize(query) if any(ch.isdigit() for ch in query) else ""
+    views = await storage.list_subscriptions(chat.id, limit=10_000)
+    views += await storage.list_subscriptions(chat.id, archived=True, limit=10_000)
+    found = [
+        v
+        for v in views
+        if words in (v.label or "").casefold() or (digits and digits in v.parcel.number)
+    ]
+    shown_query = html.escape(query)
+    if not found:
+        return tr.gettext("None of this chat's parcels matches “{query}”.").format(
+            query=shown_query
+        ), None
+    lines = [
+        tr.ngettext(
+            "{count} parcel matches “{query}”:", "{count} parcels match “{query}”:", len(found)
+        ).format(count=len(found), query=shown_query),
+        "",
+    ]
+    for index, view in enumerate(found[:PAGE_SIZE], start=1):
+        entry = list_entry(index, view, tr)
+        lines.append(entry + " " + tr.gettext("(archive)") if view.archived else entry)
+    if len(found) > PAGE_SIZE:
+        lines += [
+            "",
+            tr.gettext("Only the first {shown} are shown: add more of the name or number.").format(
+                shown=PAGE_SIZE
+            ),
+        ]
+    rows = [(v.id, list_button(v, tr)) for v in found[:PAGE_SIZE]]
+    return "\n".join(lines), list_keyboard(rows, 0, False, tr)
+
+
+def list_entry(index: int, view: SubscriptionView, tr: Translator) -> str:
+    """Return one numbered line of a list: label, number and short status."""
+    status = short_status(view.parcel.status or "unknown", tr)
+    name = html.escape(view.label) + " · " if view.label else ""
+    return f"{index}. {name}<code>{html.escape(view.parcel.number)}</code> — {status}"
+
+
+def list_button(view: SubscriptionView, tr: Translator) -> str:
     """Return a button caption: status emoji, then label or number."""
     status = short_status(view.parcel.status or "unknown", tr).split(" ", 1)[0]
     name = view.label or view.parcel.number
