@@ -14,10 +14,12 @@ from bot.status_labels import carrier_name
 
 # Prefixes (≤ 2 chars) keep callback data far below Telegram's 64-byte limit.
 CARD, HISTORY, REFRESH, RENAME, STOP, PAGE, PICK, LANGUAGE = "c", "h", "r", "n", "x", "l", "p", "g"
-STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE, DETECT = "sa", "fg", "k", "a", "dt"
+STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE, DETECT, RECEIVED = "sa", "fg", "k", "a", "dt", "v"
 
 _PATTERN = re.compile(r"^([a-z]{1,2}):([A-Za-z0-9:_-]{1,60})$")
-SUBSCRIPTION_PATTERN = re.compile(rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}):[0-9]{{1,12}}$")
+SUBSCRIPTION_PATTERN = re.compile(
+    rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}|{RECEIVED}):[0-9]{{1,12}}$"
+)
 RENAME_PATTERN = re.compile(rf"^{RENAME}:[0-9]{{1,12}}$")
 PAGE_PATTERN = re.compile(rf"^(?:{PAGE}|{ARCHIVE_PAGE}):[0-9]{{1,4}}$")
 PICK_PATTERN = re.compile(rf"^{PICK}:[0-9]:[A-Z0-9]{{6,40}}$")
@@ -76,8 +78,13 @@ def card_keyboard(
             [
                 InlineKeyboardButton(_("✏️ Rename"), callback_data=f"{RENAME}:{subscription_id}"),
                 InlineKeyboardButton(
-                    _("🛑 Stop tracking"), callback_data=f"{STOP}:{subscription_id}"
+                    _("✅ I have it"), callback_data=f"{RECEIVED}:{subscription_id}"
                 ),
+            ],
+            [
+                InlineKeyboardButton(
+                    _("🛑 Stop tracking"), callback_data=f"{STOP}:{subscription_id}"
+                )
             ],
         ]
     )

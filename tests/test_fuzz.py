@@ -751,7 +751,7 @@ class Fuzzer:
         if not views:  # only when a victim lost its parcels, which the final checks report
             return self.callback("forged", spec, user_id, rng.choice(GARBAGE_DATA))
         view = rng.choice(views)
-        action = rng.choice(("c", "h", "r", "x", "n", "k"))
+        action = rng.choice(("c", "h", "r", "x", "n", "k", "v"))
         data = f"{action}:{view.id}"
         if action == "k":
             data += f":{rng.choice(('yes', 'no'))}"

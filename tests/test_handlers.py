@@ -67,7 +67,7 @@ async def test_single_number_gets_a_card_and_is_followed(env: BotEnv) -> None:
     assert "phone case" in card.text
     assert "ODESA 1" in card.text
     data = buttons(card.params)
-    assert {d.split(":")[0] for d in data} == {"h", "r", "n", "x"}
+    assert {d.split(":")[0] for d in data} == {"h", "r", "n", "v", "x"}
     [view] = await env.storage.list_subscriptions(1)
     assert view.label == "phone case"
     assert view.parcel.number == UP
@@ -171,6 +171,39 @@ async def test_history_refresh_and_stop_buttons(env: BotEnv) -> None:
     await env.send(make_callback(f"x:{view.id}"))
     assert await env.storage.count_subscriptions(1) == 0
     assert any(UP in t for t in env.telegram.texts())
+
+
+async def test_i_have_it_archives_the_parcel_at_once(env: BotEnv) -> None:
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    [view] = await env.storage.list_subscriptions(1)
+    assert f"v:{view.id}" in buttons(card.params)
+    env.telegram.clear()
+    await env.send(make_callback(f"v:{view.id}", user=make_user(1, "en")))
+    assert await env.storage.count_subscriptions(1) == 0
+    assert await env.storage.count_subscriptions(1, archived=True) == 1
+    assert "Moved 0500100031143 to the archive" in env.telegram.texts(1)[-1]
+    await env.cycle()  # no longer looked up
+    assert env.carriers.hits["ukrposhta"] == 1
+    env.telegram.clear()
+    await env.send(make_callback(f"v:{view.id}", user=make_user(1, "en")))  # an old card
+    [answer] = env.telegram.sent("answerCallbackQuery")
+    assert "in the archive" in answer.params["text"]
+
+
+async def test_in_a_group_only_the_adder_or_an_admin_archives(env: BotEnv) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    await env.send(make_message(f"/track {UP}", chat=group, user=make_user(5, "en")))
+    [view] = await env.storage.list_subscriptions(-100)
+    env.telegram.clear()
+    await env.send(make_callback(f"v:{view.id}", chat=group, user=make_user(6, "en")))
+    [refusal] = env.telegram.sent("answerCallbackQuery")
+    assert "Only the person who added this parcel or a chat admin can archive it." in str(
+        refusal.params
+    )
+    assert await env.storage.count_subscriptions(-100) == 1
+    await env.send(make_callback(f"v:{view.id}", chat=group, user=make_user(5, "en")))
+    assert await env.storage.count_subscriptions(-100) == 0
 
 
 async def test_refresh_after_the_cooldown_asks_the_carrier_again(env: BotEnv) -> None:

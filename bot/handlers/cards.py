@@ -18,6 +18,7 @@ from bot.keyboards import (
     ARCHIVE_PAGE,
     CARD,
     HISTORY,
+    RECEIVED,
     REFRESH,
     STOP,
     card_keyboard,
@@ -77,7 +78,7 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
 
 
 async def card_button(update: Update, context: BotContext) -> None:
-    """Handle the card, history, refresh and stop buttons."""
+    """Handle the card, history, refresh, received and stop buttons."""
     query = update.callback_query
     if query is None:
         return
@@ -108,6 +109,32 @@ async def card_button(update: Update, context: BotContext) -> None:
         await _refresh(update, context, view)
     elif callback.action == STOP:
         await stop_from_button(update, context, view)
+    elif callback.action == RECEIVED:
+        await _received(update, context, view)
+
+
+async def _received(update: Update, context: BotContext, view: SubscriptionView) -> None:
+    """Move a parcel the chat already has to the archive, before the carrier says delivered."""
+    query = update.callback_query
+    assert query is not None
+    tr = context.tr
+    if view.archived_at is not None:
+        await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
+        return
+    if not await may_stop(update, context, view):
+        await query.answer(
+            tr.gettext("Only the person who added this parcel or a chat admin can archive it."),
+            show_alert=True,
+        )
+        return
+    await context.bot_data.storage.archive_subscription(view.id)
+    await query.answer()
+    await reply(
+        update,
+        tr.gettext("Moved {name} to the archive: I no longer track it. See /archive.").format(
+            name=html.escape(view.label or view.parcel.number)
+        ),
+    )
 
 
 async def _refresh(update: Update, context: BotContext, view: SubscriptionView) -> None:
