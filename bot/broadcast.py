@@ -161,7 +161,7 @@ class BroadcastRunner:
                     if broadcast_id in self._cancelled:
                         break
                     try:
-                        state, target = await self._deliver(broadcast.text, chat_id)
+                        state, target = await self._deliver(broadcast, chat_id)
                     except Exception:  # a bug or a damaged answer: one chat, not the broadcast
                         logger.exception("broadcast %s to chat %s failed", broadcast_id, chat_id)
                         state, target = FAILED, chat_id
@@ -178,13 +178,13 @@ class BroadcastRunner:
             if final is not None:
                 await self._report(final, admin_tr, final=True)
 
-    async def _deliver(self, text: str, chat_id: int) -> tuple[str, int]:
+    async def _deliver(self, broadcast: Broadcast, chat_id: int) -> tuple[str, int]:
         """Send the broadcast to one chat; return the recipient's new state and its chat id."""
         target = chat_id
         for _attempt in range(MAX_RETRY_AFTER):
             await self._pace()
             try:
-                await self.bot.send_message(target, text)
+                await self.bot.send_message(target, broadcast.text)
             except RetryAfter as err:
                 seconds = retry_after_seconds(err)
                 logger.warning("broadcast paused %.1f s at Telegram's request", seconds)
@@ -196,6 +196,11 @@ class BroadcastRunner:
             except ChatMigrated as err:
                 await self.storage.migrate_chat(target, err.new_chat_id)
                 target = err.new_chat_id
+                # The supergroup may have been a recipient of its own (the bot knew it already)
+                # and got the message: it must not get a second copy.
+                state = await self.storage.recipient_state(broadcast.id, target)
+                if state not in (None, "pending"):
+                    return state or FAILED, target
                 continue
             except BadRequest as err:  # a subclass of NetworkError in PTB: the answer is final
                 logger.warning("broadcast to chat %s failed: %s", chat_id, err)

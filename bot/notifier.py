@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.carriers.models import KYIV, ParcelStatus
@@ -116,8 +116,10 @@ class Notifier:
             await self.storage.drop_outbox(empty)  # what they refer to is gone
         loud = any(item.loud for item in items) and not in_quiet_hours(chat, datetime.now(UTC))
         outcome = "dropped"
-        for index, (ids, text, keyboard) in enumerate(messages):
-            outcome = await self._send_one(chat_id, ids, text, keyboard, loud and index == 0)
+        for index, (ids, text, keyboard, reply_to) in enumerate(messages):
+            outcome = await self._send_one(
+                chat_id, ids, text, keyboard, loud and index == 0, reply_to
+            )
             if outcome != "sent":
                 return outcome
         return outcome
@@ -129,12 +131,31 @@ class Notifier:
         text: str,
         keyboard: InlineKeyboardMarkup | None,
         loud: bool,
+        reply_to: int | None = None,
     ) -> str:
-        """Send one message for some outbox rows; Telegram's errors decide what happens to them."""
+        """Send one message for some outbox rows; Telegram's errors decide what happens to them.
+
+        A message about one parcel replies to the bot's message that showed it (when there is
+        one): the thread shows which parcel changed; if that message is gone, it goes without.
+        """
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         try:
-            await self.bot.send_message(
-                chat_id, text, disable_notification=not loud, reply_markup=keyboard
-            )
+            try:
+                await self.bot.send_message(
+                    chat_id,
+                    text,
+                    disable_notification=not loud,
+                    reply_markup=keyboard,
+                    reply_parameters=reply,
+                )
+            except BadRequest as err:
+                if reply is None:
+                    raise
+                # Only the reply can be at fault: the push itself must not be lost over it.
+                logger.info("reply to message %s in chat %s refused: %s", reply_to, chat_id, err)
+                await self.bot.send_message(
+                    chat_id, text, disable_notification=not loud, reply_markup=keyboard
+                )
         except Forbidden:
             logger.info("chat %s blocked the bot; its parcels stop being polled", chat_id)
             await self.storage.set_chat_blocked(chat_id, True)
@@ -171,7 +192,8 @@ class _Known:
         return None if item.subscription_id is None else self.views.get(item.subscription_id)
 
 
-Message = tuple[list[int], str, InlineKeyboardMarkup | None]
+# Row ids, text, buttons for "keep tracking?" rows, and the message to reply to.
+Message = tuple[list[int], str, InlineKeyboardMarkup | None, int | None]
 
 
 def _pack(
@@ -179,22 +201,25 @@ def _pack(
 ) -> tuple[list[Message], list[int]]:
     """Render each row and pack the blocks into messages under Telegram's limit.
 
-    Returns the messages (row ids, text, buttons for "keep tracking?" rows) and the ids of
-    rows that render to nothing.
+    Returns the messages and the ids of rows that render to nothing. A message about a single
+    subscription replies to the message that showed its parcel.
     """
     messages: list[Message] = []
     empty: list[int] = []
     ids: list[int] = []
     blocks: list[str] = []
     buttons: list[list[InlineKeyboardButton]] = []
+    views: dict[int, SubscriptionView] = {}
 
     def close() -> None:
         if blocks:
             markup = InlineKeyboardMarkup(list(buttons)) if buttons else None
-            messages.append((list(ids), "\n\n".join(blocks), markup))
+            reply_to = next(iter(views.values())).card_message_id if len(views) == 1 else None
+            messages.append((list(ids), "\n\n".join(blocks), markup, reply_to))
         ids.clear()
         blocks.clear()
         buttons.clear()
+        views.clear()
 
     for item in items:
         view = known.view(item)
@@ -206,6 +231,7 @@ def _pack(
             close()
         ids.append(item.id)
         blocks.append(block)
+        views[view.id] = view
         if item.kind == STALE:
             buttons.append(keep_buttons(view.id, view.label or view.parcel.number, tr))
     close()

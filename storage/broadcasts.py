@@ -67,6 +67,14 @@ class BroadcastsMixin(StorageCore):
         )
         return [row["chat_id"] for row in rows]
 
+    async def recipient_state(self, broadcast_id: int, chat_id: int) -> str | None:
+        """Return how far a broadcast got with one chat, or None if the chat is not a recipient."""
+        value = await self._fetchvalue(
+            "SELECT state FROM broadcast_recipients WHERE broadcast_id = ? AND chat_id = ?",
+            (broadcast_id, chat_id),
+        )
+        return None if value is None else str(value)
+
     async def set_recipient_state(self, broadcast_id: int, chat_id: int, state: str) -> bool:
         """Record what happened when sending a broadcast to one chat.
 

@@ -14,7 +14,9 @@ CHAT_TYPES = frozenset({"private", "group", "supergroup", "channel"})
 MINUTES_PER_DAY = 24 * 60
 # Audiences that are not language codes; anything else is matched against chats.language.
 _AUDIENCE_TYPES: dict[str, tuple[str, ...]] = {
-    "all": tuple(sorted(CHAT_TYPES)),
+    # Channels are left out of "all" and of the language audiences: an announcement would be
+    # posted publicly in someone's channel. Only the explicit "channels" audience reaches them.
+    "all": ("group", "private", "supergroup"),
     "private": ("private",),
     "groups": ("group", "supergroup"),
     "channels": ("channel",),
@@ -70,7 +72,7 @@ class ChatsMixin(StorageCore):
     async def set_chat_language(self, chat_id: int, lang: str) -> bool:
         """Set the chat's language; return False for an unknown chat."""
         changed = await self._execute(
-            "UPDATE chats SET language = ? WHERE id = ?", (lang, chat_id)
+            "UPDATE chats SET language = ?, language_chosen = 1 WHERE id = ?", (lang, chat_id)
         )
         return changed > 0
 
@@ -130,7 +132,8 @@ class ChatsMixin(StorageCore):
         """Move a chat (a group that became a supergroup) and all it owns to a new id.
 
         When the new id is already known the two are merged: the new chat keeps its own
-        settings and only fills gaps from the old one; a parcel both follow keeps one
+        settings and only fills gaps from the old one (a language someone chose beats one
+        taken from a user's Telegram settings); a parcel both follow keeps one
         subscription, active if either was, with the new label or else the old one.
 
         Returns:
@@ -142,11 +145,13 @@ class ChatsMixin(StorageCore):
             if await self.get_chat(old_id) is None:
                 return False
             await self._execute(
-                "INSERT INTO chats (id, type, language, active, blocked, quiet_start, quiet_end, "
-                "created_at) SELECT ?, type, language, active, blocked, quiet_start, quiet_end, "
-                "created_at FROM chats WHERE id = ? "
+                "INSERT INTO chats (id, type, language, language_chosen, active, blocked, "
+                "quiet_start, quiet_end, created_at) SELECT ?, type, language, language_chosen, "
+                "active, blocked, quiet_start, quiet_end, created_at FROM chats WHERE id = ? "
                 "ON CONFLICT (id) DO UPDATE SET "
-                "language = COALESCE(chats.language, excluded.language), "
+                "language = CASE WHEN excluded.language_chosen > chats.language_chosen "
+                "THEN excluded.language ELSE COALESCE(chats.language, excluded.language) END, "
+                "language_chosen = MAX(chats.language_chosen, excluded.language_chosen), "
                 "quiet_start = CASE WHEN chats.quiet_start IS NULL "
                 "THEN excluded.quiet_start ELSE chats.quiet_start END, "
                 "quiet_end = CASE WHEN chats.quiet_start IS NULL "
@@ -188,8 +193,11 @@ class ChatsMixin(StorageCore):
             "WHERE o.id = outbox.subscription_id), subscription_id) WHERE chat_id = ?",
             (new_id, new_id, old_id),
         )
+        # Message ids of the old group mean nothing in the new one: no replies to them.
         await self._execute(
-            "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)
+            "UPDATE OR IGNORE subscriptions SET chat_id = ?, card_message_id = NULL "
+            "WHERE chat_id = ?",
+            (new_id, old_id),
         )
 
     async def list_chat_ids(self, audience: str, only_active: bool = True) -> list[int]:
@@ -207,7 +215,7 @@ class ChatsMixin(StorageCore):
             sql += f"type IN ({', '.join('?' * len(types))})"
             params = list(types)
         else:
-            sql += "language = ?"
+            sql += "language = ? AND type != 'channel'"
             params = [audience]
         if only_active:
             sql += " AND active = 1 AND blocked = 0"

@@ -70,6 +70,7 @@ class SubscriptionView:
     created_at: datetime
     archived_at: datetime | None
     parcel: Parcel
+    card_message_id: int | None = None  # the bot's message pushes about it reply to
 
     @property
     def parcel_id(self) -> int:

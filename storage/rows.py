@@ -36,6 +36,7 @@ PARCEL_FIELDS = (
 PARCEL_AS_P = ", ".join(f"p.{name} AS p_{name}" for name in PARCEL_FIELDS)
 SUBSCRIPTION_VIEW_SQL = (
     "SELECT s.id, s.chat_id, s.label, s.added_by, s.created_at, s.archived_at, "
+    "s.card_message_id, "
     f"{PARCEL_AS_P} FROM subscriptions AS s JOIN parcels AS p ON p.id = s.parcel_id"
 )
 
@@ -101,6 +102,7 @@ def view_from_row(row: Row) -> SubscriptionView:
         created_at=from_db(row["created_at"]),
         archived_at=opt_from_db(row["archived_at"]),
         parcel=parcel_from_row(row, "p_"),
+        card_message_id=row["card_message_id"],
     )
 
 

@@ -151,6 +151,20 @@ ALTER TABLE parcels ADD COLUMN switch_tried_at TEXT;
 CREATE INDEX parcels_not_found ON parcels (not_found_since) WHERE not_found_since IS NOT NULL;
 """
 
+# The bot's message that showed a subscription's parcel (its card, or the summary it was
+# added in): pushes about that parcel alone are sent as replies to it, so the thread shows
+# which parcel changed.
+_V7_REPLY_TARGET = """
+ALTER TABLE subscriptions ADD COLUMN card_message_id INTEGER;
+"""
+
+# Whether someone chose the chat's language (/language) or it only came from the first user's
+# Telegram settings: when a group becomes a supergroup, a choice beats a guess, whichever of
+# the two chats the bot heard from first.
+_V8_LANGUAGE_CHOSEN = """
+ALTER TABLE chats ADD COLUMN language_chosen INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: list[str] = [
     _V1_BASE,
     _V2_BROADCASTS,
@@ -158,4 +172,6 @@ MIGRATIONS: list[str] = [
     _V4_BUDGET_NUMBER,
     _V5_PICKUP_REMINDERS,
     _V6_CARRIER_SWITCH,
+    _V7_REPLY_TARGET,
+    _V8_LANGUAGE_CHOSEN,
 ]

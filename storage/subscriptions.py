@@ -124,6 +124,18 @@ class SubscriptionsMixin(StorageCore):
         )
         return changed > 0
 
+    async def set_card_message(self, sub_ids: Sequence[int], message_id: int) -> int:
+        """Remember the bot's message that showed these subscriptions' parcels.
+
+        Returns:
+            How many subscriptions were found.
+        """
+        return await self._write_in(
+            "UPDATE subscriptions SET card_message_id = ? WHERE id IN ({ids})",
+            list(sub_ids),
+            (message_id,),
+        )
+
     async def archive_subscription(self, sub_id: int) -> bool:
         """Move a subscription to the archive, so its parcel is no longer checked for it.
 

@@ -34,6 +34,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)  # uploads, by field name
+    result: Any = None  # what the fake answered (e.g. the sent message)
 
     @property
     def text(self) -> str:
@@ -49,6 +50,7 @@ class RecordingRequest(BaseRequest):
     admins: set[int] = field(default_factory=set)  # user ids that get_chat_member calls admin
     failures: dict[str, Exception] = field(default_factory=dict)  # method -> exception to raise
     blocked: set[int] = field(default_factory=set)  # chats whose sendMessage answers 403
+    refuse_replies: bool = False  # sendMessage with reply_parameters answers 400
 
     @property
     def read_timeout(self) -> float | None:
@@ -79,6 +81,9 @@ class RecordingRequest(BaseRequest):
         self.calls.append(Call(name, params, files))
         if name in self.failures:
             raise self.failures[name]
+        if name == "sendMessage" and self.refuse_replies and "reply_parameters" in params:
+            body = {"ok": False, "error_code": 400, "description": "Bad Request: reply refused"}
+            return 400, json.dumps(body).encode()
         if name == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
             body = {
                 "ok": False,
@@ -86,7 +91,8 @@ class RecordingRequest(BaseRequest):
                 "description": "Forbidden: bot was blocked by the user",
             }
             return 403, json.dumps(body).encode()
-        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+        self.calls[-1].result = result = self._result(name, params)
+        return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         if name == "getMe":

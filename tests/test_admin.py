@@ -423,3 +423,27 @@ async def test_raw_explains_its_arguments(env: BotEnv) -> None:
     await env.send(make_message("/raw 20400048799000", user=make_user(1, "en")))  # no admin
     assert env.telegram.sent("sendDocument") == []
     assert sum(env.carriers.hits.values()) == 0
+
+
+async def test_a_group_migrating_onto_a_recipient_that_got_it_is_not_sent_twice(
+    env: BotEnv,
+) -> None:
+    from telegram.error import ChatMigrated
+
+    clock = FakeClock()
+    bot = FakeBot(clock)
+    await env.storage.upsert_chat(-5, "group", "uk")
+    await env.storage.upsert_chat(-1005, "supergroup", "uk")  # known already: its own row
+    broadcast = await env.storage.create_broadcast(ADMIN, "Hi", "all", [-1005, -5])
+    original = bot.send_message
+
+    async def migrating(chat_id: int, text: str, **kwargs: object) -> None:
+        if chat_id == -5:
+            raise ChatMigrated(-1005)
+        await original(chat_id, text, **kwargs)
+
+    bot.send_message = migrating  # type: ignore[method-assign]
+    await fake_time_runner(env, bot, 100.0).run(broadcast.id)
+    assert [chat for _, chat in bot.sends] == [-1005]
+    counts = await env.storage.broadcast_counts(broadcast.id)
+    assert (counts.sent, counts.pending) == (1, 0)

@@ -535,3 +535,46 @@ async def test_each_tick_looks_for_parcels_waiting_for_pickup(
     await env.cycle()
     assert len(seen) >= 2
     assert any("KYIV 2" in t for t in env.telegram.texts(1))
+
+
+async def test_a_push_about_one_parcel_replies_to_the_message_that_showed_it(
+    env: BotEnv,
+) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    env.carriers.set("inpost", INPOST, FakeEvent("confirmed", T0, "Kraków"))
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    card = env.telegram.sent()[-1]
+    await env.send(make_message(f"{INPOST}\n{UP}", user=make_user(2, "en")))  # a summary
+    summary = env.telegram.sent()[-1]
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=5), "LVIV 1"))
+    env.telegram.clear()
+    await env.cycle()
+    replies = {
+        int(c.params["chat_id"]): c.params.get("reply_parameters") for c in env.telegram.sent()
+    }
+    assert replies[1]["message_id"] == card.result["message_id"]
+    assert replies[1]["allow_sending_without_reply"] is True
+    assert replies[2]["message_id"] == summary.result["message_id"]
+    # Two parcels in one message: it is about neither alone, so it replies to nothing.
+    env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(hours=9), "LVIV 1"))
+    env.carriers.add("inpost", INPOST, FakeEvent("delivered", T0 + timedelta(hours=9), "Kraków"))
+    env.telegram.clear()
+    await env.cycle()
+    [both] = [c for c in env.telegram.sent() if int(c.params["chat_id"]) == 2]
+    assert UP in both.text
+    assert INPOST in both.text
+    assert "reply_parameters" not in both.params
+
+
+async def test_a_refused_reply_still_delivers_the_push(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=5), "LVIV 1"))
+    env.telegram.refuse_replies = True
+    env.telegram.clear()
+    await env.cycle()
+    refused, delivered = env.telegram.sent()
+    assert "reply_parameters" in refused.params
+    assert "reply_parameters" not in delivered.params
+    assert "LVIV 1" in delivered.text
+    assert await env.storage.pending_outbox(10) == []

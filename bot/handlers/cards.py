@@ -12,7 +12,7 @@ from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.formatting import render_history, short_status
 from bot.handlers.common import is_chat_admin, reply
-from bot.handlers.tracking import render_card
+from bot.handlers.tracking import remember_card, render_card
 from bot.i18n import Translator
 from bot.keyboards import (
     ARCHIVE_PAGE,
@@ -92,11 +92,12 @@ async def card_button(update: Update, context: BotContext) -> None:
     if callback.action == CARD:
         await query.answer()
         result = await parcels.stored_result(view.parcel)
-        await reply(
+        card = await reply(
             update,
             render_card(view, Lookup(view.parcel, result, None), tr),
             reply_markup=card_keyboard(view.id, tr, archived=view.archived_at is not None),
         )
+        await remember_card(context, [view.id], card)
     elif callback.action == HISTORY:
         await query.answer()
         result = await parcels.stored_result(view.parcel)

@@ -7,7 +7,7 @@ import html
 import logging
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
@@ -313,11 +313,12 @@ async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -
             ),
         )
     elif outcome.view is not None and outcome.lookup is not None:
-        await reply(
+        card = await reply(
             update,
             render_card(outcome.view, outcome.lookup, tr),
             reply_markup=card_keyboard(outcome.view.id, tr),
         )
+        await remember_card(context, [outcome.view.id], card)
     else:
         await reply(update, outcome.problem or invalid_number_text(tr))
 
@@ -360,9 +361,16 @@ async def _reply_summary(
             ).format(count=overflow, limit=context.bot_data.settings.max_numbers_per_message)
         )
     lines.append(_("Open any parcel with /list."))
-    await reply(
+    summary = await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
+    await remember_card(context, [o.view.id for o in outcomes if o.view is not None], summary)
+
+
+async def remember_card(context: BotContext, sub_ids: list[int], message: Message | None) -> None:
+    """Make the message that showed these parcels the one their pushes reply to."""
+    if message is not None and sub_ids:
+        await context.bot_data.storage.set_card_message(sub_ids, message.message_id)
 
 
 async def pick_carrier(update: Update, context: BotContext) -> None:

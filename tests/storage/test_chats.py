@@ -158,9 +158,10 @@ async def test_migrate_chat_merges_into_a_known_chat(store: Storage) -> None:
 
     chat = await store.get_chat(-100)
     assert chat is not None
+    # The old group's admins chose Russian; English only came from a user's settings.
     assert (chat.type, chat.language, chat.quiet_start, chat.quiet_end) == (
         "supergroup",
-        "en",
+        "ru",
         60,
         120,
     )
@@ -177,6 +178,22 @@ async def test_migrate_chat_merges_into_a_known_chat(store: Storage) -> None:
     assert await store.get_pick(-100, "BOTH") == "postplus"
     assert await store.get_pick(-100, "OLD") == "ukrposhta"
     assert await store.get_chat(-1) is None
+
+
+async def test_migrate_chat_keeps_a_language_chosen_in_the_new_chat(store: Storage) -> None:
+    await store.upsert_chat(-1, "group", "uk")
+    await store.set_chat_language(-1, "ru")
+    await store.upsert_chat(-100, "supergroup", "uk")
+    await store.set_chat_language(-100, "en")
+    await store.migrate_chat(-1, -100)
+    chat = await store.get_chat(-100)
+    assert chat is not None
+    assert chat.language == "en"  # chosen in the supergroup itself, after the group's choice
+    await store.upsert_chat(-2, "group", "uk")  # guessed only
+    await store.migrate_chat(-2, -100)
+    chat = await store.get_chat(-100)
+    assert chat is not None
+    assert chat.language == "en"
 
 
 async def test_migrate_chat_keeps_the_new_label(store: Storage) -> None:
@@ -205,13 +222,14 @@ async def test_list_chat_ids_by_audience(store: Storage) -> None:
     await store.upsert_chat(6, "private", "uk")
     await store.set_chat_blocked(6, True)
 
-    assert await store.list_chat_ids("all") == [-5, -4, -3, 1, 2]
-    assert await store.list_chat_ids("all", only_active=False) == [-5, -4, -3, 1, 2, 6]
+    # A channel is reached only when asked for by name: "all" means people and groups.
+    assert await store.list_chat_ids("all") == [-4, -3, 1, 2]
+    assert await store.list_chat_ids("all", only_active=False) == [-4, -3, 1, 2, 6]
     assert await store.list_chat_ids("private") == [1, 2]
     assert await store.list_chat_ids("groups") == [-4, -3]
     assert await store.list_chat_ids("channels") == [-5]
-    assert await store.list_chat_ids("uk") == [-5, -3, 1]
-    assert await store.list_chat_ids("uk", only_active=False) == [-5, -3, 1, 6]
+    assert await store.list_chat_ids("uk") == [-3, 1]
+    assert await store.list_chat_ids("uk", only_active=False) == [-3, 1, 6]
     assert await store.list_chat_ids("de") == []
 
 

@@ -151,3 +151,17 @@ async def test_subscribers_are_live_ones_with_their_chats(store: Storage) -> Non
     assert chat == await store.get_chat(1)
     assert subscription.label == "mine"
     assert await store.subscribers(404) == []
+
+
+async def test_card_message_is_remembered_and_forgotten_when_a_group_moves(
+    store: Storage,
+) -> None:
+    first = await follow(store, -5, "RR1", chat_type="group")
+    second = await follow(store, -5, "RR2", chat_type="group")
+    assert first.card_message_id is None
+    assert await store.set_card_message([first.id, second.id, 404], 77) == 2
+    assert (await store.get_subscriptions([first.id, second.id]))[second.id].card_message_id == 77
+    await store.migrate_chat(-5, -1005)
+    moved = await store.list_subscriptions(-1005)
+    # The old group's message ids mean nothing in the supergroup.
+    assert [view.card_message_id for view in moved] == [None, None]
