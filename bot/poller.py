@@ -217,7 +217,17 @@ class Poller:
                 return  # paused while this chunk waited: spend no budget on it
             await client.reserve([parcel.number for parcel in parcels])
             started = time.monotonic()
-            answered = [pair for pair in await asyncio.gather(*(one(p) for p in parcels)) if pair]
+            results = await asyncio.gather(*(one(p) for p in parcels))
+            answered = [pair for pair in results if pair]
+            # The circuit opened midway: numbers reserved but never sent go back to the budget.
+            sent = {parcel.number for parcel, _ in answered}
+            unsent = [
+                parcel.number
+                for parcel, result in zip(parcels, results, strict=True)
+                if result is None and parcel.number not in sent
+            ]
+            if unsent:
+                await client.release(unsent)
         if answered:
             await self._batch_done(name, answered, time.monotonic() - started)
 

@@ -60,6 +60,13 @@ class StorageNewNumberBudget:
             self._refused.update(n for n in new if n not in admitted)
         return {number for number in numbers if number in self._seen}
 
+    async def release(self, numbers: Sequence[str]) -> None:
+        """Uncount numbers admitted today but never sent."""
+        today = budget_day()
+        released = await self.storage.budget_release(NEW_NUMBERS, today, numbers)
+        if self._seen_day == today:
+            self._seen.difference_update(released)
+
     async def remaining(self) -> int:
         """Return how many new numbers today's budget still allows."""
         return max(0, self.limit - await self.storage.budget_used(NEW_NUMBERS, budget_day()))

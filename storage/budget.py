@@ -45,6 +45,25 @@ class BudgetMixin(StorageCore):
             )
         return {row["number"] for row in rows}
 
+    async def budget_release(self, counter: str, day: str, numbers: Sequence[str]) -> set[str]:
+        """Uncount numbers from a day's budget (admitted, then not used); return those removed.
+
+        Numbers counted on another day stay counted.
+        """
+        unique = list(dict.fromkeys(numbers))
+        async with self.transaction():
+            rows = await self._fetch_in(
+                "SELECT number FROM budget WHERE day = ? AND counter = ? AND number IN ({ids})",
+                unique,
+                (day, counter),
+            )
+            await self._write_in(
+                "DELETE FROM budget WHERE day = ? AND counter = ? AND number IN ({ids})",
+                unique,
+                (day, counter),
+            )
+        return {row["number"] for row in rows}
+
     async def budget_numbers(self, counter: str) -> set[str]:
         """Return every number admitted into a counter (on any kept day)."""
         rows = await self._fetchall("SELECT number FROM budget WHERE counter = ?", (counter,))

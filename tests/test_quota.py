@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,47 @@ async def test_a_chunk_is_admitted_in_order_in_one_go(
     assert [await budget.admit(n) for n in ("N1", "N2", "OLD")] == [True, True, True]
     assert await budget.admit("N3") is False  # refused today: no query either
     await storage.close()
+
+
+async def test_released_numbers_are_new_again_but_older_days_stay_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-01")
+    storage = await open_storage(tmp_path / "bot.sqlite3")
+    budget = StorageNewNumberBudget(storage, limit=3)
+    assert await budget.admit("OLD") is True
+    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-02")
+    assert await budget.admit_many(["N1", "N2", "OLD"]) == {"N1", "N2", "OLD"}
+    await budget.release(["N2", "OLD"])  # reserved, then never sent
+    assert await budget.remaining() == 2
+    assert await storage.budget_numbers(NEW_NUMBERS) == {"OLD", "N1"}
+    assert await budget.admit("OLD") is True  # counted on another day: still known, free
+    assert await budget.remaining() == 2
+    assert await budget.admit_many(["N2", "N3"]) == {"N2", "N3"}  # N2 counts when sent
+    assert await budget.remaining() == 0
+    await storage.close()
+
+
+async def test_numbers_reserved_for_a_chunk_cut_short_by_a_pause_are_released(
+    tmp_path: Path,
+) -> None:
+    from tests.bot_env import running_bot
+
+    async with running_bot(tmp_path) as env:
+        numbers = [f"LX{i:09d}CN" for i in range(5)]
+        for number in numbers:
+            await env.follow(1, "gdeposylka/china-post", number)
+        client = env.app.bot_data.carriers.gdeposylka
+        assert client is not None
+        breaker = env.app.bot_data.poller.breakers["gdeposylka"]
+        real_track = client.track
+
+        async def pausing_track(number: str, *args: object, **kwargs: object) -> object:
+            breaker.failures = 99  # another chunk failed meanwhile: the carrier is paused now
+            breaker.opened_until = datetime.now(UTC) + timedelta(minutes=5)
+            return await real_track(number, *args, **kwargs)  # type: ignore[arg-type]
+
+        client.track = pausing_track  # type: ignore[method-assign]
+        await env.cycle()
+        assert env.carriers.hits["gdeposylka"] == 1  # one number went out before the pause
+        assert await env.app.bot_data.budget.remaining() == env.app.bot_data.budget.limit - 1

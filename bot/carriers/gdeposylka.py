@@ -142,6 +142,10 @@ class NewNumberBudget(Protocol):
         """Admit numbers in order, as admit would one by one; return those admitted."""
         ...
 
+    async def release(self, numbers: Sequence[str]) -> None:
+        """Uncount numbers admitted today but never sent (they are new to GdePosylka still)."""
+        ...
+
 
 def _utc_now() -> datetime:
     """Return the current aware UTC time."""
@@ -175,6 +179,10 @@ class MemoryNewNumberBudget:
     async def admit_many(self, numbers: Sequence[str]) -> set[str]:
         """Admit numbers in order, as admit would one by one; return those admitted."""
         return {number for number in numbers if await self.admit(number)}
+
+    async def release(self, numbers: Sequence[str]) -> None:
+        """Uncount numbers admitted today but never sent."""
+        self._numbers.difference_update(numbers)
 
 
 class GdePosylkaClient:
@@ -267,6 +275,14 @@ class GdePosylkaClient:
         Numbers the budget refuses are refused again by track(), which makes no request.
         """
         await self._budget.admit_many(numbers)
+
+    async def release(self, numbers: Sequence[str]) -> None:
+        """Uncount reserved numbers that were not sent after all (the carrier was paused).
+
+        Otherwise our count would take them for known to GdePosylka, which counts them as new
+        when they are first sent: we would send more new numbers a day than it allows.
+        """
+        await self._budget.release(numbers)
 
     async def _first_courier(self, number: str) -> str:
         """Return the slug of the most likely courier, or raise ParcelNotFound."""
