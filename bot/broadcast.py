@@ -136,8 +136,14 @@ class BroadcastRunner:
         self.clock = clock
         self.sleep = sleep
         self._cancelled: set[int] = set()
+        self._failed_runs: dict[int, int] = {}  # runs stopped by an error, per broadcast
         self._lock = asyncio.Lock()  # one broadcast sends at a time
         self._next_send = 0.0
+
+    def failed_run(self, broadcast_id: int) -> int:
+        """Count a run of a broadcast that an error stopped; return how many there were."""
+        self._failed_runs[broadcast_id] = self._failed_runs.get(broadcast_id, 0) + 1
+        return self._failed_runs[broadcast_id]
 
     def cancel(self, broadcast_id: int) -> None:
         """Stop a running broadcast before its next recipient."""

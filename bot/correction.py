@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from bot.carriers.errors import CarrierError
 from bot.carriers.models import TrackingResult
 from bot.parcels import STORAGE_LANGUAGE, LookupOutcome, ParcelService
-from bot.routing import Candidate, alternatives, client_of_key, parcel_key
+from bot.routing import Candidate, alternatives, candidate_from_key, parcel_key
 from storage import Parcel
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,9 @@ class CarrierCorrection:
     async def run(self, now: datetime, busy: Collection[str] = ()) -> int:
         """Try the parcels whose turn it is; return how many moved to another carrier.
 
-        Parcels of a carrier in ``busy`` (its checks still running) wait for the next tick:
-        those checks may be about to store a lookup of the very parcel that would move.
+        Clients in ``busy`` (their checks still running) are left alone, for their parcels
+        and as alternatives: those checks may be about to store a lookup of the very parcel
+        that would move, and share the client's rate limit.
         """
         storage = self.parcels.storage
         due = await storage.correction_due(
@@ -53,26 +54,37 @@ class CarrierCorrection:
             now - self._limit(SWITCH_UNTIL),
             now - self._limit(SWITCH_RETRY),
             SWITCHES_PER_TICK,
+            skip_clients=sorted(busy),
         )
         semaphore = asyncio.Semaphore(CONCURRENT_TRIES)
 
         async def one(parcel: Parcel) -> bool:
             async with semaphore:
                 try:
-                    return await self._try(parcel, now)
+                    return await self._try(parcel, now, busy)
                 except Exception:
                     logger.exception("carrier correction of parcel %s failed", parcel.id)
                     return False
 
-        ready = [p for p in due if client_of_key(p.carrier) not in busy]
-        return sum(await asyncio.gather(*(one(parcel) for parcel in ready)))
+        return sum(await asyncio.gather(*(one(parcel) for parcel in due)))
 
-    async def _try(self, parcel: Parcel, now: datetime) -> bool:
+    async def _try(self, parcel: Parcel, now: datetime, busy: Collection[str]) -> bool:
         """Ask each alternative in turn; move the parcel's chats to the first that knows it."""
         tracking = self.parcels.tracking
+        storage = self.parcels.storage
         # Marked first: a crash or a failing carrier must not make every tick ask again.
-        await self.parcels.storage.mark_switch_tried(parcel.id, now)
-        for candidate in alternatives(parcel.carrier, parcel.number, tracking.registry.clients):
+        await storage.mark_switch_tried(parcel.id, now)
+        # Its own carrier first: a label made online is unknown until handed in, and may be
+        # known by now. Then nobody else is asked.
+        if await self._found_at_home(parcel):
+            return False
+        others = alternatives(parcel.carrier, parcel.number, tracking.registry.clients)
+        # A reading a chat picked from the chooser stands: another reading of the same digits
+        # may be a stranger's parcel. Only other clients of that reading are tried then.
+        chosen = await storage.chosen_readings(parcel.id)
+        for candidate in others:
+            if candidate.routes[0] in busy or (chosen and candidate.carrier not in chosen):
+                continue
             try:
                 result = await tracking.lookup(parcel.number, candidate, STORAGE_LANGUAGE)
             except CarrierError as err:  # not found there either, or not answering: next one
@@ -82,6 +94,19 @@ class CarrierCorrection:
                 await self._switch(parcel, candidate, result, now)
                 return True
         return False
+
+    async def _found_at_home(self, parcel: Parcel) -> bool:
+        """Ask the parcel's own carrier again; store and report what it knows now."""
+        try:
+            result = await self.parcels.tracking.lookup(
+                parcel.number, candidate_from_key(parcel.carrier), STORAGE_LANGUAGE
+            )
+        except CarrierError:
+            return False
+        if not result.events:
+            return False
+        await self.parcels.record_many([LookupOutcome(parcel, result, None)], notify=True)
+        return True
 
     async def _switch(
         self, parcel: Parcel, candidate: Candidate, result: TrackingResult, now: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 
@@ -10,11 +11,15 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class Redactor:
-    """Mask every secret of at least 4 characters in a text."""
+    """Mask every secret of at least 4 characters in a text, also as JSON or repr escape it."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for secret in (s for s in secrets if len(s) >= 4):
+            escaped = json.dumps(secret)[1:-1]  # a secret with quotes inside a JSON string
+            forms |= {secret, escaped, json.dumps(escaped)[1:-1], repr(secret)[1:-1]}
         # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """Return the text with every secret replaced by ***."""

@@ -182,7 +182,20 @@ class ParcelService:
             self._lookup_record(o, known.get(o.parcel.id, set()), now, notify=notify)
             for o in outcomes
         ]
-        await self.storage.record_lookups(records)
+        try:
+            await self.storage.record_lookups(records)
+        except LookupError:
+            # A parcel of the batch moved to another carrier meanwhile (carrier correction
+            # deletes the old row): store the others rather than lose the whole batch.
+            stored = await self.storage.known_parcels([r.parcel_id for r in records])
+            logger.info(
+                "parcels %s vanished during a lookup", {o.parcel.id for o in outcomes} - stored
+            )
+            pairs = [
+                (o, r) for o, r in zip(outcomes, records, strict=True) if r.parcel_id in stored
+            ]
+            outcomes, records = [o for o, _ in pairs], [r for _, r in pairs]
+            await self.storage.record_lookups(records)
         return [_updated(o.parcel, r) for o, r in zip(outcomes, records, strict=True)]
 
     async def _record(
@@ -200,7 +213,11 @@ class ParcelService:
             LookupOutcome(parcel, result, error), known, datetime.now(UTC), notify=notify
         )
         record = replace(record, quiet_for=quiet_for)
-        stored = await self.storage.record_lookups([record])
+        try:
+            stored = await self.storage.record_lookups([record])
+        except LookupError:  # moved to another carrier meanwhile: the answer is still shown
+            logger.info("parcel %s vanished during a lookup", parcel.id)
+            return 0
         return len(stored[parcel.id])
 
     def _lookup_record(

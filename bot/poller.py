@@ -63,6 +63,7 @@ class Poller:
     correction: CarrierCorrection | None = None
     _ticking: bool = False
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    _correcting: asyncio.Task[None] | None = None
 
     @property
     def ticking(self) -> bool:
@@ -134,13 +135,26 @@ class Poller:
                 await self.lifecycle.remind_pickups(datetime.now(UTC))
             except Exception:
                 logger.exception("pickup reminders failed; the tick's pushes still go out")
-        if self.correction is not None:
-            busy = {n for n, h in self.health.items() if h.running and not h.running.done()}
-            try:
-                await self.correction.run(datetime.now(UTC), busy)
-            except Exception:
-                logger.exception("carrier correction failed; the tick's pushes still go out")
         await self.drain()
+        if self.correction is not None and (self._correcting is None or self._correcting.done()):
+            # In the background: its lookups of other carriers must not hold up the next tick.
+            busy = {n for n, h in self.health.items() if h.running and not h.running.done()}
+            self._correcting = asyncio.create_task(self._correct(self.correction, busy))
+            self._background.add(self._correcting)
+            self._correcting.add_done_callback(self._background.discard)
+
+    async def _correct(self, correction: CarrierCorrection, busy: set[str]) -> None:
+        """Run the carrier correction, then send the notes of the parcels it moved."""
+        try:
+            if await correction.run(datetime.now(UTC), busy):
+                await self.drain()
+        except Exception:
+            logger.exception("carrier correction failed")
+
+    async def settled(self) -> None:
+        """Wait for the work a tick left running (slow carriers' pushes, the correction)."""
+        while pending := [task for task in self._background if not task.done()]:
+            await asyncio.wait(pending)
 
     async def _check_carrier(self, name: str, client: Carrier, parcels: list[Parcel]) -> None:
         """Look up one carrier's due parcels with as few requests as its API allows."""

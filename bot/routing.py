@@ -37,6 +37,11 @@ GDEPOSYLKA_COURIERS: Mapping[str, str] = {
     "dpd": "dpd",
 }
 _S10_GDEPOSYLKA_COURIERS: Mapping[str, str] = {"CN": "china-post", "UA": "ukrposhta"}
+# Our own clients whose data GdePosylka only relays, by its courier slug: asking GdePosylka
+# about a number such a client does not know costs its quota and can only repeat the client.
+# [?] Inferred, not documented: an aggregator gets Ukrposhta's events from Ukrposhta, under
+# the courier slug "ukrposhta" (routing's S10 table). One table to change.
+GDEPOSYLKA_MIRRORS: Mapping[str, str] = {"ukrposhta": "ukrposhta"}
 
 # Shapes that have an offline rule with a check digit or exact format: a number of this shape
 # that our rules rejected is a typo, and must never cost a request to the online detector.
@@ -125,10 +130,14 @@ def alternatives(key: str, number: str, enabled: Mapping[str, object]) -> list[C
 
     Each alternative has a single configured route and a parcel key other than ``key``: the
     other readings of an ambiguous number, and the second client of a number two can track
-    (an S10 number from China at Ukrposhta as well as at GdePosylka).
+    (an S10 number from China at Ukrposhta as well as at GdePosylka), except GdePosylka's
+    relay of the stored client itself.
     """
+    mirror = GDEPOSYLKA_MIRRORS.get(client_of_key(key))
     return [
-        single for other, single in readings(offline_candidates(number), enabled) if other != key
+        single
+        for other, single in readings(offline_candidates(number), enabled)
+        if other != key and not (mirror and other == f"gdeposylka/{mirror}")
     ]
 
 

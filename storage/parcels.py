@@ -32,6 +32,11 @@ class ParcelsMixin(StorageCore):
         row = await self._fetchone("SELECT * FROM parcels WHERE id = ?", (parcel_id,))
         return None if row is None else parcel_from_row(row)
 
+    async def known_parcels(self, parcel_ids: Sequence[int]) -> set[int]:
+        """Return which of these parcel ids are stored."""
+        rows = await self._fetch_in("SELECT id FROM parcels WHERE id IN ({ids})", parcel_ids)
+        return {row["id"] for row in rows}
+
     async def find_parcel(self, carrier: str, number: str) -> Parcel | None:
         """Return the parcel for a carrier and number, if stored."""
         row = await self._fetchone(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from storage.core import StorageCore
@@ -19,25 +20,50 @@ class SwitchesMixin(StorageCore):
         not_found_after: datetime,
         tried_before: datetime,
         limit: int,
+        skip_clients: Sequence[str] = (),
     ) -> list[Parcel]:
-        """Return followed parcels "not found" since a time window, not tried lately, oldest first.
+        """Return followed parcels never found, "not found" within a window, not tried lately.
+
+        Only parcels without a single event: a number its carrier knew once and forgets now
+        (InPost after 45 days, a cache) is not a wrong carrier. Oldest "not found" first.
 
         Args:
             not_found_before: only parcels unknown to their carrier since at or before this.
             not_found_after: and since after this (older ones are given up on).
             tried_before: only parcels whose other carriers were never asked, or at or before.
             limit: the most parcels to return.
+            skip_clients: leave out parcels of these clients (a key or its "client/..." form).
         """
+        skip = "".join(" AND p.carrier != ? AND p.carrier NOT LIKE ?" for _ in skip_clients)
         rows = await self._fetchall(
             "SELECT * FROM parcels AS p "
             "WHERE p.not_found_since <= ? AND p.not_found_since > ? "
             "AND (p.switch_tried_at IS NULL OR p.switch_tried_at <= ?) "
+            "AND p.last_event_at IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.parcel_id = p.id) "
             "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
-            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}) "
+            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}){skip} "
             "ORDER BY p.not_found_since, p.id LIMIT ?",
-            (to_db(not_found_before), to_db(not_found_after), to_db(tried_before), limit),
+            (
+                to_db(not_found_before),
+                to_db(not_found_after),
+                to_db(tried_before),
+                *(value for name in skip_clients for value in (name, f"{name}/%")),
+                limit,
+            ),
         )
         return [parcel_from_row(row) for row in rows]
+
+    async def chosen_readings(self, parcel_id: int) -> set[str]:
+        """Return the carriers the parcel's chats picked for its number from a chooser."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT cp.carrier FROM subscriptions AS s "
+            "JOIN parcels AS p ON p.id = s.parcel_id "
+            "JOIN carrier_picks AS cp ON cp.chat_id = s.chat_id AND cp.number = p.number "
+            "WHERE s.parcel_id = ?",
+            (parcel_id,),
+        )
+        return {row["carrier"] for row in rows}
 
     async def mark_switch_tried(self, parcel_id: int, at: datetime) -> bool:
         """Remember when the other possible carriers were asked about a parcel.

@@ -65,7 +65,11 @@ class FakeCarriers:
     delay: float = 5.0  # how long a "timeout" fault sleeps, or a "slowdrip" answer lasts
 
     def set(self, carrier: str, number: str, *events: FakeEvent) -> None:
-        """Replace the history a carrier reports for a number (none = not found)."""
+        """Replace the history a carrier reports for a number (none = not found).
+
+        GdePosylka is the exception: a number set with no events is tracked without any
+        checkpoint yet (an empty success); a number never set is "waiting".
+        """
         self.parcels.setdefault(carrier, {})[number] = list(events)
 
     def add(self, carrier: str, number: str, event: FakeEvent) -> None:
@@ -438,8 +442,9 @@ class FakeCarriers:
             "checkpoints": [],
             "extra": [],
         }
-        if not events:
+        if number not in self.parcels.get("gdeposylka", {}):
             return web.json_response({"result": "waiting", "data": data, "messages": []})
+        # A number set with no events: tracked, no checkpoint yet (an empty success).
         data["checkpoints"] = [
             {
                 "time": e.at.strftime("%Y-%m-%d %H:%M:%S"),

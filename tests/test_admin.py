@@ -357,15 +357,17 @@ async def test_an_unexpected_error_fails_one_recipient_not_the_broadcast(env: Bo
 async def test_a_broadcast_stopped_by_an_error_is_resumed_later(env: BotEnv) -> None:
     from types import SimpleNamespace
 
-    from bot.handlers.admin import RESUME_AFTER, deliver_broadcast
+    from bot.handlers.admin import MAX_RESUMES, RESUME_AFTER, deliver_broadcast
 
     async def failing_run(broadcast_id: int) -> None:
         raise RuntimeError("database is locked")
 
+    runner = env.app.bot_data.broadcasts
+    runner.run = failing_run  # type: ignore[method-assign]
     context = SimpleNamespace(
         job=SimpleNamespace(data=7),
         job_queue=env.app.job_queue,
-        bot_data=SimpleNamespace(broadcasts=SimpleNamespace(run=failing_run)),
+        bot_data=SimpleNamespace(broadcasts=runner),
     )
     await deliver_broadcast(context)  # type: ignore[arg-type]
     [job] = [j for j in env.app.job_queue.jobs() if j.name == "broadcast-7"]
@@ -373,6 +375,11 @@ async def test_a_broadcast_stopped_by_an_error_is_resumed_later(env: BotEnv) -> 
     assert job.next_t is not None
     assert job.next_t - datetime.now(UTC) > timedelta(seconds=RESUME_AFTER - 5)
     job.schedule_removal()
+    # A lasting fault: after MAX_RESUMES runs it waits for the next start.
+    for _ in range(MAX_RESUMES):
+        runner.failed_run(7)
+    await deliver_broadcast(context)  # type: ignore[arg-type]
+    assert not [j for j in env.app.job_queue.jobs() if j.name == "broadcast-7" and j.enabled]
 
 
 async def test_raw_sends_the_carriers_answers_with_credentials_masked(env: BotEnv) -> None:
@@ -447,3 +454,14 @@ async def test_a_group_migrating_onto_a_recipient_that_got_it_is_not_sent_twice(
     assert [chat for _, chat in bot.sends] == [-1005]
     counts = await env.storage.broadcast_counts(broadcast.id)
     assert (counts.sent, counts.pending) == (1, 0)
+
+
+async def test_raw_masks_secrets_that_json_would_escape(tmp_path: Path) -> None:
+    key = 'np"key\\with-quote'
+    async with running_bot(tmp_path, ADMIN_IDS=str(ADMIN), NOVAPOSHTA_API_KEY=key) as env:
+        await env.storage.upsert_chat(ADMIN, "private", "en")
+        await env.send(admin_says("/raw 20400048799000"))
+        [call] = env.telegram.sent("sendDocument")
+        content = next(iter(call.files.values())).decode()
+        assert "with-quote" not in content
+        assert "***" in json.loads(content)["requests"][0]["request"]

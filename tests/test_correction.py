@@ -12,7 +12,7 @@ from bot.correction import CarrierCorrection
 from bot.routing import alternatives, parcel_key
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
-from tests.telegram_fakes import make_message, make_user
+from tests.telegram_fakes import Call, make_callback, make_message, make_user
 
 T0 = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
 CN = "LM951174328CN"  # S10 from China: GdePosylka first, Ukrposhta as well
@@ -27,8 +27,11 @@ PAST_SWITCH_AFTER = 0.4
 def test_alternatives_are_the_other_clients_and_readings_of_a_number() -> None:
     [ukrposhta] = alternatives("gdeposylka/china-post", CN, ALL)
     assert (ukrposhta.routes, parcel_key("ukrposhta", ukrposhta)) == (("ukrposhta",), "ukrposhta")
-    [gdeposylka] = alternatives("ukrposhta", UA, ALL)
-    assert parcel_key("gdeposylka", gdeposylka) == "gdeposylka/ukrposhta"
+    # GdePosylka's "ukrposhta" courier only relays Ukrposhta: no alternative to it, but
+    # Ukrposhta itself is one to GdePosylka's relay.
+    assert alternatives("ukrposhta", UA, ALL) == []
+    [ukrposhta] = alternatives("gdeposylka/ukrposhta", UA, ALL)
+    assert ukrposhta.routes == ("ukrposhta",)
     assert alternatives("inpost", INPOST, ALL) == []  # one carrier reads it: nothing to try
     assert alternatives("gdeposylka/china-post", CN, {"gdeposylka": None}) == []  # disabled
     # An ambiguous number (UPS waybill or Amazon): the reading not chosen is the alternative.
@@ -40,6 +43,18 @@ def test_alternatives_are_the_other_clients_and_readings_of_a_number() -> None:
 async def env(tmp_path: Path):  # type: ignore[no-untyped-def]
     async with running_bot(tmp_path, CHECK_INTERVAL_SCALE=SCALE) as bot_env:
         yield bot_env
+
+
+def buttons_of(call: Call) -> list[str]:
+    """Return the callback data of a sent message's buttons."""
+    rows = call.params["reply_markup"]["inline_keyboard"]
+    return [button["callback_data"] for row in rows for button in row]
+
+
+async def cycle(env: BotEnv) -> None:
+    """Run a poll cycle and the correction it starts in the background."""
+    await env.cycle()
+    await env.app.bot_data.poller.settled()
 
 
 def days(count: float) -> timedelta:
@@ -57,7 +72,7 @@ async def test_a_number_unknown_for_days_moves_to_the_carrier_that_knows_it(env:
     assert await correction.run(view.parcel.not_found_since + days(2)) == 0  # too early
     assert env.carriers.hits["ukrposhta"] == 0
     await asyncio.sleep(PAST_SWITCH_AFTER)
-    await env.cycle()  # the poll tick runs the correction
+    await cycle(env)  # the poll tick starts the correction
     [moved] = await env.storage.list_subscriptions(1)
     assert (moved.id, moved.label, moved.parcel.carrier) == (view.id, "gift", "ukrposhta")
     assert moved.parcel.status == "accepted"
@@ -67,7 +82,7 @@ async def test_a_number_unknown_for_days_moves_to_the_carrier_that_knows_it(env:
     assert "GdePosylka had no record of this number for" in note
     assert "Ukrposhta knows it: I follow it there now." in note
     assert "DKD KYIV" in note  # the latest event, so the chat sees where it is
-    await env.cycle()  # told once; from now on Ukrposhta is polled
+    await cycle(env)  # told once; from now on Ukrposhta is polled
     assert len([t for t in env.telegram.texts(1) if "🔁" in t]) == 1
     # Sending the number again shows the parcel where it now is, not a second subscription.
     await env.send(make_message(CN, user=make_user(1, "en")))
@@ -80,7 +95,7 @@ async def test_the_note_speaks_the_chats_language(env: BotEnv) -> None:
     env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
     await env.send(make_message(CN, user=make_user(1, "uk")))
     await asyncio.sleep(PAST_SWITCH_AFTER)
-    await env.cycle()
+    await cycle(env)
     [note] = [t for t in env.telegram.texts(1) if "🔁" in t]
     assert "цього номера не було" in note
     assert "тепер я відстежую його там" in note
@@ -106,15 +121,57 @@ async def test_a_number_nobody_knows_is_asked_about_again_only_after_days(env: B
 
 
 async def test_an_empty_record_elsewhere_is_no_reason_to_move(env: BotEnv) -> None:
-    # GdePosylka "waiting" is not found; a record without events proves nothing either way.
-    await env.send(make_message(UA, user=make_user(1, "en")))
+    env.carriers.set("gdeposylka", CN)  # tracked there, but without a single checkpoint
+    parcel_id = await env.follow(1, "ukrposhta", CN, language="en")
+    await env.cycle()  # Ukrposhta: not found
     [view] = await env.storage.list_subscriptions(1)
     assert view.parcel.not_found_since is not None
     correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
     assert await correction.run(view.parcel.not_found_since + days(4)) == 0
-    assert env.carriers.hits["gdeposylka"] == 1
+    assert ("gdeposylka", "china-post", CN) in env.carriers.requests  # it was asked
     [view] = await env.storage.list_subscriptions(1)
-    assert view.parcel.carrier == "ukrposhta"
+    assert (view.parcel.id, view.parcel.carrier) == (parcel_id, "ukrposhta")
+
+
+async def test_gdeposylka_is_not_asked_about_what_it_only_relays(env: BotEnv) -> None:
+    await env.send(make_message(UA, user=make_user(1, "en")))  # Ukrposhta's own number
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(view.parcel.not_found_since + days(4)) == 0
+    assert env.carriers.hits["gdeposylka"] == 0  # its "ukrposhta" courier repeats Ukrposhta
+    assert env.carriers.hits["ukrposhta"] == 2  # the first lookup, then asked once more
+
+
+async def test_a_number_its_carrier_knows_by_now_stays_there(env: BotEnv) -> None:
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    env.carriers.set("gdeposylka", CN, FakeEvent("accepted", T0, "Shenzhen"))  # handed in now
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(view.parcel.not_found_since + days(4)) == 0
+    assert env.carriers.hits["ukrposhta"] == 0
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "gdeposylka/china-post"
+    assert view.parcel.not_found_since is None
+    assert [e.location for e in await env.storage.parcel_events(view.parcel.id)] == ["Shenzhen"]
+
+
+async def test_a_reading_picked_from_the_chooser_stands(env: BotEnv) -> None:
+    await env.send(make_message("A1234567895", user=make_user(1, "en")))  # UPS or Amazon?
+    [chooser] = env.telegram.sent()
+    ups = next(b for b in buttons_of(chooser) if b.startswith("p:0:"))
+    await env.send(make_callback(ups, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "gdeposylka/ups"
+    assert view.parcel.not_found_since is not None
+    hits = env.carriers.hits["gdeposylka"]
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(view.parcel.not_found_since + days(4)) == 0
+    # Only UPS itself was asked again; the Amazon reading of these digits was not.
+    assert env.carriers.hits["gdeposylka"] == hits + 1
+    assert env.carriers.hits["gdeposylka-detect"] == 0
 
 
 async def test_parcels_of_a_carrier_still_being_checked_wait(env: BotEnv) -> None:
@@ -147,7 +204,7 @@ async def test_chats_following_it_at_both_carriers_keep_one_subscription(env: Bo
     await env.cycle()
     before = len(env.telegram.texts(2))
     await asyncio.sleep(PAST_SWITCH_AFTER)
-    await env.cycle()
+    await cycle(env)
     [kept] = await env.storage.list_subscriptions(1)
     assert (kept.parcel.carrier, kept.label) == ("ukrposhta", "from China")
     assert not [t for t in env.telegram.texts(1) if "🔁" in t]  # it already saw Ukrposhta's news

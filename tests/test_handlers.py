@@ -183,6 +183,8 @@ async def test_i_have_it_archives_the_parcel_at_once(env: BotEnv) -> None:
     assert await env.storage.count_subscriptions(1) == 0
     assert await env.storage.count_subscriptions(1, archived=True) == 1
     assert "Moved 0500100031143 to the archive" in env.telegram.texts(1)[-1]
+    [edit] = env.telegram.sent("editMessageReplyMarkup")
+    assert sorted(buttons(edit.params)) == [f"h:{view.id}", f"x:{view.id}"]  # archived card
     await env.cycle()  # no longer looked up
     assert env.carriers.hits["ukrposhta"] == 1
     env.telegram.clear()

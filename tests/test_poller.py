@@ -375,6 +375,30 @@ async def test_record_many_returns_parcels_as_storage_now_holds_them(env: BotEnv
         assert parcels == [await storage.get_parcel(i) for i in ids]
 
 
+async def test_a_parcel_moved_away_during_a_batch_does_not_sink_the_batch(env: BotEnv) -> None:
+    data = env.app.bot_data
+    storage = data.storage
+    ids = [await follow(env, 1, "en", "ukrposhta", f"05001000{n:05d}") for n in range(3)]
+    parcels = [await storage.get_parcel(i) for i in ids]
+    found = TrackingResult(
+        "ukrposhta", "x", (TrackingEvent(T0, ParcelStatus.IN_TRANSIT, "20700", None, "KYIV"),)
+    )
+    moved = await storage.get_or_create_parcel("gdeposylka/ukrposhta", parcels[1].number)
+    await storage.move_subscriptions(ids[1], moved.id)  # carrier correction, meanwhile
+    updated = await data.parcels.record_many(
+        [LookupOutcome(parcel, found, None) for parcel in parcels], notify=False
+    )
+    assert [p.id for p in updated] == [ids[0], ids[2]]
+    for parcel_id in (ids[0], ids[2]):
+        assert len(await storage.parcel_events(parcel_id)) == 1
+    # A single lookup of the moved parcel (a Refresh of an old card) still answers.
+    env.carriers.set("ukrposhta", parcels[1].number, FakeEvent("10100", T0, "KYIV 1"))
+    lookup = await data.parcels.check(parcels[1])
+    assert lookup.error is None
+    assert lookup.result is not None
+    assert lookup.result.events
+
+
 async def test_carrier_texts_are_fetched_in_one_language_whatever_the_chat_reads(
     env: BotEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:

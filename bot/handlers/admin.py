@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 WAITING_TEXT, CHOOSING_AUDIENCE, CONFIRMING = range(3)
 TEXT_KEY, AUDIENCE_KEY = "broadcast_text", "broadcast_audience"
 RESUME_AFTER = 60.0  # seconds before a broadcast stopped by an error is run again
+MAX_RESUMES = 30  # such runs per broadcast before waiting for a restart (a lasting fault)
 AUDIENCES = ("all", "private", "groups", "uk", "en", "ru")
 AUDIENCE_PATTERN = r"^ba:(?:all|private|groups|uk|en|ru)$"
 CONFIRM_PATTERN = r"^bc:(?:yes|no)$"
@@ -189,11 +190,17 @@ async def deliver_broadcast(context: BotContext) -> None:
     job = context.job
     assert job is not None
     broadcast_id = int(str(job.data))
+    runner = context.bot_data.broadcasts
     try:
-        await context.bot_data.broadcasts.run(broadcast_id)
+        await runner.run(broadcast_id)
     except Exception:
         # Its recipients stay pending: a later run goes on where this one stopped, instead of
         # the broadcast staying "running" until the next restart.
+        if runner.failed_run(broadcast_id) > MAX_RESUMES:
+            logger.exception(
+                "broadcast %s stopped again; it resumes at the next start", broadcast_id
+            )
+            return
         logger.exception("broadcast %s stopped; resuming in %.0f s", broadcast_id, RESUME_AFTER)
         start_delivery(context, broadcast_id, RESUME_AFTER)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardMarkup, Update
@@ -29,6 +30,8 @@ from bot.parcels import Lookup
 from bot.routing import CLIENT_NAMES, client_of_key
 from bot.status_labels import carrier_name
 from storage import SubscriptionView
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 MAX_QUERY = 100  # characters of a /list search that are used (and echoed back)
@@ -130,6 +133,10 @@ async def _received(update: Update, context: BotContext, view: SubscriptionView)
         return
     await context.bot_data.storage.archive_subscription(view.id)
     await query.answer()
+    try:  # the card now offers what an archived parcel's card offers
+        await query.edit_message_reply_markup(card_keyboard(view.id, tr, archived=True))
+    except BadRequest as err:
+        logger.info("could not update the card's buttons: %s", err)
     await reply(
         update,
         tr.gettext("Moved {name} to the archive: I no longer track it. See /archive.").format(

@@ -19,9 +19,15 @@ async def test_correction_due_takes_followed_parcels_in_the_window_not_tried_lat
     await lookup(store, found, [event("a")], checked_at=at(0))
     orphan = await store.get_or_create_parcel("ukrposhta", "RB000000000UA")
     await lookup(store, orphan, [], status=None, not_found=True, checked_at=at(0))
+    forgotten = (await follow(store, 1, "612345678901234567890123", carrier="inpost")).parcel
+    await lookup(store, forgotten, [event("x")], checked_at=at(-50))
+    await lookup(store, forgotten, [], status=None, not_found=True, checked_at=at(0))
 
+    # Not the parcel its carrier knew once and forgets now (InPost after 45 days).
     due = await store.correction_due(at(10), at(-100), at(5), 10)
     assert [p.id for p in due] == [unknown.id]
+    assert await store.correction_due(at(10), at(-100), at(5), 10, ["gdeposylka"]) == []
+    assert len(await store.correction_due(at(10), at(-100), at(5), 10, ["ukrposhta"])) == 1
     assert await store.correction_due(at(10), at(0), at(5), 10) == []  # unknown too long
     assert await store.mark_switch_tried(unknown.id, at(10)) is True
     assert await store.correction_due(at(20), at(-100), at(5), 10) == []  # tried lately
@@ -57,3 +63,13 @@ async def test_move_subscriptions_keeps_ids_merges_duplicates_and_drops_the_old_
     view = await store.get_subscription(moving.id)
     assert view is not None
     assert view.parcel.carrier == "ukrposhta"
+
+
+async def test_chosen_readings_are_the_picks_of_the_parcels_chats(store: Storage) -> None:
+    view = await follow(store, 1, "A1234567895", carrier="gdeposylka/ups")
+    await follow(store, 2, "A1234567895", carrier="gdeposylka/ups")
+    await store.remember_pick(1, "A1234567895", "ups")
+    await store.remember_pick(2, "OTHER", "amazon")  # another number
+    await store.upsert_chat(3, "private", "uk")
+    await store.remember_pick(3, "A1234567895", "amazon")  # does not follow the parcel
+    assert await store.chosen_readings(view.parcel.id) == {"ups"}
