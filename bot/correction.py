@@ -7,17 +7,17 @@ import json
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.carriers.errors import CarrierError
 from bot.carriers.models import TrackingResult
 from bot.parcels import STORAGE_LANGUAGE, LookupOutcome, ParcelService
 from bot.routing import Candidate, alternatives, candidate_from_key, parcel_key
+from bot.schedule import DAY, scaled
 from storage import Parcel
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400.0
 # [?] When to doubt the carrier: Track123 tries other carriers when a number has had no
 # information for 4 days, 17TRACK lets a number change carrier up to 5 times (peers.md).
 # A number registered but not yet scanned is "not found" for a day or two, so 3 days, then
@@ -38,9 +38,6 @@ class CarrierCorrection:
     parcels: ParcelService
     scale: float = 1.0
 
-    def _limit(self, seconds: float) -> timedelta:
-        return timedelta(seconds=seconds * self.scale)
-
     async def run(self, now: datetime, busy: Collection[str] = ()) -> int:
         """Try the parcels whose turn it is; return how many moved to another carrier.
 
@@ -50,9 +47,9 @@ class CarrierCorrection:
         """
         storage = self.parcels.storage
         due = await storage.correction_due(
-            now - self._limit(SWITCH_AFTER),
-            now - self._limit(SWITCH_UNTIL),
-            now - self._limit(SWITCH_RETRY),
+            now - scaled(SWITCH_AFTER, self.scale),
+            now - scaled(SWITCH_UNTIL, self.scale),
+            now - scaled(SWITCH_RETRY, self.scale),
             SWITCHES_PER_TICK,
             skip_clients=sorted(busy),
         )

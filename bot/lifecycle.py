@@ -6,14 +6,14 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.carriers.models import KYIV, ParcelStatus
+from bot.schedule import DAY, scaled
 from storage import Parcel, Storage, StoredEvent
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400.0
 TERMINAL_WATCH = 3 * DAY  # delivered/returned parcels are re-checked daily this long
 NOT_FOUND_LIMIT = 14 * DAY  # "not registered yet" this long → ask whether to keep tracking
 NO_MOVEMENT_LIMIT = 30 * DAY  # no new event this long → ask whether to keep tracking
@@ -34,27 +34,26 @@ class Lifecycle:
     storage: Storage
     scale: float = 1.0
 
-    def _limit(self, seconds: float) -> timedelta:
-        return timedelta(seconds=seconds * self.scale)
-
     def due(self, parcel: Parcel, now: datetime) -> bool:
         """Tell cheaply (no query) whether ``review`` has anything to do for this parcel."""
         if ParcelStatus.parse(parcel.status).is_terminal:
-            return now - _last_news(parcel) >= self._limit(TERMINAL_WATCH)
+            return now - _last_news(parcel) >= scaled(TERMINAL_WATCH, self.scale)
         return self._stale_reason(parcel, now) is not None
 
     async def review(self, parcel: Parcel, now: datetime) -> None:
         """Archive a parcel that stayed delivered through the watch, or ask about a stale one."""
         status = ParcelStatus.parse(parcel.status)
         if status.is_terminal:
-            if now - _last_news(parcel) >= self._limit(TERMINAL_WATCH):
+            if now - _last_news(parcel) >= scaled(TERMINAL_WATCH, self.scale):
                 await self._archive(parcel, status)
             return
         reason = self._stale_reason(parcel, now)
         if reason is None:
             return
         last_asked = parcel.stale_asked_at
-        period = self._limit(NOT_FOUND_LIMIT if reason == "not_found" else NO_MOVEMENT_LIMIT)
+        period = scaled(
+            NOT_FOUND_LIMIT if reason == "not_found" else NO_MOVEMENT_LIMIT, self.scale
+        )
         if last_asked is not None and now - last_asked < period:
             return
         async with self.storage.transaction():
@@ -73,7 +72,7 @@ class Lifecycle:
         """
         if not REMINDER_HOURS[0] <= now.astimezone(KYIV).hour < REMINDER_HOURS[1]:
             return 0
-        steps = sorted(self._limit(seconds) for seconds in PICKUP_REMINDERS)
+        steps = sorted(scaled(seconds, self.scale) for seconds in PICKUP_REMINDERS)
         candidates = await self.storage.waiting_for_pickup(now - steps[0])
         events = await self.storage.events_of([parcel.id for parcel in candidates])
         reminded = 0
@@ -84,7 +83,7 @@ class Lifecycle:
             if not crossed:
                 continue
             latest = max(crossed)
-            if latest <= parcel.created_at or now - latest > self._limit(REMINDER_FRESH):
+            if latest <= parcel.created_at or now - latest > scaled(REMINDER_FRESH, self.scale):
                 continue
             if parcel.pickup_reminded_at is not None and parcel.pickup_reminded_at >= latest:
                 continue
@@ -98,9 +97,13 @@ class Lifecycle:
 
     def _stale_reason(self, parcel: Parcel, now: datetime) -> str | None:
         """Say why a parcel looks abandoned, if it does."""
-        if parcel.not_found_since and now - parcel.not_found_since >= self._limit(NOT_FOUND_LIMIT):
+        if parcel.not_found_since and now - parcel.not_found_since >= scaled(
+            NOT_FOUND_LIMIT, self.scale
+        ):
             return "not_found"
-        if parcel.last_event_at and now - _last_news(parcel) >= self._limit(NO_MOVEMENT_LIMIT):
+        if parcel.last_event_at and now - _last_news(parcel) >= scaled(
+            NO_MOVEMENT_LIMIT, self.scale
+        ):
             return "no_movement"
         return None
 

@@ -11,6 +11,7 @@ from bot.carriers.models import ParcelStatus
 
 MINUTE = 60.0
 HOUR = 60 * MINUTE
+DAY = 24 * HOUR
 
 # First interval after a change, by status: soon when something is about to happen.
 BASE_INTERVALS: Mapping[ParcelStatus, float] = {
@@ -30,6 +31,11 @@ NOT_FOUND_INTERVAL = 6 * HOUR
 MAX_INTERVAL = 24 * HOUR
 RETRY_INTERVAL = 5 * MINUTE  # after a carrier failure; the circuit breaker handles long outages
 JITTER = 0.1  # ±10 %, so parcels added together do not stay in lock-step forever
+
+
+def scaled(seconds: float, scale: float) -> timedelta:
+    """Return a span as CHECK_INTERVAL_SCALE makes it (tests shrink days to moments)."""
+    return timedelta(seconds=seconds * scale)
 
 
 @dataclass(frozen=True, slots=True)

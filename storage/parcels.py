@@ -103,10 +103,7 @@ class ParcelsMixin(StorageCore):
         Returns:
             False when the parcel is unknown.
         """
-        changed = await self._execute(
-            "UPDATE parcels SET pickup_reminded_at = ? WHERE id = ?", (to_db(at), parcel_id)
-        )
-        return changed > 0
+        return await self._stamp("pickup_reminded_at", parcel_id, at)
 
     async def mark_stale_asked(self, parcel_id: int, at: datetime | None) -> bool:
         """Remember when the chats were asked whether a silent parcel still matters (None clears).
@@ -114,8 +111,20 @@ class ParcelsMixin(StorageCore):
         Returns:
             False when the parcel is unknown.
         """
+        return await self._stamp("stale_asked_at", parcel_id, at)
+
+    async def mark_switch_tried(self, parcel_id: int, at: datetime) -> bool:
+        """Remember when the other possible carriers were asked about a parcel.
+
+        Returns:
+            False when the parcel is unknown.
+        """
+        return await self._stamp("switch_tried_at", parcel_id, at)
+
+    async def _stamp(self, column: str, parcel_id: int, at: datetime | None) -> bool:
+        """Set one of a parcel's time columns (a name from this module, never user input)."""
         changed = await self._execute(
-            "UPDATE parcels SET stale_asked_at = ? WHERE id = ?", (opt_to_db(at), parcel_id)
+            f"UPDATE parcels SET {column} = ? WHERE id = ?", (opt_to_db(at), parcel_id)
         )
         return changed > 0
 

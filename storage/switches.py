@@ -65,17 +65,6 @@ class SwitchesMixin(StorageCore):
         )
         return {row["carrier"] for row in rows}
 
-    async def mark_switch_tried(self, parcel_id: int, at: datetime) -> bool:
-        """Remember when the other possible carriers were asked about a parcel.
-
-        Returns:
-            False when the parcel is unknown.
-        """
-        changed = await self._execute(
-            "UPDATE parcels SET switch_tried_at = ? WHERE id = ?", (to_db(at), parcel_id)
-        )
-        return changed > 0
-
     async def move_subscriptions(
         self, old_parcel_id: int, new_parcel_id: int, pick: str | None = None
     ) -> list[Subscription]:

@@ -287,22 +287,27 @@ def test_html_checker() -> None:
         assert html_problem(text, tr) is not None, text
 
 
-async def test_a_migrated_group_gets_the_broadcast_once(env: BotEnv) -> None:
+def migrating_bot(old: int, new: int) -> FakeBot:
+    """Return a fake bot for which the group ``old`` has become the supergroup ``new``."""
     from telegram.error import ChatMigrated
 
-    clock = FakeClock()
-    bot = FakeBot(clock)
-    await env.storage.upsert_chat(-5, "group", "uk")
-    await env.storage.upsert_chat(100, "private", "uk")
-    broadcast = await env.storage.create_broadcast(ADMIN, "Hi", "all", [-5, 100])
+    bot = FakeBot(FakeClock())
     original = bot.send_message
 
     async def migrating(chat_id: int, text: str, **kwargs: object) -> None:
-        if chat_id == -5:
-            raise ChatMigrated(-1005)
+        if chat_id == old:
+            raise ChatMigrated(new)
         await original(chat_id, text, **kwargs)
 
     bot.send_message = migrating  # type: ignore[method-assign]
+    return bot
+
+
+async def test_a_migrated_group_gets_the_broadcast_once(env: BotEnv) -> None:
+    bot = migrating_bot(-5, -1005)
+    await env.storage.upsert_chat(-5, "group", "uk")
+    await env.storage.upsert_chat(100, "private", "uk")
+    broadcast = await env.storage.create_broadcast(ADMIN, "Hi", "all", [-5, 100])
     runner = fake_time_runner(env, bot, 100.0)
     await runner.run(broadcast.id)
     assert Counter(chat for _, chat in bot.sends) == {-1005: 1, 100: 1}
@@ -435,21 +440,10 @@ async def test_raw_explains_its_arguments(env: BotEnv) -> None:
 async def test_a_group_migrating_onto_a_recipient_that_got_it_is_not_sent_twice(
     env: BotEnv,
 ) -> None:
-    from telegram.error import ChatMigrated
-
-    clock = FakeClock()
-    bot = FakeBot(clock)
+    bot = migrating_bot(-5, -1005)
     await env.storage.upsert_chat(-5, "group", "uk")
     await env.storage.upsert_chat(-1005, "supergroup", "uk")  # known already: its own row
     broadcast = await env.storage.create_broadcast(ADMIN, "Hi", "all", [-1005, -5])
-    original = bot.send_message
-
-    async def migrating(chat_id: int, text: str, **kwargs: object) -> None:
-        if chat_id == -5:
-            raise ChatMigrated(-1005)
-        await original(chat_id, text, **kwargs)
-
-    bot.send_message = migrating  # type: ignore[method-assign]
     await fake_time_runner(env, bot, 100.0).run(broadcast.id)
     assert [chat for _, chat in bot.sends] == [-1005]
     counts = await env.storage.broadcast_counts(broadcast.id)

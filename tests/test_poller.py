@@ -16,6 +16,7 @@ from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent, TrackingResul
 from bot.lifecycle import PICKUP, Lifecycle
 from bot.parcels import LookupOutcome
 from bot.quota import next_budget_day
+from storage import Parcel
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import make_callback, make_message, make_user
@@ -345,18 +346,27 @@ async def test_a_long_digest_is_split_by_parcel_under_telegrams_limit(env: BotEn
     assert await env.storage.pending_outbox(100) == []
 
 
+async def ukrposhta_parcels(env: BotEnv, count: int) -> list[Parcel]:
+    """Make chat 1 follow some Ukrposhta parcels; return them as stored."""
+    ids = [await follow(env, 1, "en", "ukrposhta", f"05001000{n:05d}") for n in range(count)]
+    return [parcel for i in ids if (parcel := await env.storage.get_parcel(i)) is not None]
+
+
+FOUND = TrackingResult(
+    "ukrposhta",
+    "x",
+    (TrackingEvent(T0, ParcelStatus.IN_TRANSIT, "20700", "sorting", "KYIV", "01001"),),
+)
+
+
 async def test_record_many_returns_parcels_as_storage_now_holds_them(env: BotEnv) -> None:
     # The poller's life cycle reads the returned parcels instead of querying them again: they
     # must match storage after every kind of outcome, in any order.
     data = env.app.bot_data
     storage = data.storage
-    ids = [await follow(env, 1, "en", "ukrposhta", f"05001000{n:05d}") for n in range(4)]
-    parcels = [await storage.get_parcel(i) for i in ids]
-    found = TrackingResult(
-        "ukrposhta",
-        "x",
-        (TrackingEvent(T0, ParcelStatus.IN_TRANSIT, "20700", "sorting", "KYIV", "01001"),),
-    )
+    parcels = await ukrposhta_parcels(env, 4)
+    ids = [parcel.id for parcel in parcels]
+    found = FOUND
     missing = ParcelNotFound("ukrposhta", "no such number")
     down = CarrierUnavailable("ukrposhta", "HTTP 503")
     rounds = [
@@ -376,24 +386,19 @@ async def test_record_many_returns_parcels_as_storage_now_holds_them(env: BotEnv
 
 
 async def test_a_parcel_moved_away_during_a_batch_does_not_sink_the_batch(env: BotEnv) -> None:
-    data = env.app.bot_data
-    storage = data.storage
-    ids = [await follow(env, 1, "en", "ukrposhta", f"05001000{n:05d}") for n in range(3)]
-    parcels = [await storage.get_parcel(i) for i in ids]
-    found = TrackingResult(
-        "ukrposhta", "x", (TrackingEvent(T0, ParcelStatus.IN_TRANSIT, "20700", None, "KYIV"),)
+    first, gone, last = await ukrposhta_parcels(env, 3)
+    moved = await env.storage.get_or_create_parcel("gdeposylka/ukrposhta", gone.number)
+    await env.storage.move_subscriptions(gone.id, moved.id)  # carrier correction, meanwhile
+    service = env.app.bot_data.parcels
+    updated = await service.record_many(
+        [LookupOutcome(parcel, FOUND, None) for parcel in (first, gone, last)], notify=False
     )
-    moved = await storage.get_or_create_parcel("gdeposylka/ukrposhta", parcels[1].number)
-    await storage.move_subscriptions(ids[1], moved.id)  # carrier correction, meanwhile
-    updated = await data.parcels.record_many(
-        [LookupOutcome(parcel, found, None) for parcel in parcels], notify=False
-    )
-    assert [p.id for p in updated] == [ids[0], ids[2]]
-    for parcel_id in (ids[0], ids[2]):
-        assert len(await storage.parcel_events(parcel_id)) == 1
+    assert [p.id for p in updated] == [first.id, last.id]
+    for parcel in (first, last):
+        assert len(await env.storage.parcel_events(parcel.id)) == 1
     # A single lookup of the moved parcel (a Refresh of an old card) still answers.
-    env.carriers.set("ukrposhta", parcels[1].number, FakeEvent("10100", T0, "KYIV 1"))
-    lookup = await data.parcels.check(parcels[1])
+    env.carriers.set("ukrposhta", gone.number, FakeEvent("10100", T0, "KYIV 1"))
+    lookup = await service.check(gone)
     assert lookup.error is None
     assert lookup.result is not None
     assert lookup.result.events

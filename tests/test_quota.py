@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.quota import NEW_NUMBERS, StorageNewNumberBudget
-from storage import open_storage
+from storage import Storage, open_storage
 
 
 async def test_budget_counts_new_numbers_only_and_survives_a_restart(
@@ -42,11 +43,22 @@ async def test_budget_counts_new_numbers_only_and_survives_a_restart(
     await storage.close()
 
 
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    store = await open_storage(tmp_path / "bot.sqlite3")
+    yield store
+    await store.close()
+
+
+def on_day(monkeypatch: pytest.MonkeyPatch, day: str) -> None:
+    """Make the budget believe today is this UTC day."""
+    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: day)
+
+
 async def test_a_chunk_is_admitted_in_order_in_one_go(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-01")
-    storage = await open_storage(tmp_path / "bot.sqlite3")
+    on_day(monkeypatch, "2024-05-01")
     budget = StorageNewNumberBudget(storage, limit=3)
     assert await budget.admit("OLD") is True
     admitted = await budget.admit_many(["N1", "OLD", "N2", "N1", "N3", "N4"])
@@ -58,17 +70,15 @@ async def test_a_chunk_is_admitted_in_order_in_one_go(
     monkeypatch.setattr(storage, "budget_admit_many", no_query)
     assert [await budget.admit(n) for n in ("N1", "N2", "OLD")] == [True, True, True]
     assert await budget.admit("N3") is False  # refused today: no query either
-    await storage.close()
 
 
 async def test_released_numbers_are_new_again_but_older_days_stay_counted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-01")
-    storage = await open_storage(tmp_path / "bot.sqlite3")
     budget = StorageNewNumberBudget(storage, limit=3)
+    on_day(monkeypatch, "2024-05-01")
     assert await budget.admit("OLD") is True
-    monkeypatch.setattr("bot.quota.budget_day", lambda moment=None: "2024-05-02")
+    on_day(monkeypatch, "2024-05-02")
     assert await budget.admit_many(["N1", "N2", "OLD"]) == {"N1", "N2", "OLD"}
     await budget.release(["N2", "OLD"])  # reserved, then never sent
     assert await budget.remaining() == 2
@@ -77,7 +87,6 @@ async def test_released_numbers_are_new_again_but_older_days_stay_counted(
     assert await budget.remaining() == 2
     assert await budget.admit_many(["N2", "N3"]) == {"N2", "N3"}  # N2 counts when sent
     assert await budget.remaining() == 0
-    await storage.close()
 
 
 async def test_numbers_reserved_for_a_chunk_cut_short_by_a_pause_are_released(
