@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -67,6 +68,11 @@ _RETURNED_REASON_IDS = frozenset({"10"})
 _RETURNED_REASONS = frozenset({"відправнику"})
 
 
+# A parcel's route does not change: remembered per barcode and language, so a Refresh or a
+# second chat costs one request instead of two. Bounded; the oldest are forgotten first.
+ROUTE_CACHE_SIZE = 10_000
+
+
 class UkrposhtaClient:
     """Track Ukrposhta barcodes through the StatusTracking API."""
 
@@ -84,6 +90,7 @@ class UkrposhtaClient:
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._timeout = timeout
+        self._routes: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
 
     def __repr__(self) -> str:
         # Spelled out so the token never shows up in a debug dump.
@@ -151,6 +158,10 @@ class UkrposhtaClient:
 
     async def _route(self, number: str, lang: str) -> dict[str, str]:
         """Fetch the route, or nothing: the route is a nicety, never worth failing a lookup."""
+        key = (number, "en" if lang == "en" else "uk")
+        if key in self._routes:
+            self._routes.move_to_end(key)
+            return dict(self._routes[key])
         path = f"barcodes/{quote(number, safe='')}/route"
         if lang == "en":
             path += "/in-lang/EN"
@@ -158,10 +169,15 @@ class UkrposhtaClient:
             response = await self._get(path)
             if response.status != 200:
                 return {}
-            return _parse_route(response.body)
+            route = _parse_route(response.body)
         except CarrierError as err:
             logger.info("%s route lookup failed, showing the parcel without it: %s", NAME, err)
             return {}
+        if route:  # an empty answer may be temporary: asked again next time
+            self._routes[key] = route
+            if len(self._routes) > ROUTE_CACHE_SIZE:
+                self._routes.popitem(last=False)
+        return dict(route)
 
     async def _with_not_found(
         self, chunk: list[str], lang: str

@@ -210,6 +210,35 @@ async def test_barcode_is_sent_as_a_query_parameter_not_spliced(
     assert fake.seen[0].query == {"barcode": "RA&lang=en"}
 
 
+async def test_a_route_is_asked_once_per_barcode_and_language(
+    fake: FakeUkrposhta, client: UkrposhtaClient
+) -> None:
+    fake.routes[("GET", "/statuses")] = reply(fixture("statuses_uk"))
+    fake.routes[("GET", f"/barcodes/{UK_NUMBER}/route")] = reply(fixture("route"))
+    fake.routes[("GET", f"/barcodes/{UK_NUMBER}/route/in-lang/EN")] = reply(fixture("route_en"))
+
+    first = await client.track(UK_NUMBER, lang="uk")
+    again = await client.track(UK_NUMBER, lang="uk")  # a Refresh: the route does not change
+    english = await client.track(UK_NUMBER, lang="en")
+
+    assert fake.paths() == [
+        "/statuses",
+        f"/barcodes/{UK_NUMBER}/route",
+        "/statuses",
+        "/statuses",
+        f"/barcodes/{UK_NUMBER}/route/in-lang/EN",
+    ]
+    assert (
+        first.extras
+        == again.extras
+        == {
+            "route_from": "УКРАЇНА м.Київ",
+            "route_to": "УКРАЇНА с.Біляни",
+        }
+    )
+    assert english.extras == {"route_from": "UKRAINE .Kyiv", "route_to": "UKRAINE .Biliany"}
+
+
 # --- route is optional --------------------------------------------------------------------
 
 
