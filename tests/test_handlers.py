@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram import Chat, Message, MessageEntity, Update, User
+from telegram import Chat, Location, Message, MessageEntity, PhotoSize, Update, User
 
 from bot.quota import next_budget_day
 from bot.schedule import JITTER, RETRY_INTERVAL
@@ -83,6 +83,32 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     for number in (NP, INPOST, UP):
         assert number in sent[0].text
     assert await env.storage.count_subscriptions(1) == 3
+
+
+def media_message(caption: str | None = None, **media: object) -> Update:
+    """Build a private message with a photo (or other media) and an optional caption."""
+    message = Message(
+        9_000,
+        datetime.now(UTC),
+        Chat(1, Chat.PRIVATE),
+        from_user=User(1, "Olena", False, language_code="en"),
+        caption=caption,
+        **media,  # type: ignore[arg-type]
+    )
+    return Update(9_001, message=message)
+
+
+async def test_pictures_and_other_media_get_an_answer_captions_are_read(env: BotEnv) -> None:
+    photo = [PhotoSize("file", "unique", 90, 90)]
+    await env.send(media_message(photo=photo))
+    assert "I cannot read numbers or barcodes from pictures" in env.telegram.texts(1)[-1]
+    await env.send(media_message(location=Location(30.5, 50.4)))
+    assert env.telegram.texts(1)[-1] == "Send me a tracking number, and I will find the parcel."
+    assert sum(env.carriers.hits.values()) == 0
+    await env.send(media_message(f"{UP} boots", photo=photo))  # a shop screenshot, captioned
+    [view] = await env.storage.list_subscriptions(1)
+    assert (view.parcel.number, view.label) == (UP, "boots")
+    assert "ODESA 1" in env.telegram.texts(1)[-1]
 
 
 async def test_text_without_numbers_gets_a_hint_and_costs_nothing(env: BotEnv) -> None:

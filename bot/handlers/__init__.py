@@ -34,7 +34,13 @@ from bot.handlers.conversations import conversation_handlers, nothing_to_cancel
 from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
 from bot.handlers.preferences import keep_tracking, quiet_hours
-from bot.handlers.tracking import detect_online, pick_carrier, track_command, track_text
+from bot.handlers.tracking import (
+    detect_online,
+    pick_carrier,
+    track_command,
+    track_media,
+    track_text,
+)
 from bot.keyboards import (
     DETECT_PATTERN,
     KEEP_PATTERN,
@@ -79,6 +85,12 @@ def build_handlers(
         ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
+        # Photos, files, stickers, voice…: the caption's numbers, or a word on what works.
+        MessageHandler(
+            private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            track_media,
+            block=False,
+        ),
         MessageHandler(private & filters.COMMAND, unknown_command),
         CallbackQueryHandler(stale_button),
     ]

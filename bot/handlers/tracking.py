@@ -61,6 +61,29 @@ async def track_text(update: Update, context: BotContext) -> None:
     await _handle(update, context, parsed, hint_when_empty=True)
 
 
+async def track_media(update: Update, context: BotContext) -> None:
+    """Handle a private message without text: the numbers in its caption, or how to send one."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.caption:
+        limit = context.bot_data.settings.max_numbers_per_message
+        parsed = parse_message(message.caption, limit)
+        if parsed.requests or parsed.rejected:
+            await _handle(update, context, parsed, hint_when_empty=True)
+            return
+    document = message.document
+    if message.photo or (document is not None and (document.mime_type or "").startswith("image/")):
+        # No barcode reader is installable here (no zbar/zxing wheel): say so, and what works.
+        text = context.tr.gettext(
+            "I cannot read numbers or barcodes from pictures. Please send the tracking number "
+            "as text: copy it from the shop's e-mail or SMS, or type it."
+        )
+    else:
+        text = context.tr.gettext("Send me a tracking number, and I will find the parcel.")
+    await reply(update, text)
+
+
 async def track_command(update: Update, context: BotContext) -> None:
     """Handle ``/track <number> [label]``, or ``/track`` as a reply to a message with numbers."""
     message = update.effective_message
