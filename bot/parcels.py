@@ -21,6 +21,7 @@ from storage import (
     Parcel,
     Storage,
     StoredEvent,
+    Subscription,
     SubscriptionView,
 )
 
@@ -102,18 +103,22 @@ class ParcelService:
             CarrierError: CarrierNotConfigured or NotTrackable, before anything is stored.
         """
         client = self.tracking.client_for(candidate)
-        parcel = await self._moved_here(chat_id, number, candidate, client)
-        if parcel is None:
-            parcel = await self.storage.get_or_create_parcel(parcel_key(client, candidate), number)
-        # Several numbers of one message are followed concurrently: check the cap and subscribe
-        # under the chat's lock, or two of them could both pass the check.
-        async with self._chat_lock(chat_id):
-            existing = await self.storage.find_subscription(chat_id, parcel.id)
-            is_new = existing is None or existing.archived_at is not None
-            count = await self.storage.count_subscriptions(chat_id)
-            if is_new and count >= self.max_parcels_per_chat:
-                raise ParcelLimitReached
-            subscription = await self.storage.subscribe(chat_id, parcel.id, label, user_id)
+        key = parcel_key(client, candidate)
+        for attempt in range(2):
+            parcel = await self._moved_here(
+                chat_id, number, candidate, client
+            ) or await self.storage.get_or_create_parcel(key, number)
+            try:
+                subscription = await self._subscribe(chat_id, user_id, parcel, label)
+            except ParcelLimitReached:
+                raise
+            except Exception:
+                # Carrier correction may have moved the parcel away (deleting its row) between
+                # the two steps: follow the number afresh, once.
+                if attempt or await self.storage.get_parcel(parcel.id) is not None:
+                    raise
+                continue
+            break
         if parcel.last_checked_at is not None:  # another chat follows it: show what we know
             lookup = Lookup(parcel, await self.stored_result(parcel), None)
         else:
@@ -121,6 +126,22 @@ class ParcelService:
         view = await self.storage.get_subscription(subscription.id)
         assert view is not None  # just written under the same connection
         return view, lookup
+
+    async def _subscribe(
+        self, chat_id: int, user_id: int | None, parcel: Parcel, label: str | None
+    ) -> Subscription:
+        """Subscribe under the chat's cap.
+
+        Several numbers of one message are followed concurrently: the cap is checked and the
+        subscription written under the chat's lock, or two of them could both pass the check.
+        """
+        async with self._chat_lock(chat_id):
+            existing = await self.storage.find_subscription(chat_id, parcel.id)
+            is_new = existing is None or existing.archived_at is not None
+            count = await self.storage.count_subscriptions(chat_id)
+            if is_new and count >= self.max_parcels_per_chat:
+                raise ParcelLimitReached
+            return await self.storage.subscribe(chat_id, parcel.id, label, user_id)
 
     async def _moved_here(
         self, chat_id: int, number: str, candidate: Candidate, client: str

@@ -209,3 +209,26 @@ async def test_chats_following_it_at_both_carriers_keep_one_subscription(env: Bo
     assert (kept.parcel.carrier, kept.label) == ("ukrposhta", "from China")
     assert not [t for t in env.telegram.texts(1) if "🔁" in t]  # it already saw Ukrposhta's news
     assert not [t for t in env.telegram.texts(2)[before:] if "🔁" in t]
+
+
+async def test_following_a_number_just_moved_away_follows_it_afresh(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = env.storage
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [first] = await storage.list_subscriptions(1)
+    subscribe = storage.subscribe
+
+    async def moved_meanwhile(chat_id: int, parcel_id: int, *args: object) -> object:
+        monkeypatch.setattr(storage, "subscribe", subscribe)
+        target = await storage.get_or_create_parcel("ukrposhta", CN)
+        await storage.move_subscriptions(parcel_id, target.id)  # the correction, just now
+        return await subscribe(chat_id, parcel_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage, "subscribe", moved_meanwhile)
+    await env.send(make_message(CN, user=make_user(2, "en")))
+    [view] = await storage.list_subscriptions(2)
+    assert view.parcel.number == CN
+    assert view.parcel.id != first.parcel.id
+    assert "went wrong" not in env.telegram.texts(2)[-1]
