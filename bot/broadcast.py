@@ -136,7 +136,8 @@ class BroadcastRunner:
         self.clock = clock
         self.sleep = sleep
         self._cancelled: set[int] = set()
-        self._failed_runs: dict[int, int] = {}  # runs stopped by an error, per broadcast
+        # Runs stopped by an error since the broadcast last made progress, per broadcast.
+        self._failed_runs: dict[int, int] = {}
         self._lock = asyncio.Lock()  # one broadcast sends at a time
         self._next_send = 0.0
 
@@ -173,6 +174,7 @@ class BroadcastRunner:
                         state, target = FAILED, chat_id
                     # A migrated group's row moved to its new id with the chat.
                     await self.storage.set_recipient_state(broadcast_id, target, state)
+                    self._failed_runs.pop(broadcast_id, None)  # progress: errors start over
                     if self.clock() - last_report >= PROGRESS_EVERY:
                         last_report = self.clock()
                         await self._report(broadcast, admin_tr, final=False)

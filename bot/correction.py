@@ -71,25 +71,26 @@ class CarrierCorrection:
         storage = self.parcels.storage
         # Marked first: a crash or a failing carrier must not make every tick ask again.
         await storage.mark_switch_tried(parcel.id, now)
-        # Its own carrier first: a label made online is unknown until handed in, and may be
-        # known by now. Then nobody else is asked.
-        if await self._found_at_home(parcel):
-            return False
-        others = alternatives(parcel.carrier, parcel.number, tracking.registry.clients)
         # A reading a chat picked from the chooser stands: another reading of the same digits
         # may be a stranger's parcel. Only other clients of that reading are tried then.
         chosen = await storage.chosen_readings(parcel.id)
+        others = [
+            candidate
+            for candidate in alternatives(parcel.carrier, parcel.number, tracking.registry.clients)
+            if candidate.routes[0] not in busy and (not chosen or candidate.carrier in chosen)
+        ]
+        # Its own carrier first: a label made online is unknown until handed in, and may be
+        # known by now. Then nobody else is asked (nor is it, with nobody else to ask).
+        if not others or await self._found_at_home(parcel):
+            return False
         for candidate in others:
-            if candidate.routes[0] in busy or (chosen and candidate.carrier not in chosen):
-                continue
             try:
                 result = await tracking.lookup(parcel.number, candidate, STORAGE_LANGUAGE)
             except CarrierError as err:  # not found there either, or not answering: next one
                 logger.debug("parcel %s is not at %s: %s", parcel.id, candidate.routes[0], err)
                 continue
             if result.events:  # an empty record (registered, never scanned) proves nothing
-                await self._switch(parcel, candidate, result, now)
-                return True
+                return await self._switch(parcel, candidate, result, now)
         return False
 
     async def _found_at_home(self, parcel: Parcel) -> bool:
@@ -107,13 +108,21 @@ class CarrierCorrection:
 
     async def _switch(
         self, parcel: Parcel, candidate: Candidate, result: TrackingResult, now: datetime
-    ) -> None:
-        """Store the new carrier's answer and hand the chats over, atomically, with a note."""
+    ) -> bool:
+        """Store the new carrier's answer and hand the chats over, atomically, with a note.
+
+        Returns:
+            False when the parcel changed meanwhile (a poll found it at its own carrier, or it
+            is gone): then nothing moves.
+        """
         storage = self.parcels.storage
         key = parcel_key(candidate.routes[0], candidate)
         since = parcel.not_found_since or now
         payload = json.dumps({"from": parcel.carrier, "days": max(1, (now - since).days)})
         async with storage.transaction():
+            current = await storage.get_parcel(parcel.id)
+            if current is None or current.last_event_at or current.not_found_since is None:
+                return False
             target = await storage.get_or_create_parcel(key, parcel.number)
             # Chats already following it there hear of its news as usual; the moved ones get
             # the note below, which shows the latest event.
@@ -132,3 +141,4 @@ class CarrierCorrection:
             len(moved),
             target.id,
         )
+        return True

@@ -18,6 +18,7 @@ class Redactor:
         for secret in (s for s in secrets if len(s) >= 4):
             escaped = json.dumps(secret)[1:-1]  # a secret with quotes inside a JSON string
             forms |= {secret, escaped, json.dumps(escaped)[1:-1], repr(secret)[1:-1]}
+            forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(forms, key=len, reverse=True)
 
@@ -37,7 +38,8 @@ class OneLineRedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format, fold newlines, then redact (the traceback too)."""
-        return self._redact(super().format(record).replace("\r", "").replace("\n", " | "))
+        # Masked before folding, so a secret with a line break in it is still found.
+        return self._redact(super().format(record)).replace("\r", "").replace("\n", " | ")
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:

@@ -203,20 +203,22 @@ class ParcelService:
             self._lookup_record(o, known.get(o.parcel.id, set()), now, notify=notify)
             for o in outcomes
         ]
-        try:
-            await self.storage.record_lookups(records)
-        except LookupError:
-            # A parcel of the batch moved to another carrier meanwhile (carrier correction
-            # deletes the old row): store the others rather than lose the whole batch.
-            stored = await self.storage.known_parcels([r.parcel_id for r in records])
-            logger.info(
-                "parcels %s vanished during a lookup", {o.parcel.id for o in outcomes} - stored
-            )
-            pairs = [
-                (o, r) for o, r in zip(outcomes, records, strict=True) if r.parcel_id in stored
-            ]
-            outcomes, records = [o for o, _ in pairs], [r for _, r in pairs]
-            await self.storage.record_lookups(records)
+        for attempt in range(3):
+            try:
+                await self.storage.record_lookups(records)
+                break
+            except LookupError:
+                # A parcel of the batch moved to another carrier meanwhile (carrier correction
+                # deletes the old row): store the others rather than lose the whole batch.
+                if attempt == 2:
+                    raise
+                stored = await self.storage.known_parcels([r.parcel_id for r in records])
+                gone = {r.parcel_id for r in records} - stored
+                logger.info("parcels %s vanished during a lookup", sorted(gone))
+                pairs = [
+                    (o, r) for o, r in zip(outcomes, records, strict=True) if r.parcel_id in stored
+                ]
+                outcomes, records = [o for o, _ in pairs], [r for _, r in pairs]
         return [_updated(o.parcel, r) for o, r in zip(outcomes, records, strict=True)]
 
     async def _record(

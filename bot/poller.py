@@ -229,16 +229,17 @@ class Poller:
         async with network:
             if not self._health(name).breaker.allows(datetime.now(UTC)):
                 return  # paused while this chunk waited: spend no budget on it
-            await client.reserve([parcel.number for parcel in parcels])
+            counted = await client.reserve([parcel.number for parcel in parcels])
             started = time.monotonic()
             results = await asyncio.gather(*(one(p) for p in parcels))
             answered = [pair for pair in results if pair]
-            # The circuit opened midway: numbers reserved but never sent go back to the budget.
+            # The circuit opened midway: numbers this chunk counted but never sent go back to
+            # the budget (one sent before, or for another courier, is known to GdePosylka).
             sent = {parcel.number for parcel, _ in answered}
             unsent = [
                 parcel.number
                 for parcel, result in zip(parcels, results, strict=True)
-                if result is None and parcel.number not in sent
+                if result is None and parcel.number in counted and parcel.number not in sent
             ]
             if unsent:
                 await client.release(unsent)

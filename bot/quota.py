@@ -33,7 +33,7 @@ class StorageNewNumberBudget:
         # storage once a day (after pruning, at most DAILY_NEW_NUMBERS × kept days), then kept
         # up to date here.
         self._seen: set[str] = set()
-        self._refused: set[str] = set()  # refused today: the day's budget cannot grow back
+        self._refused: set[str] = set()  # refused today (until a release makes room again)
         self._seen_day: str | None = None
 
     async def admit(self, number: str) -> bool:
@@ -48,17 +48,24 @@ class StorageNewNumberBudget:
 
     async def admit_many(self, numbers: Sequence[str]) -> set[str]:
         """Admit numbers in order, as admit would one by one; return those admitted."""
+        await self.reserve(numbers)
+        return {number for number in numbers if number in self._seen}
+
+    async def reserve(self, numbers: Sequence[str]) -> set[str]:
+        """Admit numbers like admit_many; return those this call counted (new until now)."""
         today = budget_day()
         if self._seen_day != today:
             self._seen = await self.storage.budget_numbers(NEW_NUMBERS)
             self._refused = set()
             self._seen_day = today
         new = [number for number in numbers if number not in self._seen]
-        if new:
-            admitted = await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)
-            self._seen.update(admitted)  # not |=: the set may have been reloaded meanwhile
-            self._refused.update(n for n in new if n not in admitted)
-        return {number for number in numbers if number in self._seen}
+        if not new:
+            return set()
+        admitted = await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)
+        counted = admitted - self._seen  # another call may have counted one meanwhile
+        self._seen.update(admitted)  # not |=: the set may have been reloaded meanwhile
+        self._refused.update(n for n in new if n not in admitted)
+        return counted
 
     async def release(self, numbers: Sequence[str]) -> None:
         """Uncount numbers admitted today but never sent."""
@@ -66,6 +73,7 @@ class StorageNewNumberBudget:
         released = await self.storage.budget_release(NEW_NUMBERS, today, numbers)
         if self._seen_day == today:
             self._seen.difference_update(released)
+            self._refused.clear()  # the day has room again for numbers refused earlier
 
     async def remaining(self) -> int:
         """Return how many new numbers today's budget still allows."""

@@ -39,8 +39,7 @@ class SwitchesMixin(StorageCore):
             "SELECT * FROM parcels AS p "
             "WHERE p.not_found_since <= ? AND p.not_found_since > ? "
             "AND (p.switch_tried_at IS NULL OR p.switch_tried_at <= ?) "
-            "AND p.last_event_at IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.parcel_id = p.id) "
+            "AND p.last_event_at IS NULL "  # set by the first stored event, never cleared
             "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
             f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}){skip} "
             "ORDER BY p.not_found_since, p.id LIMIT ?",

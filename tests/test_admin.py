@@ -113,6 +113,27 @@ async def test_preview_then_cancel_sends_nothing(env: BotEnv) -> None:
     assert [c for c in env.telegram.sent() if int(c.params["chat_id"]) != ADMIN] == []
 
 
+async def test_a_picture_instead_of_the_announcement_is_answered(env: BotEnv) -> None:
+    from telegram import Message, PhotoSize, Update
+
+    await env.send(admin_says("/broadcast"))
+    env.telegram.clear()
+    photo = Message(
+        5_000,
+        datetime.now(UTC),
+        make_chat(ADMIN),
+        from_user=make_user(ADMIN, "en"),
+        photo=[PhotoSize("f", "u", 9, 9)],
+        caption="Hello",
+    )
+    await env.send(Update(5_001, message=photo))
+    assert [c.text for c in env.telegram.sent()] == [
+        "A broadcast is text only: send it as a message, or /cancel."
+    ]
+    await env.send(admin_says("Maintenance tonight"))  # the flow still waits for the text
+    assert buttons(env.telegram.sent()[-1].params)[0] == "ba:all"
+
+
 @pytest.mark.parametrize(
     ("audience", "expected"),
     [
@@ -459,3 +480,12 @@ async def test_raw_masks_secrets_that_json_would_escape(tmp_path: Path) -> None:
         content = next(iter(call.files.values())).decode()
         assert "with-quote" not in content
         assert "***" in json.loads(content)["requests"][0]["request"]
+
+
+async def test_progress_forgets_the_errors_of_earlier_runs(env: BotEnv) -> None:
+    broadcast_id = await make_broadcast(env, 2)
+    runner = fake_time_runner(env, FakeBot(FakeClock()), 100.0)
+    for _ in range(29):
+        runner.failed_run(broadcast_id)
+    await runner.run(broadcast_id)  # sends: the next error is the first since progress
+    assert runner.failed_run(broadcast_id) == 1

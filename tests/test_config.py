@@ -107,3 +107,22 @@ def test_log_lines_are_single_and_redacted() -> None:
     assert "carrier-key" not in line
     assert "***" in line
     assert "ValueError" in line
+
+
+def test_secrets_are_masked_however_they_are_escaped() -> None:
+    import json
+
+    from bot.logs import Redactor
+
+    secret = 'ключ"with\\quote\nand-line'
+    redact = Redactor([secret])
+    for text in (
+        secret,
+        json.dumps({"key": secret}),
+        json.dumps({"key": secret}, ensure_ascii=False),
+        json.dumps(json.dumps({"key": secret})),
+        repr(secret),
+    ):
+        masked = redact(text)
+        assert "with" not in masked, text
+        assert "***" in masked

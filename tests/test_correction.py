@@ -140,7 +140,7 @@ async def test_gdeposylka_is_not_asked_about_what_it_only_relays(env: BotEnv) ->
     correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
     assert await correction.run(view.parcel.not_found_since + days(4)) == 0
     assert env.carriers.hits["gdeposylka"] == 0  # its "ukrposhta" courier repeats Ukrposhta
-    assert env.carriers.hits["ukrposhta"] == 2  # the first lookup, then asked once more
+    assert env.carriers.hits["ukrposhta"] == 1  # nobody else to ask: no second look either
 
 
 async def test_a_number_its_carrier_knows_by_now_stays_there(env: BotEnv) -> None:
@@ -169,8 +169,8 @@ async def test_a_reading_picked_from_the_chooser_stands(env: BotEnv) -> None:
     hits = env.carriers.hits["gdeposylka"]
     correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
     assert await correction.run(view.parcel.not_found_since + days(4)) == 0
-    # Only UPS itself was asked again; the Amazon reading of these digits was not.
-    assert env.carriers.hits["gdeposylka"] == hits + 1
+    # The Amazon reading of these digits was not asked (nor UPS again: nobody else to ask).
+    assert env.carriers.hits["gdeposylka"] == hits
     assert env.carriers.hits["gdeposylka-detect"] == 0
 
 
@@ -232,3 +232,55 @@ async def test_following_a_number_just_moved_away_follows_it_afresh(
     assert view.parcel.number == CN
     assert view.parcel.id != first.parcel.id
     assert "went wrong" not in env.telegram.texts(2)[-1]
+
+
+async def test_alternatives_at_a_busy_client_wait(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    hits = env.carriers.hits["gdeposylka"]
+    assert await correction.run(view.parcel.not_found_since + days(4), busy={"ukrposhta"}) == 0
+    assert env.carriers.hits["ukrposhta"] == 0
+    assert env.carriers.hits["gdeposylka"] == hits  # nobody else to ask: no second look either
+
+
+async def test_a_parcel_found_at_home_meanwhile_does_not_move(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    since = view.parcel.not_found_since
+    assert since is not None
+    tracking = env.app.bot_data.parcels.tracking
+    lookup = tracking.lookup
+
+    async def poll_finds_it_meanwhile(number: str, candidate: object, lang: str) -> object:
+        result = await lookup(number, candidate, lang)  # type: ignore[arg-type]
+        if candidate.routes == ("ukrposhta",):  # type: ignore[attr-defined]
+            env.carriers.set("gdeposylka", CN, FakeEvent("accepted", T0, "Shenzhen"))
+            await env.cycle()  # the next tick, while the correction asks Ukrposhta
+        return result
+
+    monkeypatch.setattr(tracking, "lookup", poll_finds_it_meanwhile)
+    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    assert await correction.run(since + days(4)) == 0
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.carrier == "gdeposylka/china-post"
+    assert not [t for t in env.telegram.texts(1) if "🔁" in t]
+
+
+async def test_one_correction_at_a_time(env: BotEnv) -> None:
+    poller = env.app.bot_data.poller
+    running = asyncio.Event()
+    blocked = asyncio.create_task(running.wait())
+    poller._correcting = blocked  # type: ignore[assignment]
+    await env.tick()
+    assert poller._correcting is blocked  # a slow correction is not started twice
+    running.set()
+    await blocked
+    await env.tick()
+    assert poller._correcting is not blocked
+    await poller.settled()

@@ -85,17 +85,20 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     assert await env.storage.count_subscriptions(1) == 3
 
 
+_media_ids = iter(range(9_000, 10_000))
+
+
 def media_message(caption: str | None = None, **media: object) -> Update:
     """Build a private message with a photo (or other media) and an optional caption."""
     message = Message(
-        9_000,
+        next(_media_ids),
         datetime.now(UTC),
         Chat(1, Chat.PRIVATE),
         from_user=User(1, "Olena", False, language_code="en"),
         caption=caption,
         **media,  # type: ignore[arg-type]
     )
-    return Update(9_001, message=message)
+    return Update(next(_media_ids), message=message)
 
 
 async def test_pictures_and_other_media_get_an_answer_captions_are_read(env: BotEnv) -> None:
@@ -109,6 +112,25 @@ async def test_pictures_and_other_media_get_an_answer_captions_are_read(env: Bot
     [view] = await env.storage.list_subscriptions(1)
     assert (view.parcel.number, view.label) == (UP, "boots")
     assert "ODESA 1" in env.telegram.texts(1)[-1]
+    env.telegram.clear()
+    for _ in range(3):  # an album of three pictures: one answer
+        await env.send(media_message(photo=photo, media_group_id="album-1"))
+    assert len(env.telegram.sent()) == 1
+
+
+async def test_a_picture_instead_of_a_new_name_is_answered_and_the_flow_waits(
+    env: BotEnv,
+) -> None:
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"n:{view.id}", user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(media_message(f"{UP2} other", photo=[PhotoSize("f", "u", 9, 9)]))
+    assert env.telegram.texts(1) == ["Please send the new name as text, or /cancel."]
+    assert await env.storage.count_subscriptions(1) == 1  # the caption was not tracked
+    await env.send(make_message("Boots", user=make_user(1, "en")))
+    [renamed] = await env.storage.list_subscriptions(1)
+    assert renamed.label == "Boots"
 
 
 async def test_text_without_numbers_gets_a_hint_and_costs_nothing(env: BotEnv) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.carriers.errors import ParcelNotFound
 from bot.quota import NEW_NUMBERS, StorageNewNumberBudget
 from storage import Storage, open_storage
 
@@ -95,11 +96,17 @@ async def test_numbers_reserved_for_a_chunk_cut_short_by_a_pause_are_released(
     from tests.bot_env import running_bot
 
     async with running_bot(tmp_path) as env:
-        numbers = [f"LX{i:09d}CN" for i in range(5)]
-        for number in numbers:
-            await env.follow(1, "gdeposylka/china-post", number)
+        budget = env.app.bot_data.budget
         client = env.app.bot_data.carriers.gdeposylka
         assert client is not None
+        # Sent today already (a user's lookup): GdePosylka knows it, whatever happens next.
+        with pytest.raises(ParcelNotFound):  # not known there yet, but now counted
+            await client.track("LX000000009CN", courier="china-post")
+        # The first number is followed at two couriers: sent for one, it is known for both.
+        numbers = ["LX000000001CN", "LX000000001CN", "LX000000009CN", "LX000000002CN"]
+        couriers = ("china-post", "usps", "china-post", "china-post")
+        for number, courier in zip(numbers, couriers, strict=True):
+            await env.follow(1, f"gdeposylka/{courier}", number)
         breaker = env.app.bot_data.poller.breakers["gdeposylka"]
         real_track = client.track
 
@@ -110,5 +117,15 @@ async def test_numbers_reserved_for_a_chunk_cut_short_by_a_pause_are_released(
 
         client.track = pausing_track  # type: ignore[method-assign]
         await env.cycle()
-        assert env.carriers.hits["gdeposylka"] == 1  # one number went out before the pause
-        assert await env.app.bot_data.budget.remaining() == env.app.bot_data.budget.limit - 1
+        assert env.carriers.hits["gdeposylka"] == 2  # the user's, and one before the pause
+        # Counted: the user's number and LX…001 (sent); LX…002 never went out: released.
+        assert await budget.remaining() == budget.limit - 2
+        assert await env.storage.budget_numbers(NEW_NUMBERS) == {"LX000000009CN", "LX000000001CN"}
+
+
+async def test_a_release_makes_room_for_numbers_refused_earlier(storage: Storage) -> None:
+    budget = StorageNewNumberBudget(storage, limit=1)
+    assert await budget.reserve(["A", "B"]) == {"A"}
+    assert await budget.admit("B") is False
+    await budget.release(["A"])
+    assert await budget.admit("B") is True

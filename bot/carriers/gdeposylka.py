@@ -142,8 +142,12 @@ class NewNumberBudget(Protocol):
         """Admit numbers in order, as admit would one by one; return those admitted."""
         ...
 
+    async def reserve(self, numbers: Sequence[str]) -> set[str]:
+        """Admit numbers like admit_many; return those this call counted (new until now)."""
+        ...
+
     async def release(self, numbers: Sequence[str]) -> None:
-        """Uncount numbers admitted today but never sent (they are new to GdePosylka still)."""
+        """Uncount numbers reserved but never sent (they are new to GdePosylka still)."""
         ...
 
 
@@ -180,8 +184,13 @@ class MemoryNewNumberBudget:
         """Admit numbers in order, as admit would one by one; return those admitted."""
         return {number for number in numbers if await self.admit(number)}
 
+    async def reserve(self, numbers: Sequence[str]) -> set[str]:
+        """Admit numbers like admit_many; return those this call counted."""
+        before = set(self._numbers) if self._day == self._clock().astimezone(UTC).date() else set()
+        return await self.admit_many(numbers) - before
+
     async def release(self, numbers: Sequence[str]) -> None:
-        """Uncount numbers admitted today but never sent."""
+        """Uncount numbers reserved but never sent."""
         self._numbers.difference_update(numbers)
 
 
@@ -268,19 +277,23 @@ class GdePosylkaClient:
                 outcomes[number] = err
         return outcomes
 
-    async def reserve(self, numbers: Sequence[str]) -> None:
+    async def reserve(self, numbers: Sequence[str]) -> set[str]:
         """Count numbers against today's budget in one go, before tracking them one by one.
 
         The poller calls this per chunk: one storage round trip instead of one per number.
         Numbers the budget refuses are refused again by track(), which makes no request.
+
+        Returns:
+            The numbers this call counted (new until now): only those may be released.
         """
-        await self._budget.admit_many(numbers)
+        return await self._budget.reserve(numbers)
 
     async def release(self, numbers: Sequence[str]) -> None:
         """Uncount reserved numbers that were not sent after all (the carrier was paused).
 
         Otherwise our count would take them for known to GdePosylka, which counts them as new
-        when they are first sent: we would send more new numbers a day than it allows.
+        when they are first sent: we would send more new numbers a day than it allows. Pass
+        only numbers ``reserve`` counted: one sent earlier is known to GdePosylka already.
         """
         await self._budget.release(numbers)
 

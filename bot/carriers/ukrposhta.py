@@ -173,7 +173,7 @@ class UkrposhtaClient:
         except CarrierError as err:
             logger.info("%s route lookup failed, showing the parcel without it: %s", NAME, err)
             return {}
-        if route:  # an empty answer may be temporary: asked again next time
+        if len(route) == 2:  # an empty or partial answer may be temporary: asked again
             self._routes[key] = route
             if len(self._routes) > ROUTE_CACHE_SIZE:
                 self._routes.popitem(last=False)

@@ -30,7 +30,7 @@ from bot.handlers.basics import (
 )
 from bot.handlers.cards import archive_parcels, card_button, list_page, list_parcels, stop_number
 from bot.handlers.common import remember_chat
-from bot.handlers.conversations import conversation_handlers, nothing_to_cancel
+from bot.handlers.conversations import NOT_TEXT, conversation_handlers, nothing_to_cancel
 from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
 from bot.handlers.preferences import keep_tracking, quiet_hours
@@ -86,11 +86,7 @@ def build_handlers(
         MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
         # Photos, files, stickers, voice…: the caption's numbers, or a word on what works.
-        MessageHandler(
-            private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
-            track_media,
-            block=False,
-        ),
+        MessageHandler(private & NOT_TEXT, track_media, block=False),
         MessageHandler(private & filters.COMMAND, unknown_command),
         CallbackQueryHandler(stale_button),
     ]

@@ -23,7 +23,13 @@ from telegram.ext import (
 from bot.broadcast import html_problem
 from bot.context import BotContext
 from bot.handlers.common import reply
-from bot.handlers.conversations import TIMEOUT_SECONDS, cancel, timed_out, without_warning
+from bot.handlers.conversations import (
+    NOT_TEXT,
+    TIMEOUT_SECONDS,
+    cancel,
+    timed_out,
+    without_warning,
+)
 from bot.handlers.raw import raw_lookup
 from bot.i18n import Translator
 from bot.stats import render_stats
@@ -72,6 +78,15 @@ async def receive_text(update: Update, context: BotContext) -> int:
     """Take the announcement's text."""
     message = update.effective_message
     return await _take_text(update, context, message.text if message and message.text else "")
+
+
+async def text_expected(update: Update, context: BotContext) -> int:
+    """Answer a picture or other non-text message sent instead of the announcement."""
+    await reply(
+        update,
+        context.tr.gettext("A broadcast is text only: send it as a message, or /cancel."),
+    )
+    return WAITING_TEXT
 
 
 async def _take_text(update: Update, context: BotContext, text: str) -> int:
@@ -236,7 +251,8 @@ def admin_handlers(admin_ids: frozenset[int]) -> list[Any]:
             entry_points=[CommandHandler("broadcast", start_broadcast, filters=admins)],
             states={
                 WAITING_TEXT: [
-                    MessageHandler(admins & filters.TEXT & ~filters.COMMAND, receive_text)
+                    MessageHandler(admins & filters.TEXT & ~filters.COMMAND, receive_text),
+                    MessageHandler(admins & NOT_TEXT, text_expected),
                 ],
                 CHOOSING_AUDIENCE: [
                     CallbackQueryHandler(choose_audience, pattern=AUDIENCE_PATTERN)

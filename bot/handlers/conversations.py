@@ -76,6 +76,12 @@ async def save_label(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+async def label_not_text(update: Update, context: BotContext) -> int:
+    """Answer a picture or other non-text message sent instead of the new name."""
+    await reply(update, context.tr.gettext("Please send the new name as text, or /cancel."))
+    return WAITING_LABEL
+
+
 async def ask_stop_all(update: Update, context: BotContext) -> int:
     """Ask before stopping every parcel of the chat (admins only in groups)."""
     tr = context.tr
@@ -178,6 +184,10 @@ def without_warning(build: Callable[[], ConversationHandler]) -> ConversationHan
         return build()
 
 
+# A message a text-waiting step cannot use: a photo, a sticker, a file… (not service notes).
+NOT_TEXT = ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL
+
+
 def _flow(entry: object, state: int, handlers: list[object], name: str) -> ConversationHandler:  # type: ignore[type-arg]
     """Build a conversation with /cancel and a timeout."""
     return without_warning(
@@ -201,7 +211,10 @@ def conversation_handlers() -> list[ConversationHandler]:  # type: ignore[type-a
         _flow(
             CallbackQueryHandler(start_rename, pattern=RENAME_PATTERN),
             WAITING_LABEL,
-            [MessageHandler(filters.TEXT & ~filters.COMMAND, save_label)],
+            [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, save_label),
+                MessageHandler(NOT_TEXT, label_not_text),
+            ],
             "rename",
         ),
         _flow(

@@ -61,6 +61,9 @@ async def track_text(update: Update, context: BotContext) -> None:
     await _handle(update, context, parsed, hint_when_empty=True)
 
 
+LAST_ALBUM = "last_album"  # chat memory: the album (media group) last answered
+
+
 async def track_media(update: Update, context: BotContext) -> None:
     """Handle a private message without text: the numbers in its caption, or how to send one."""
     message = update.effective_message
@@ -72,6 +75,10 @@ async def track_media(update: Update, context: BotContext) -> None:
         if parsed.requests or parsed.rejected:
             await _handle(update, context, parsed, hint_when_empty=True)
             return
+    if message.media_group_id:  # an album: one answer, not one per picture
+        if context.chat_memory.get(LAST_ALBUM) == message.media_group_id:
+            return
+        context.chat_memory[LAST_ALBUM] = message.media_group_id
     document = message.document
     if message.photo or (document is not None and (document.mime_type or "").startswith("image/")):
         # No barcode reader is installable here (no zbar/zxing wheel): say so, and what works.

@@ -239,6 +239,19 @@ async def test_a_route_is_asked_once_per_barcode_and_language(
     assert english.extras == {"route_from": "UKRAINE .Kyiv", "route_to": "UKRAINE .Biliany"}
 
 
+async def test_a_partial_route_is_asked_again(
+    fake: FakeUkrposhta, client: UkrposhtaClient
+) -> None:
+    fake.routes[("GET", "/statuses")] = reply(fixture("statuses_uk"))
+    fake.routes[("GET", f"/barcodes/{UK_NUMBER}/route")] = reply({"from": "УКРАЇНА м.Київ"})
+
+    first = await client.track(UK_NUMBER)
+    await client.track(UK_NUMBER)
+
+    assert first.extras == {"route_from": "УКРАЇНА м.Київ"}
+    assert fake.paths().count(f"/barcodes/{UK_NUMBER}/route") == 2  # not remembered
+
+
 # --- route is optional --------------------------------------------------------------------
 
 
