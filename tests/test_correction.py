@@ -62,6 +62,18 @@ def days(count: float) -> timedelta:
     return timedelta(seconds=count * 86_400 * float(SCALE))
 
 
+async def unknown_at_gdeposylka(env: BotEnv) -> tuple[datetime, CarrierCorrection]:
+    """Follow CN in chat 1, unknown at GdePosylka and known at Ukrposhta.
+
+    Returns when GdePosylka first said "not found", and a correction to run at chosen times.
+    """
+    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
+    await env.send(make_message(CN, user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.parcel.not_found_since is not None
+    return view.parcel.not_found_since, CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+
+
 async def test_a_number_unknown_for_days_moves_to_the_carrier_that_knows_it(env: BotEnv) -> None:
     env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))  # not at GdePosylka
     await env.send(make_message(f"{CN} gift", user=make_user(1, "en")))
@@ -175,24 +187,16 @@ async def test_a_reading_picked_from_the_chooser_stands(env: BotEnv) -> None:
 
 
 async def test_parcels_of_a_carrier_still_being_checked_wait(env: BotEnv) -> None:
-    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
-    await env.send(make_message(CN, user=make_user(1, "en")))
-    [view] = await env.storage.list_subscriptions(1)
-    assert view.parcel.not_found_since is not None
-    later = view.parcel.not_found_since + days(4)
-    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    since, correction = await unknown_at_gdeposylka(env)
+    later = since + days(4)
     assert await correction.run(later, busy={"gdeposylka"}) == 0
     assert env.carriers.hits["ukrposhta"] == 0
     assert await correction.run(later) == 1
 
 
 async def test_given_up_after_a_month_unknown(env: BotEnv) -> None:
-    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
-    await env.send(make_message(CN, user=make_user(1, "en")))
-    [view] = await env.storage.list_subscriptions(1)
-    assert view.parcel.not_found_since is not None
-    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
-    assert await correction.run(view.parcel.not_found_since + days(31)) == 0
+    since, correction = await unknown_at_gdeposylka(env)
+    assert await correction.run(since + days(31)) == 0
     assert env.carriers.hits["ukrposhta"] == 0
 
 
@@ -235,13 +239,9 @@ async def test_following_a_number_just_moved_away_follows_it_afresh(
 
 
 async def test_alternatives_at_a_busy_client_wait(env: BotEnv) -> None:
-    env.carriers.set("ukrposhta", CN, FakeEvent("10100", T0, "DKD KYIV"))
-    await env.send(make_message(CN, user=make_user(1, "en")))
-    [view] = await env.storage.list_subscriptions(1)
-    assert view.parcel.not_found_since is not None
-    correction = CarrierCorrection(env.app.bot_data.parcels, float(SCALE))
+    since, correction = await unknown_at_gdeposylka(env)
     hits = env.carriers.hits["gdeposylka"]
-    assert await correction.run(view.parcel.not_found_since + days(4), busy={"ukrposhta"}) == 0
+    assert await correction.run(since + days(4), busy={"ukrposhta"}) == 0
     assert env.carriers.hits["ukrposhta"] == 0
     assert env.carriers.hits["gdeposylka"] == hits  # nobody else to ask: no second look either
 
