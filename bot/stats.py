@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.breaker import CircuitState
 from bot.carriers.models import ParcelStatus
+from bot.correction import SWITCHED
 from bot.i18n import N_, Translator
 from bot.poller import Poller
 from bot.quota import StorageNewNumberBudget
@@ -51,6 +52,12 @@ async def render_stats(
             active=totals["active"], archived=totals["archived"]
         ),
         _("<b>Notifications sent</b> in the last 24 h: {count}").format(count=sent),
+        _("<b>Notifications waiting</b> to be sent: {count}").format(
+            count=await storage.count_waiting()
+        ),
+        _("<b>Parcels moved to another carrier</b> in the last 24 h: {count}").format(
+            count=await storage.count_parcels_notified(SWITCHED, since)
+        ),
         "",
         _("<b>Parcels by carrier and status</b>"),
     ]

@@ -81,6 +81,17 @@ class OutboxMixin(StorageCore):
         """Count messages sent at or after a time."""
         return await self._count("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?", (to_db(since),))
 
+    async def count_waiting(self) -> int:
+        """Count messages not sent yet (to reachable chats or not)."""
+        return await self._count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+
+    async def count_parcels_notified(self, kind: str, since: datetime) -> int:
+        """Count the parcels that got a message of one kind queued at or after a time."""
+        return await self._count(
+            "SELECT COUNT(DISTINCT parcel_id) FROM outbox WHERE kind = ? AND created_at >= ?",
+            (kind, to_db(since)),
+        )
+
     async def prune_outbox(self, sent_before: datetime) -> int:
         """Delete messages sent before a time and return how many were deleted."""
         return await self._execute("DELETE FROM outbox WHERE sent_at < ?", (to_db(sent_before),))

@@ -178,12 +178,18 @@ async def test_blocked_recipients_are_counted_and_marked(env: BotEnv) -> None:
 
 
 async def test_stats_for_the_admin(env: BotEnv) -> None:
+    parcel = await env.storage.get_or_create_parcel("ukrposhta", "LM951174328CN")
+    subscription = await env.storage.subscribe(1, parcel.id, None, 1)
+    await env.storage.enqueue(1, "switched", "{}", True, subscription.id, parcel.id)
+    await env.storage.enqueue(1, "events", "[]", False, subscription.id, parcel.id)
     await env.send(admin_says("/stats"))
     [stats] = env.telegram.sent()
     assert "Chats" in stats.text
     assert "6" in stats.text  # six chats in total
     assert "Ukrposhta" in stats.text
     assert "GdePosylka new numbers left today: 2000" in stats.text
+    assert "<b>Notifications waiting</b> to be sent: 2" in stats.text
+    assert "<b>Parcels moved to another carrier</b> in the last 24 h: 1" in stats.text
 
 
 class FakeClock:
