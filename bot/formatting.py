@@ -63,6 +63,14 @@ def render_result(
     if route_from and route_to:
         route = f"{_esc(route_from, as_html)} → {_esc(route_to, as_html)}"
         lines.append(_("Route: {route}").format(route=route))
+    point = result.extras.get("pickup_point")
+    if point:
+        hint = result.extras.get("pickup_hint")
+        place = f"{point} ({hint})" if hint else point
+        lines.append(_("Pickup point: {point}").format(point=_esc(place, as_html)))
+        hours = result.extras.get("pickup_hours")
+        if hours:
+            lines.append(_("Opening hours: {hours}").format(hours=_esc(hours, as_html)))
     latest = result.latest
     lines.append(
         _("Status: {status}").format(status=_bold(status_label(result.status, _), as_html))

@@ -20,7 +20,7 @@ from bot.formatting import TELEGRAM_LIMIT, event_line
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
 from bot.lifecycle import FINAL, PICKUP, STALE
-from bot.parcels import tracking_event
+from bot.parcels import stored_extras, tracking_event
 from bot.retry import retry_after_seconds
 from bot.routing import client_of_key
 from bot.status_labels import carrier_name, status_label
@@ -266,6 +266,9 @@ def _render_item(
             "🔔 Waiting for pickup for {days} days, since {since}. Remember to collect it.",
             days,
         ).format(days=days, since=tr.datetime(since))
+        point = stored_extras(view.parcel).get("pickup_point")
+        if point:  # where to go, when the carrier said (InPost lockers)
+            reminder += "\n" + _("Pickup point: {point}").format(point=html.escape(point))
         return f"{title}\n{reminder}"
     if item.kind == SWITCHED:
         return _render_switch(payload, view, title, tr, known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import weakref
 from collections.abc import Sequence
@@ -279,12 +280,17 @@ class ParcelService:
             notify=notify and not baseline,
             # Loud only when something that matters happened, not for every sorting scan.
             loud=any(ParcelStatus.parse(e.status).is_milestone for e in fresh),
+            # A route or a pickup point, when the carrier gave one this time (else kept).
+            extras=json.dumps(dict(result.extras), sort_keys=True)
+            if result and result.extras
+            else None,
         )
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:
         """Rebuild a tracking result from what storage holds, for cards without a lookup."""
         events = tuple(tracking_event(e) for e in await self.storage.parcel_events(parcel.id))
-        return TrackingResult(client_of_key(parcel.carrier), parcel.number, events)
+        extras = stored_extras(parcel)
+        return TrackingResult(client_of_key(parcel.carrier), parcel.number, events, extras)
 
     async def stored_results(self, parcels: Sequence[Parcel]) -> dict[int, TrackingResult]:
         """Rebuild many parcels' results at once (one query), by parcel id."""
@@ -294,9 +300,22 @@ class ParcelService:
                 client_of_key(parcel.carrier),
                 parcel.number,
                 tuple(tracking_event(e) for e in stored[parcel.id]),
+                stored_extras(parcel),
             )
             for parcel in parcels
         }
+
+
+def stored_extras(parcel: Parcel) -> dict[str, str]:
+    """Read a parcel's stored extras (a route, a pickup point); nothing if damaged."""
+    try:
+        loaded = json.loads(parcel.extras) if parcel.extras else {}
+    except ValueError:
+        logger.warning("parcel %s has damaged extras", parcel.id)
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {str(key): str(value) for key, value in loaded.items() if isinstance(value, str)}
 
 
 def tracking_event(stored: StoredEvent) -> TrackingEvent:
@@ -343,6 +362,7 @@ def _updated(parcel: Parcel, record: LookupRecord) -> Parcel:
         stale_asked_at=parcel.stale_asked_at,
         pickup_reminded_at=parcel.pickup_reminded_at,
         switch_tried_at=parcel.switch_tried_at,
+        extras=record.extras or parcel.extras,
         created_at=parcel.created_at,
     )
 

@@ -152,7 +152,7 @@ _UPDATE_PARCEL = (
     "last_checked_at = ?4, "
     "not_found_since = CASE WHEN ?5 THEN COALESCE(not_found_since, ?4) "
     "WHEN ?1 IS NULL AND ?6 IS NOT NULL THEN not_found_since END, "
-    "last_error = ?6, next_check_at = ?7, check_interval = ?8 "
+    "last_error = ?6, next_check_at = ?7, check_interval = ?8, extras = COALESCE(?10, extras) "
     "WHERE id = ?9"
 )
 _INSERT_EVENT = (
@@ -173,6 +173,7 @@ def _update_row(record: LookupRecord) -> tuple[object, ...]:
         opt_to_db(record.next_check_at),
         record.check_interval,
         record.parcel_id,
+        record.extras,
     )
 
 

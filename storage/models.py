@@ -39,6 +39,7 @@ class Parcel:
     created_at: datetime
     pickup_reminded_at: datetime | None = None  # when chats were last told it waits for them
     switch_tried_at: datetime | None = None  # when other carriers were last asked about it
+    extras: str | None = None  # JSON object: a route, a pickup point… (carrier-specific keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ class LookupRecord:
     loud: bool = False
     kind: str = "events"
     quiet_for: int | None = None  # a subscription that gets no push (it saw the result)
+    extras: str | None = None  # JSON object to store; None keeps what is stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ PARCEL_FIELDS = (
     "stale_asked_at",
     "pickup_reminded_at",
     "switch_tried_at",
+    "extras",
     "created_at",
 )
 # Joined queries prefix parcel columns so they do not collide with the subscription's.
@@ -75,6 +76,7 @@ def parcel_from_row(row: Row, prefix: str = "") -> Parcel:
         stale_asked_at=opt_from_db(row[f"{prefix}stale_asked_at"]),
         pickup_reminded_at=opt_from_db(row[f"{prefix}pickup_reminded_at"]),
         switch_tried_at=opt_from_db(row[f"{prefix}switch_tried_at"]),
+        extras=row[f"{prefix}extras"],
         created_at=from_db(row[f"{prefix}created_at"]),
     )
 

@@ -165,6 +165,12 @@ _V8_LANGUAGE_CHOSEN = """
 ALTER TABLE chats ADD COLUMN language_chosen INTEGER NOT NULL DEFAULT 0;
 """
 
+# What a carrier says about a parcel besides its events (a route, the receiving locker), as
+# JSON text, so cards shown from storage show it too.
+_V9_PARCEL_EXTRAS = """
+ALTER TABLE parcels ADD COLUMN extras TEXT;
+"""
+
 MIGRATIONS: list[str] = [
     _V1_BASE,
     _V2_BROADCASTS,
@@ -174,4 +180,5 @@ MIGRATIONS: list[str] = [
     _V6_CARRIER_SWITCH,
     _V7_REPLY_TARGET,
     _V8_LANGUAGE_CHOSEN,
+    _V9_PARCEL_EXTRAS,
 ]

@@ -63,6 +63,8 @@ class FakeCarriers:
     # Ukrposhta tracking requests by the language asked for ("uk": no lang parameter).
     languages: Counter[str] = field(default_factory=Counter)
     delay: float = 5.0  # how long a "timeout" fault sleeps, or a "slowdrip" answer lasts
+    # InPost number -> its receiving locker, as custom_attributes.target_machine_detail
+    inpost_points: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def set(self, carrier: str, number: str, *events: FakeEvent) -> None:
         """Replace the history a carrier reports for a number (none = not found).
@@ -248,7 +250,12 @@ class FakeCarriers:
                 "type": "inpost_locker_standard",
                 "service": "inpost_locker_standard",
                 "status": events[-1].code,
-                "custom_attributes": {"size": "A"},
+                "custom_attributes": {"size": "A"}
+                | (
+                    {"target_machine_detail": self.inpost_points[number]}
+                    if number in self.inpost_points
+                    else {}
+                ),
                 "tracking_details": details,
                 "expected_flow": [],
                 "created_at": events[0].at.isoformat(),

@@ -607,3 +607,31 @@ async def test_a_refused_reply_still_delivers_the_push(env: BotEnv) -> None:
     assert "reply_parameters" not in delivered.params
     assert "LVIV 1" in delivered.text
     assert await env.storage.pending_outbox(10) == []
+
+
+async def test_the_inpost_locker_is_on_the_card_and_in_the_pickup_reminder(env: BotEnv) -> None:
+    lifecycle, ready = reminders_of(env), tomorrow_at_ten()
+    env.carriers.inpost_points[INPOST] = {
+        "name": "KRA01M",
+        "opening_hours": "24/7",
+        "location_description": "przy sklepie Żabka",
+        "address": {"line1": "ul. Długa 1", "line2": "31-000 Kraków"},
+    }
+    env.carriers.set("inpost", INPOST, FakeEvent("out_for_delivery", T0, "Kraków"))
+    await env.send(make_message(INPOST, user=make_user(1, "en")))
+    point = "Pickup point: KRA01M, ul. Długa 1, 31-000 Kraków (przy sklepie Żabka)"
+    assert point in env.telegram.texts(1)[-1]
+    assert "Opening hours: 24/7" in env.telegram.texts(1)[-1]
+    env.carriers.add("inpost", INPOST, FakeEvent("ready_to_pickup", ready, "Kraków"))
+    await env.cycle()
+    # A card opened later from /list is built from storage: the locker is still there.
+    [view] = await env.storage.list_subscriptions(1)
+    env.telegram.clear()
+    await env.send(make_callback(f"c:{view.id}", user=make_user(1, "en")))
+    assert point in env.telegram.texts(1)[-1]
+    env.telegram.clear()
+    assert await lifecycle.remind_pickups(ready + timedelta(days=1, minutes=1)) == 1
+    await env.app.bot_data.notifier.drain()
+    [reminder] = env.telegram.sent()
+    assert "Waiting for pickup for 1 day" in reminder.text
+    assert "Pickup point: KRA01M, ul. Długa 1, 31-000 Kraków" in reminder.text

@@ -39,6 +39,9 @@ _NOT_FOUND_ERRORS = frozenset({"resource_not_found", "uknown_tracking_number"}) 
 _UNTRANSLATED = "translation missing"  # what en_GB says where it has no title
 
 
+MAX_EXTRA = 200  # characters of a pickup point's name, address or hours kept for the card
+
+
 class _Row(NamedTuple):
     status: ParcelStatus
     title_en: str
@@ -360,7 +363,43 @@ def _parse_tracking(number: str, payload: Any, titles: Mapping[str, str]) -> Tra
         events = [_parse_detail(detail, titles) for detail in reversed(details)]
     except KeyError as err:
         raise CarrierResponseError(NAME, f"tracking answer without {err.args[0]!r}") from err
-    return TrackingResult(NAME, number, sort_events(events))
+    return TrackingResult(NAME, number, sort_events(events), extras=_pickup_point(payload))
+
+
+def _pickup_point(payload: dict[str, Any]) -> dict[str, str]:
+    """Read the receiving locker or point from custom_attributes; nothing if it is unclear.
+
+    The point is a nicety for the card: a shape we do not expect never fails the lookup.
+    """
+    attributes = payload.get("custom_attributes")
+    if not isinstance(attributes, dict):
+        return {}
+    detail = attributes.get("target_machine_detail")
+    detail = detail if isinstance(detail, dict) else {}
+    name = _text(detail.get("name")) or _text(attributes.get("target_point_id"))
+    if name is None:
+        return {}
+    address = detail.get("address")
+    lines = (
+        [_text(address.get(key)) for key in ("line1", "line2")]
+        if isinstance(address, dict)
+        else []
+    )
+    point = ", ".join([name, *(line for line in lines if line)])
+    extras = {"pickup_point": point[:MAX_EXTRA]}
+    for source, target in (
+        ("location_description", "pickup_hint"),
+        ("opening_hours", "pickup_hours"),
+    ):
+        value = _text(detail.get(source))
+        if value:
+            extras[target] = value[:MAX_EXTRA]
+    return extras
+
+
+def _text(value: Any) -> str | None:
+    """Return a non-blank string, stripped, or None."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _parse_detail(detail: Any, titles: Mapping[str, str]) -> TrackingEvent:

@@ -169,6 +169,12 @@ async def test_track_polish_titles_for_ukrainian_users(
     assert dispatched.occurred_at == utc(2015, 9, 17, 9, 28)
     assert dispatched.postcode is None
     assert result.status is ParcelStatus.ACCEPTED
+    # The receiving locker from custom_attributes, for the card.
+    assert result.extras == {
+        "pickup_point": "AAA000, ul.Reymonta 999, 33-333 Kraków",
+        "pickup_hint": "Beta Agencja Usługowo-Finansowa",
+        "pickup_hours": "PN-PT 09:00-16:00",
+    }
 
 
 async def test_track_english_titles(fake: FakeShipX, client: InPostClient) -> None:
@@ -596,3 +602,26 @@ def test_malformed_status_titles_raise(payload: Any) -> None:
 async def test_track_many_of_nothing_sends_nothing(fake: FakeShipX, client: InPostClient) -> None:
     assert await client.track_many([]) == {}
     assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({"size": "A"}, {}),
+        ({"target_point_id": "KRA01M"}, {"pickup_point": "KRA01M"}),
+        (
+            {"target_machine_detail": {"name": "KRA01M", "address": "not an object"}},
+            {"pickup_point": "KRA01M"},
+        ),
+        ({"target_machine_detail": {"name": None, "address": {"line1": "x"}}}, {}),
+        ("not an object", {}),
+        ({"target_machine_detail": {"name": "  ", "opening_hours": 7}}, {}),
+    ],
+    ids=["no-point", "point-id-only", "address-damaged", "no-name", "damaged", "blank"],
+)
+def test_an_unexpected_pickup_point_never_fails_the_lookup(
+    attributes: object, expected: dict[str, str]
+) -> None:
+    payload = fixture("tracking")
+    payload["custom_attributes"] = attributes
+    assert _parse_tracking(DOC_NUMBER, payload, {}).extras == expected

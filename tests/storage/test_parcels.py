@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Storage
+from storage import LookupRecord, Storage
 from storage.core import IN_CHUNK
 from storage.outbox import NOTIFY_SUBSCRIBERS
 from tests.storage.helpers import T0, at, event, follow, lookup
@@ -425,3 +425,20 @@ async def test_parcels_by_number_across_carriers(store: Storage) -> None:
     await store.get_or_create_parcel("ukrposhta", "RR2")
     assert await store.parcels_by_number("RR1") == [first, second]
     assert await store.parcels_by_number("NOPE") == []
+
+
+async def test_extras_are_kept_until_a_lookup_brings_new_ones(store: Storage) -> None:
+    parcel = await store.get_or_create_parcel("inpost", "612345678901234567890123")
+
+    async def record(extras: str | None) -> str | None:
+        await store.record_lookups(
+            [LookupRecord(parcel.id, T0, "in_transit", at(60), 3600.0, extras=extras)]
+        )
+        stored = await store.get_parcel(parcel.id)
+        assert stored is not None
+        return stored.extras
+
+    assert await record(None) is None
+    assert await record('{"pickup_point": "KRA01M"}') == '{"pickup_point": "KRA01M"}'
+    assert await record(None) == '{"pickup_point": "KRA01M"}'  # a lookup without them
+    assert await record('{"pickup_point": "KRA02M"}') == '{"pickup_point": "KRA02M"}'
