@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from datetime import datetime
 
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.i18n import Translator
@@ -64,14 +65,17 @@ def render_result(
         route = f"{_esc(route_from, as_html)} → {_esc(route_to, as_html)}"
         lines.append(_("Route: {route}").format(route=route))
     point = result.extras.get("pickup_point")
-    if point:
+    latest = result.latest
+    if point and not (latest is not None and latest.location == point):  # said once is enough
         hint = result.extras.get("pickup_hint")
         place = f"{point} ({hint})" if hint else point
         lines.append(_("Pickup point: {point}").format(point=_esc(place, as_html)))
         hours = result.extras.get("pickup_hours")
         if hours:
             lines.append(_("Opening hours: {hours}").format(hours=_esc(hours, as_html)))
-    latest = result.latest
+    expected = _expected(result, tr)
+    if expected:
+        lines.append(_("Expected delivery: {date}").format(date=expected))
     lines.append(
         _("Status: {status}").format(status=_bold(status_label(result.status, _), as_html))
     )
@@ -94,6 +98,18 @@ def render_result(
             lines.append(_("History:"))
         lines.extend(event_line(e, result.carrier, tr, as_html=as_html) for e in reversed(shown))
     return "\n".join(lines)
+
+
+def _expected(result: TrackingResult, tr: Translator) -> str | None:
+    """Return the carrier's expected delivery date, while the parcel is still on its way."""
+    value = result.extras.get("scheduled_delivery_date")
+    if not value or result.status.is_terminal:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return tr.date(moment) if moment.tzinfo is not None else None
 
 
 def render_history(result: TrackingResult, tr: Translator) -> list[str]:

@@ -52,6 +52,10 @@ class Translator:
         """Format an aware time as Kyiv wall-clock time in this language."""
         return format_datetime(moment, "d MMMM y, HH:mm", tzinfo=KYIV, locale=self.locale)
 
+    def date(self, moment: dt.datetime) -> str:
+        """Format the Kyiv calendar day of an aware time in this language."""
+        return format_datetime(moment, "d MMMM y", tzinfo=KYIV, locale=self.locale)
+
     def short_datetime(self, moment: dt.datetime) -> str:
         """Format an aware time compactly, for lists and histories."""
         return format_datetime(moment, "dd.MM.yy HH:mm", tzinfo=KYIV, locale=self.locale)

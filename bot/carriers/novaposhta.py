@@ -264,12 +264,12 @@ def _parse_document(document: Mapping[str, Any]) -> TrackingResult:
 
 
 def _extras(document: Mapping[str, Any]) -> dict[str, str]:
-    """Collect the route and delivery details that are present."""
+    """Collect the route and delivery details that are present (keys the card knows)."""
     extras: dict[str, str] = {}
     for key, field in (
-        ("city_sender", "CitySender"),
-        ("city_recipient", "CityRecipient"),
-        ("warehouse", "WarehouseRecipient"),
+        ("route_from", "CitySender"),
+        ("route_to", "CityRecipient"),
+        ("pickup_point", "WarehouseRecipient"),
     ):
         value = _text(document, field)
         if value:

@@ -170,9 +170,9 @@ async def test_delivered_with_phone(
     assert event.occurred_at == datetime(2023, 4, 7, 10, 35, 58, tzinfo=UTC)
     assert event.location == "Відділення №1: вул. Пирогівський шлях, 135"
     assert result.extras == {
-        "city_sender": "Київ",
-        "city_recipient": "Київ",
-        "warehouse": "Відділення №1: вул. Пирогівський шлях, 135",
+        "route_from": "Київ",
+        "route_to": "Київ",
+        "pickup_point": "Відділення №1: вул. Пирогівський шлях, 135",
         "scheduled_delivery_date": "2023-04-06T09:47:40+00:00",
     }
 
@@ -192,7 +192,7 @@ async def test_at_branch_without_phone(
     # ActualDeliveryDate "2024-11-20 09:41:12" is Kyiv winter time (UTC+2).
     assert event.occurred_at == datetime(2024, 11, 20, 7, 41, 12, tzinfo=UTC)
     assert event.location == "Відділення №25 (до 30 кг): вул. Дерибасівська, 1"
-    assert result.extras["city_sender"] == "Львів"
+    assert result.extras["route_from"] == "Львів"
     assert result.extras["scheduled_delivery_date"] == "2024-11-19T22:00:00+00:00"
 
 

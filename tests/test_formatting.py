@@ -1,0 +1,60 @@
+"""The status card's carrier details: route, pickup point, hours and expected delivery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
+from bot.formatting import render_result
+from bot.i18n import Catalogs
+
+SCANNED = datetime(2024, 11, 18, 9, 0, tzinfo=UTC)
+NOVA_POSHTA = {
+    "route_from": "Львів",
+    "route_to": "Одеса",
+    "pickup_point": "Відділення №25 <до 30 кг>",
+    "scheduled_delivery_date": "2024-11-19T22:00:00+00:00",  # 20 November, Kyiv
+}
+
+
+def card(status: ParcelStatus, extras: dict[str, str], language: str = "en") -> str:
+    event = TrackingEvent(SCANNED, status, "5")
+    result = TrackingResult("nova-poshta", "20400048799000", (event,), extras)
+    return render_result(result, Catalogs.load().get(language))
+
+
+def test_the_card_shows_route_point_and_expected_day_escaped() -> None:
+    text = card(ParcelStatus.IN_TRANSIT, NOVA_POSHTA)
+    assert "Route: Львів → Одеса" in text
+    assert "Pickup point: Відділення №25 &lt;до 30 кг&gt;" in text
+    assert "Expected delivery: 20 November 2024" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("uk", "Очікувана доставка: 20 листопада 2024"),
+        ("ru", "Ожидаемая доставка: 20 ноября 2024"),
+    ],
+)
+def test_the_expected_day_in_each_language(language: str, expected: str) -> None:
+    assert expected in card(ParcelStatus.IN_TRANSIT, NOVA_POSHTA, language)
+
+
+def test_no_expected_day_once_delivered_or_when_unreadable() -> None:
+    assert "Expected delivery" not in card(ParcelStatus.DELIVERED, NOVA_POSHTA)
+    damaged = NOVA_POSHTA | {"scheduled_delivery_date": "20-11-2024"}
+    assert "Expected delivery" not in card(ParcelStatus.IN_TRANSIT, damaged)
+    assert "Expected delivery" not in card(ParcelStatus.IN_TRANSIT, {})
+
+
+def test_a_point_that_is_the_latest_place_is_said_once() -> None:
+    event = TrackingEvent(SCANNED, ParcelStatus.READY_FOR_PICKUP, "7", location="Відділення №1")
+    result = TrackingResult(
+        "nova-poshta", "20400048799000", (event,), {"pickup_point": "Відділення №1"}
+    )
+    text = render_result(result, Catalogs.load().get("en"))
+    assert "Place: Відділення №1" in text
+    assert "Pickup point" not in text
