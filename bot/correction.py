@@ -69,16 +69,19 @@ class CarrierCorrection:
         """Ask each alternative in turn; move the parcel's chats to the first that knows it."""
         tracking = self.parcels.tracking
         storage = self.parcels.storage
-        # Marked first: a crash or a failing carrier must not make every tick ask again.
-        await storage.mark_switch_tried(parcel.id, now)
         # A reading a chat picked from the chooser stands: another reading of the same digits
         # may be a stranger's parcel. Only other clients of that reading are tried then.
         chosen = await storage.chosen_readings(parcel.id)
-        others = [
+        candidates = [
             candidate
             for candidate in alternatives(parcel.carrier, parcel.number, tracking.registry.clients)
-            if candidate.routes[0] not in busy and (not chosen or candidate.carrier in chosen)
+            if not chosen or candidate.carrier in chosen
         ]
+        others = [candidate for candidate in candidates if candidate.routes[0] not in busy]
+        if candidates and not others:
+            return False  # only busy clients to ask: the next tick, not in three days
+        # Marked before asking: a crash or a failing carrier must not make every tick ask again.
+        await storage.mark_switch_tried(parcel.id, now)
         # Its own carrier first: a label made online is unknown until handed in, and may be
         # known by now. Then nobody else is asked (nor is it, with nobody else to ask).
         if not others or await self._found_at_home(parcel):

@@ -60,29 +60,7 @@ def render_result(
     lines = [title]
     if label:
         lines.append(_("Label: {label}").format(label=_esc(label, as_html)))
-    route_from, route_to = result.extras.get("route_from"), result.extras.get("route_to")
-    if route_from and route_to:
-        route = f"{_esc(route_from, as_html)} → {_esc(route_to, as_html)}"
-        lines.append(_("Route: {route}").format(route=route))
-    point = result.extras.get("pickup_point")
-    latest = result.latest
-    if point and not (latest is not None and latest.location == point):  # said once is enough
-        hint = result.extras.get("pickup_hint")
-        place = f"{point} ({hint})" if hint else point
-        lines.append(_("Pickup point: {point}").format(point=_esc(place, as_html)))
-        hours = result.extras.get("pickup_hours")
-        if hours:
-            lines.append(_("Opening hours: {hours}").format(hours=_esc(hours, as_html)))
-    expected = _expected(result, tr)
-    if expected:
-        lines.append(_("Expected delivery: {date}").format(date=expected))
-    lines.append(
-        _("Status: {status}").format(status=_bold(status_label(result.status, _), as_html))
-    )
-    if latest is not None:
-        lines.append(_("Updated: {time}").format(time=tr.datetime(latest.occurred_at)))
-        if latest.location:
-            lines.append(_("Place: {place}").format(place=_esc(latest.location, as_html)))
+    lines += _details(result, tr, as_html)
     if result.events:
         shown = result.events[-max_events:]
         lines.append("")
@@ -100,10 +78,60 @@ def render_result(
     return "\n".join(lines)
 
 
+def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]:
+    """Render the card's lines between label and history: route, point, status, time, place.
+
+    Carrier texts are cut at MAX_CARRIER_TEXT, so a card always fits one message.
+    """
+    _ = tr.gettext
+
+    def text(value: str) -> str:
+        return _esc(value[:MAX_CARRIER_TEXT], as_html)
+
+    extras, latest = result.extras, result.latest
+    lines: list[str] = []
+    route_from, route_to = extras.get("route_from"), extras.get("route_to")
+    if route_from and route_to:
+        lines.append(_("Route: {route}").format(route=f"{text(route_from)} → {text(route_to)}"))
+    point = extras.get("pickup_point")
+    if point:
+        hint = extras.get("pickup_hint")
+        lines.append(
+            _("Pickup point: {point}").format(
+                point=f"{text(point)} ({text(hint)})" if hint else text(point)
+            )
+        )
+        if extras.get("pickup_hours"):
+            lines.append(_("Opening hours: {hours}").format(hours=text(extras["pickup_hours"])))
+    expected = _expected(result, tr)
+    if expected:
+        lines.append(_("Expected delivery: {date}").format(date=expected))
+    lines.append(
+        _("Status: {status}").format(status=_bold(status_label(result.status, _), as_html))
+    )
+    if latest is not None:
+        lines.append(_("Updated: {time}").format(time=tr.datetime(latest.occurred_at)))
+        # A carrier that names only the receiving branch (Nova Poshta) said it as the point.
+        if latest.location and latest.location != point:
+            lines.append(_("Place: {place}").format(place=text(latest.location)))
+    return lines
+
+
+# Before arrival: an expected day means something. Ready, failed, returning: it is past.
+_ON_ITS_WAY = frozenset(
+    {
+        ParcelStatus.INFO_RECEIVED,
+        ParcelStatus.ACCEPTED,
+        ParcelStatus.IN_TRANSIT,
+        ParcelStatus.OUT_FOR_DELIVERY,
+    }
+)
+
+
 def _expected(result: TrackingResult, tr: Translator) -> str | None:
     """Return the carrier's expected delivery date, while the parcel is still on its way."""
     value = result.extras.get("scheduled_delivery_date")
-    if not value or result.status.is_terminal:
+    if not value or result.status not in _ON_ITS_WAY:
         return None
     try:
         moment = datetime.fromisoformat(value)

@@ -16,7 +16,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.carriers.models import KYIV, ParcelStatus
 from bot.correction import SWITCHED
-from bot.formatting import TELEGRAM_LIMIT, event_line
+from bot.formatting import MAX_CARRIER_TEXT, TELEGRAM_LIMIT, event_line
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
 from bot.lifecycle import FINAL, PICKUP, STALE
@@ -268,7 +268,8 @@ def _render_item(
         ).format(days=days, since=tr.datetime(since))
         point = stored_extras(view.parcel).get("pickup_point")
         if point:  # where to go, when the carrier said (InPost lockers)
-            reminder += "\n" + _("Pickup point: {point}").format(point=html.escape(point))
+            point = html.escape(point[:MAX_CARRIER_TEXT])
+            reminder += "\n" + _("Pickup point: {point}").format(point=point)
         return f"{title}\n{reminder}"
     if item.kind == SWITCHED:
         return _render_switch(payload, view, title, tr, known)

@@ -281,7 +281,7 @@ class ParcelService:
             # Loud only when something that matters happened, not for every sorting scan.
             loud=any(ParcelStatus.parse(e.status).is_milestone for e in fresh),
             # A route or a pickup point, when the carrier gave one this time (else kept).
-            extras=json.dumps(dict(result.extras), sort_keys=True)
+            extras=json.dumps(dict(result.extras), sort_keys=True, ensure_ascii=False)
             if result and result.extras
             else None,
         )

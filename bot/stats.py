@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from bot.breaker import CircuitState
 from bot.carriers.models import ParcelStatus
-from bot.correction import SWITCHED
 from bot.i18n import N_, Translator
 from bot.poller import Poller
 from bot.quota import StorageNewNumberBudget
@@ -56,7 +55,7 @@ async def render_stats(
             count=await storage.count_waiting()
         ),
         _("<b>Parcels moved to another carrier</b> in the last 24 h: {count}").format(
-            count=await storage.count_parcels_notified(SWITCHED, since)
+            count=await storage.count_moved_in(since)
         ),
         "",
         _("<b>Parcels by carrier and status</b>"),

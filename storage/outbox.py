@@ -82,14 +82,10 @@ class OutboxMixin(StorageCore):
         return await self._count("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?", (to_db(since),))
 
     async def count_waiting(self) -> int:
-        """Count messages not sent yet (to reachable chats or not)."""
-        return await self._count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-
-    async def count_parcels_notified(self, kind: str, since: datetime) -> int:
-        """Count the parcels that got a message of one kind queued at or after a time."""
+        """Count messages waiting to be sent to reachable chats (what the sender will send)."""
         return await self._count(
-            "SELECT COUNT(DISTINCT parcel_id) FROM outbox WHERE kind = ? AND created_at >= ?",
-            (kind, to_db(since)),
+            "SELECT COUNT(*) FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
+            "WHERE o.sent_at IS NULL AND c.active = 1 AND c.blocked = 0"
         )
 
     async def prune_outbox(self, sent_before: datetime) -> int:

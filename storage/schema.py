@@ -171,6 +171,12 @@ _V9_PARCEL_EXTRAS = """
 ALTER TABLE parcels ADD COLUMN extras TEXT;
 """
 
+# When a parcel took over the chats of the same number at another carrier (carrier
+# correction), for /stats.
+_V10_MOVED_IN = """
+ALTER TABLE parcels ADD COLUMN moved_in_at TEXT;
+"""
+
 MIGRATIONS: list[str] = [
     _V1_BASE,
     _V2_BROADCASTS,
@@ -181,4 +187,5 @@ MIGRATIONS: list[str] = [
     _V7_REPLY_TARGET,
     _V8_LANGUAGE_CHOSEN,
     _V9_PARCEL_EXTRAS,
+    _V10_MOVED_IN,
 ]

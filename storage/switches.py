@@ -8,7 +8,7 @@ from datetime import datetime
 from storage.core import StorageCore
 from storage.models import Parcel, Subscription
 from storage.rows import LIVE_SUBSCRIPTION, parcel_from_row, subscription_from_row
-from storage.times import to_db
+from storage.times import to_db, utc_now
 
 
 class SwitchesMixin(StorageCore):
@@ -52,6 +52,12 @@ class SwitchesMixin(StorageCore):
             ),
         )
         return [parcel_from_row(row) for row in rows]
+
+    async def count_moved_in(self, since: datetime) -> int:
+        """Count the parcels that took over another carrier's chats at or after a time."""
+        return await self._count(
+            "SELECT COUNT(*) FROM parcels WHERE moved_in_at >= ?", (to_db(since),)
+        )
 
     async def chosen_readings(self, parcel_id: int) -> set[str]:
         """Return the carriers the parcel's chats picked for its number from a chooser."""
@@ -115,4 +121,8 @@ class SwitchesMixin(StorageCore):
                 )
             # What could not move (a chat following both) goes with the parcel by cascade.
             await self._execute("DELETE FROM parcels WHERE id = ?", (old_parcel_id,))
+            await self._execute(
+                "UPDATE parcels SET moved_in_at = ? WHERE id = ?",
+                (to_db(utc_now()), new_parcel_id),
+            )
         return [subscription_from_row(row) for row in moved]

@@ -178,10 +178,15 @@ async def test_blocked_recipients_are_counted_and_marked(env: BotEnv) -> None:
 
 
 async def test_stats_for_the_admin(env: BotEnv) -> None:
-    parcel = await env.storage.get_or_create_parcel("ukrposhta", "LM951174328CN")
-    subscription = await env.storage.subscribe(1, parcel.id, None, 1)
-    await env.storage.enqueue(1, "switched", "{}", True, subscription.id, parcel.id)
-    await env.storage.enqueue(1, "events", "[]", False, subscription.id, parcel.id)
+    storage = env.storage
+    unknown = await storage.get_or_create_parcel("gdeposylka/china-post", "LM951174328CN")
+    subscription = await storage.subscribe(1, unknown.id, None, 1)
+    found = await storage.get_or_create_parcel("ukrposhta", "LM951174328CN")
+    await storage.move_subscriptions(unknown.id, found.id)  # a carrier correction
+    await storage.enqueue(1, "switched", "{}", True, subscription.id, found.id)
+    await storage.enqueue(1, "events", "[]", False, subscription.id, found.id)
+    await storage.enqueue(2, "events", "[]", False)
+    await storage.set_chat_blocked(2, True)  # its row will never go out: not "waiting"
     await env.send(admin_says("/stats"))
     [stats] = env.telegram.sent()
     assert "Chats" in stats.text

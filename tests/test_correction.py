@@ -244,6 +244,8 @@ async def test_alternatives_at_a_busy_client_wait(env: BotEnv) -> None:
     assert await correction.run(since + days(4), busy={"ukrposhta"}) == 0
     assert env.carriers.hits["ukrposhta"] == 0
     assert env.carriers.hits["gdeposylka"] == hits  # nobody else to ask: no second look either
+    # Not counted as a try: once Ukrposhta is free, the next tick asks it.
+    assert await correction.run(since + days(4.1)) == 1
 
 
 async def test_a_parcel_found_at_home_meanwhile_does_not_move(

@@ -50,11 +50,35 @@ def test_no_expected_day_once_delivered_or_when_unreadable() -> None:
     assert "Expected delivery" not in card(ParcelStatus.IN_TRANSIT, {})
 
 
-def test_a_point_that_is_the_latest_place_is_said_once() -> None:
+def test_a_branch_named_as_the_latest_place_is_shown_as_the_pickup_point() -> None:
     event = TrackingEvent(SCANNED, ParcelStatus.READY_FOR_PICKUP, "7", location="Відділення №1")
-    result = TrackingResult(
-        "nova-poshta", "20400048799000", (event,), {"pickup_point": "Відділення №1"}
-    )
+    extras = {"pickup_point": "Відділення №1"}
+    result = TrackingResult("nova-poshta", "20400048799000", (event,), extras)
     text = render_result(result, Catalogs.load().get("en"))
-    assert "Place: Відділення №1" in text
-    assert "Pickup point" not in text
+    assert "Pickup point: Відділення №1" in text
+    assert "Place:" not in text  # Nova Poshta names only the receiving branch: said once
+
+
+def test_carrier_details_are_escaped_and_cut() -> None:
+    extras = {
+        "route_from": "A&B",
+        "route_to": "<b>C</b>",
+        "pickup_point": "KRA01M",
+        "pickup_hint": "x" * 500,
+        "pickup_hours": "<24/7>",
+    }
+    text = card(ParcelStatus.IN_TRANSIT, extras)
+    assert "Route: A&amp;B → &lt;b&gt;C&lt;/b&gt;" in text
+    assert "Opening hours: &lt;24/7&gt;" in text
+    assert f"KRA01M ({'x' * 200})" in text
+    assert "x" * 201 not in text
+
+
+def test_no_expected_day_once_it_arrived_failed_or_turned_back() -> None:
+    for status in (
+        ParcelStatus.READY_FOR_PICKUP,
+        ParcelStatus.DELIVERY_FAILED,
+        ParcelStatus.RETURNING,
+    ):
+        assert "Expected delivery" not in card(status, NOVA_POSHTA), status
+    assert "Expected delivery" in card(ParcelStatus.OUT_FOR_DELIVERY, NOVA_POSHTA)

@@ -615,11 +615,11 @@ async def test_the_inpost_locker_is_on_the_card_and_in_the_pickup_reminder(env: 
         "name": "KRA01M",
         "opening_hours": "24/7",
         "location_description": "przy sklepie Żabka",
-        "address": {"line1": "ul. Długa 1", "line2": "31-000 Kraków"},
+        "address": {"line1": "ul. Długa 1 & 2", "line2": "31-000 Kraków"},
     }
     env.carriers.set("inpost", INPOST, FakeEvent("out_for_delivery", T0, "Kraków"))
     await env.send(make_message(INPOST, user=make_user(1, "en")))
-    point = "Pickup point: KRA01M, ul. Długa 1, 31-000 Kraków (przy sklepie Żabka)"
+    point = "Pickup point: KRA01M, ul. Długa 1 &amp; 2, 31-000 Kraków (przy sklepie Żabka)"
     assert point in env.telegram.texts(1)[-1]
     assert "Opening hours: 24/7" in env.telegram.texts(1)[-1]
     env.carriers.add("inpost", INPOST, FakeEvent("ready_to_pickup", ready, "Kraków"))
@@ -634,4 +634,4 @@ async def test_the_inpost_locker_is_on_the_card_and_in_the_pickup_reminder(env: 
     await env.app.bot_data.notifier.drain()
     [reminder] = env.telegram.sent()
     assert "Waiting for pickup for 1 day" in reminder.text
-    assert "Pickup point: KRA01M, ul. Długa 1, 31-000 Kraków" in reminder.text
+    assert "Pickup point: KRA01M, ul. Długa 1 &amp; 2, 31-000 Kraków" in reminder.text

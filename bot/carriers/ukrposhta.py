@@ -173,10 +173,11 @@ class UkrposhtaClient:
         except CarrierError as err:
             logger.info("%s route lookup failed, showing the parcel without it: %s", NAME, err)
             return {}
-        if len(route) == 2:  # an empty or partial answer may be temporary: asked again
-            self._routes[key] = route
-            if len(self._routes) > ROUTE_CACHE_SIZE:
-                self._routes.popitem(last=False)
+        if len(route) < 2:  # an empty or partial answer may be temporary: none, asked again
+            return {}
+        self._routes[key] = route
+        if len(self._routes) > ROUTE_CACHE_SIZE:
+            self._routes.popitem(last=False)
         return dict(route)
 
     async def _with_not_found(

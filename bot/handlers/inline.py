@@ -58,8 +58,8 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
             id=str(view.id),
             title=view.label or view.parcel.number,
             description=f"{short_status(view.parcel.status, tr)} · {view.parcel.number}",
-            # A card stays far below Telegram's 4096 characters: five events, carrier texts
-            # cut at 200 characters each.
+            # A card stays far below Telegram's 4096 characters: five events, and every
+            # carrier text (places, descriptions, route, pickup point) cut at 200 characters.
             input_message_content=InputTextMessageContent(
                 render_card(view, Lookup(view.parcel, results[view.parcel.id], None), tr),
                 parse_mode=ParseMode.HTML,
