@@ -266,11 +266,8 @@ def _render_item(
             "🔔 Waiting for pickup for {days} days, since {since}. Remember to collect it.",
             days,
         ).format(days=days, since=tr.datetime(since))
-        point = stored_extras(view.parcel).get("pickup_point")
-        if point:  # where to go, when the carrier said (InPost lockers)
-            point = html.escape(point[:MAX_CARRIER_TEXT])
-            reminder += "\n" + _("Pickup point: {point}").format(point=point)
-        return f"{title}\n{reminder}"
+        point = _point_line(view, tr)  # where to go, when the carrier said
+        return f"{title}\n{reminder}" + (f"\n{point}" if point else "")
     if item.kind == SWITCHED:
         return _render_switch(payload, view, title, tr, known)
     if item.kind == STALE:
@@ -294,8 +291,19 @@ def _render_item(
                 "…and {count} earlier event", "…and {count} earlier events", hidden
             ).format(count=hidden)
         )
-    lines += [event_line(e, carrier, tr) for e in events[-MAX_EVENTS_PER_PARCEL:]]
-    return "\n".join(lines)
+    shown = events[-MAX_EVENTS_PER_PARCEL:]
+    lines += [event_line(e, carrier, tr) for e in shown]
+    ready = [e for e in shown if e.status is ParcelStatus.READY_FOR_PICKUP]
+    point = _point_line(view, tr, unless=ready[-1].location) if ready else None
+    return "\n".join([*lines, point] if point else lines)
+
+
+def _point_line(view: SubscriptionView, tr: Translator, unless: str | None = None) -> str | None:
+    """Return "Pickup point: …" from the parcel's stored extras, unless it is that place."""
+    point = stored_extras(view.parcel).get("pickup_point")
+    if not point or point == unless:
+        return None
+    return tr.gettext("Pickup point: {point}").format(point=html.escape(point[:MAX_CARRIER_TEXT]))
 
 
 def _render_switch(

@@ -624,6 +624,8 @@ async def test_the_inpost_locker_is_on_the_card_and_in_the_pickup_reminder(env: 
     assert "Opening hours: 24/7" in env.telegram.texts(1)[-1]
     env.carriers.add("inpost", INPOST, FakeEvent("ready_to_pickup", ready, "Kraków"))
     await env.cycle()
+    # The "ready for pickup" push says which locker.
+    assert "Pickup point: KRA01M, ul. Długa 1 &amp; 2" in env.telegram.texts(1)[-1]
     # A card opened later from /list is built from storage: the locker is still there.
     [view] = await env.storage.list_subscriptions(1)
     env.telegram.clear()
