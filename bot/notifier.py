@@ -36,13 +36,21 @@ MAX_EVENTS_PER_PARCEL = 8
 DEFAULT_QUIET = (22 * 60, 8 * 60)  # minutes of the day, Kyiv time
 
 
+GROUP_TYPES = frozenset({"group", "supergroup"})
+
+
 def in_quiet_hours(chat: Chat, moment: datetime) -> bool:
-    """Tell whether a moment falls in the chat's quiet hours (default 22:00–08:00 Kyiv)."""
-    start, end = (
-        (chat.quiet_start, chat.quiet_end)
-        if chat.quiet_start is not None and chat.quiet_end is not None
-        else DEFAULT_QUIET
-    )
+    """Tell whether a moment falls in the chat's quiet hours.
+
+    Without a setting: 22:00–08:00 Kyiv in private chats, all day in groups, where a sound
+    reaches everyone (admins choose hours, or none, with /quiet).
+    """
+    if chat.quiet_start is None or chat.quiet_end is None:
+        if chat.type in GROUP_TYPES:
+            return True
+        start, end = DEFAULT_QUIET
+    else:
+        start, end = chat.quiet_start, chat.quiet_end
     if start == end:
         return False  # quiet hours switched off
     local = moment.astimezone(KYIV)
@@ -359,4 +367,4 @@ def _load(payload: str) -> Any:
         return None
 
 
-__all__ = ["Notifier", "in_quiet_hours"]
+__all__ = ["GROUP_TYPES", "Notifier", "in_quiet_hours"]

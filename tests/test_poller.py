@@ -19,7 +19,7 @@ from bot.quota import next_budget_day
 from storage import Parcel
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
-from tests.telegram_fakes import make_callback, make_message, make_user
+from tests.telegram_fakes import make_callback, make_chat, make_message, make_user
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
 UP = "0500100031143"
@@ -637,3 +637,33 @@ async def test_the_inpost_locker_is_on_the_card_and_in_the_pickup_reminder(env: 
     [reminder] = env.telegram.sent()
     assert "Waiting for pickup for 1 day" in reminder.text
     assert "Pickup point: KRA01M, ul. Długa 1 &amp; 2, 31-000 Kraków" in reminder.text
+
+
+async def test_groups_are_silent_unless_their_admins_choose_quiet_hours(env: BotEnv) -> None:
+    group = make_chat(-100, "supergroup")
+    admin, member = make_user(5, "en"), make_user(6, "en")
+    env.telegram.admins.add(5)
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    await env.send(make_message(f"/track {UP}", chat=group, user=member))
+
+    async def milestone_push(hours: int) -> dict[str, object]:
+        env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=hours), "X"))
+        env.telegram.clear()
+        await env.cycle()
+        [push] = env.telegram.sent()
+        return push.params
+
+    assert (await milestone_push(1)).get("disable_notification") is True  # the default
+    env.telegram.clear()
+    await env.send(make_message("/quiet", chat=group, user=member))
+    assert "In groups updates arrive silently all day" in env.telegram.texts(-100)[-1]
+    await env.send(make_message("/quiet off", chat=group, user=member))
+    assert "Only chat admins" in env.telegram.texts(-100)[-1]
+    await env.send(make_message("/quiet off", chat=group, user=admin))
+    assert (await milestone_push(2)).get("disable_notification") in (False, None)
+    await env.send(make_message("/quiet default", chat=group, user=admin))
+    assert "back to the default" in env.telegram.texts(-100)[-1]
+    assert (await milestone_push(3)).get("disable_notification") is True
+    # A private chat keeps its night-only default.
+    await env.send(make_message("/quiet", user=make_user(7, "en")))
+    assert "Quiet hours: 22:00–08:00" in env.telegram.texts(7)[-1]

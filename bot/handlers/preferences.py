@@ -12,7 +12,7 @@ from bot.context import BotContext
 from bot.handlers.cards import own_subscription, stop_from_button
 from bot.handlers.common import is_chat_admin, reply
 from bot.keyboards import parse
-from bot.notifier import DEFAULT_QUIET
+from bot.notifier import DEFAULT_QUIET, GROUP_TYPES
 
 _RANGE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*[-–—]\s*(\d{1,2})(?::(\d{2}))?$")
 
@@ -46,6 +46,16 @@ async def quiet_hours(update: Update, context: BotContext) -> None:
         start, end = DEFAULT_QUIET
         if stored and stored.quiet_start is not None and stored.quiet_end is not None:
             start, end = stored.quiet_start, stored.quiet_end
+        elif chat.type in GROUP_TYPES:
+            text = tr.gettext(
+                "In groups updates arrive silently all day unless admins choose quiet hours."
+            )
+            usage = tr.gettext(
+                "Admins: /quiet 22-8 makes only those hours silent, /quiet off lets milestones "
+                "make a sound."
+            )
+            await reply(update, f"{text}\n{usage}")
+            return
         if start == end:
             text = tr.gettext("Quiet hours are off: milestones always make a sound.")
         else:
@@ -57,6 +67,10 @@ async def quiet_hours(update: Update, context: BotContext) -> None:
         return
     if not await is_chat_admin(update, context):
         await reply(update, tr.gettext("Only chat admins can change the group's quiet hours."))
+        return
+    if argument in {"default", "reset"}:  # back to the default: 22-8, or all day in groups
+        await storage.set_quiet_hours(chat.id, None, None)
+        await reply(update, tr.gettext("Quiet hours are back to the default."))
         return
     if argument in {"off", "вимк", "выкл", "0"}:
         await storage.set_quiet_hours(chat.id, 0, 0)
