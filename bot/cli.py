@@ -19,7 +19,7 @@ from bot.carriers.errors import (
 )
 from bot.carriers.registry import build_carriers
 from bot.config import LANGUAGES, Settings
-from bot.explain import explain
+from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result
 from bot.i18n import Catalogs, Translator
 from bot.routing import CLIENT_NAMES
@@ -75,10 +75,7 @@ async def _track(
         service = TrackingService(build_carriers(settings, session))
         resolution = await service.resolve(number, forced)
         if resolution.undetected:
-            return ExitCode.UNREACHABLE, _(
-                "I cannot tell the carrier of {number} right now: the carrier detection service "
-                "is not answering. Please send it again later."
-            ).format(number=resolution.number)
+            return ExitCode.UNREACHABLE, detection_unavailable(resolution.number, tr)
         if not resolution.candidates:
             return ExitCode.INVALID_NUMBER, _(
                 "{number} is not a tracking number I recognize: check for typos."

@@ -39,3 +39,11 @@ def explain(err: CarrierError, number: str, tr: Translator) -> str:
     else:
         text = _("{carrier} answered with something this bot cannot read.")
     return text.format(carrier=name, number=number)
+
+
+def detection_unavailable(number: str, tr: Translator) -> str:
+    """Say that the carrier of a number cannot be told now (the detection service is down)."""
+    return tr.gettext(
+        "I cannot tell the carrier of {number} right now: the carrier detection service is not "
+        "answering. Please send it again later."
+    ).format(number=number)

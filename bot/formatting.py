@@ -20,6 +20,11 @@ def _esc(text: str, as_html: bool) -> str:
     return html.escape(text, quote=False) if as_html else text
 
 
+def carrier_text(value: str, as_html: bool = True) -> str:
+    """Cut a carrier's text to MAX_CARRIER_TEXT and escape it for HTML output."""
+    return _esc(value[:MAX_CARRIER_TEXT], as_html)
+
+
 def _bold(text: str, as_html: bool) -> str:
     """Wrap in <b> for HTML output only."""
     return f"<b>{text}</b>" if as_html else text
@@ -31,9 +36,9 @@ def event_line(event: TrackingEvent, carrier: str, tr: Translator, *, as_html: b
     # Carrier texts are bounded so a push of a few events always fits one Telegram message.
     when = tr.short_datetime(event.occurred_at)
     parts = [f"{when}  {STATUS_EMOJI[event.status]} {_esc(label, as_html)}"]
-    place = ", ".join(p for p in (event.location, event.postcode) if p)[:MAX_CARRIER_TEXT]
+    place = ", ".join(p for p in (event.location, event.postcode) if p)
     if place:
-        parts.append(_esc(place, as_html))
+        parts.append(carrier_text(place, as_html))
     line = " — ".join(parts)
     detail = (event.description or "").strip()[:MAX_CARRIER_TEXT]
     if detail and detail.casefold() != label.casefold():
@@ -86,7 +91,7 @@ def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]
     _ = tr.gettext
 
     def text(value: str) -> str:
-        return _esc(value[:MAX_CARRIER_TEXT], as_html)
+        return carrier_text(value, as_html)
 
     extras, latest = result.extras, result.latest
     lines: list[str] = []

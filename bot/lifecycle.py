@@ -73,7 +73,9 @@ class Lifecycle:
         if not REMINDER_HOURS[0] <= now.astimezone(KYIV).hour < REMINDER_HOURS[1]:
             return 0
         steps = sorted(scaled(seconds, self.scale) for seconds in PICKUP_REMINDERS)
-        candidates = await self.storage.waiting_for_pickup(now - steps[0])
+        # Waiting since before the last step plus REMINDER_FRESH: no step left to remind of.
+        oldest = now - steps[-1] - scaled(REMINDER_FRESH, self.scale)
+        candidates = await self.storage.waiting_for_pickup(now - steps[0], oldest)
         events = await self.storage.events_of([parcel.id for parcel in candidates])
         reminded = 0
         for parcel in candidates:

@@ -204,23 +204,14 @@ class ParcelService:
             self._lookup_record(o, known.get(o.parcel.id, set()), now, notify=notify)
             for o in outcomes
         ]
-        for attempt in range(3):
-            try:
-                await self.storage.record_lookups(records)
-                break
-            except LookupError:
-                # A parcel of the batch moved to another carrier meanwhile (carrier correction
-                # deletes the old row): store the others rather than lose the whole batch.
-                if attempt == 2:
-                    raise
-                stored = await self.storage.known_parcels([r.parcel_id for r in records])
-                gone = {r.parcel_id for r in records} - stored
-                logger.info("parcels %s vanished during a lookup", sorted(gone))
-                pairs = [
-                    (o, r) for o, r in zip(outcomes, records, strict=True) if r.parcel_id in stored
-                ]
-                outcomes, records = [o for o, _ in pairs], [r for _, r in pairs]
-        return [_updated(o.parcel, r) for o, r in zip(outcomes, records, strict=True)]
+        # A parcel of the batch may have moved to another carrier meanwhile (carrier
+        # correction deletes the old row): the others are stored all the same.
+        stored = await self.storage.record_lookups(records, missing_ok=True)
+        return [
+            _updated(o.parcel, r)
+            for o, r in zip(outcomes, records, strict=True)
+            if r.parcel_id in stored
+        ]
 
     async def _record(
         self,
@@ -237,12 +228,9 @@ class ParcelService:
             LookupOutcome(parcel, result, error), known, datetime.now(UTC), notify=notify
         )
         record = replace(record, quiet_for=quiet_for)
-        try:
-            stored = await self.storage.record_lookups([record])
-        except LookupError:  # moved to another carrier meanwhile: the answer is still shown
-            logger.info("parcel %s vanished during a lookup", parcel.id)
-            return 0
-        return len(stored[parcel.id])
+        # Moved to another carrier meanwhile: nothing is stored, the answer is still shown.
+        stored = await self.storage.record_lookups([record], missing_ok=True)
+        return len(stored.get(parcel.id, ()))
 
     def _lookup_record(
         self, outcome: LookupOutcome, known: set[str], now: datetime, *, notify: bool
@@ -288,9 +276,7 @@ class ParcelService:
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:
         """Rebuild a tracking result from what storage holds, for cards without a lookup."""
-        events = tuple(tracking_event(e) for e in await self.storage.parcel_events(parcel.id))
-        extras = stored_extras(parcel)
-        return TrackingResult(client_of_key(parcel.carrier), parcel.number, events, extras)
+        return (await self.stored_results([parcel]))[parcel.id]
 
     async def stored_results(self, parcels: Sequence[Parcel]) -> dict[int, TrackingResult]:
         """Rebuild many parcels' results at once (one query), by parcel id."""

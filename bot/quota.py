@@ -39,11 +39,6 @@ class StorageNewNumberBudget:
     async def admit(self, number: str) -> bool:
         """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
         # Re-checking a number GdePosylka already tracks falls under its 30/min limit only.
-        if self._seen_day == budget_day():
-            if number in self._seen:
-                return True
-            if number in self._refused:
-                return False
         return number in await self.admit_many([number])
 
     async def admit_many(self, numbers: Sequence[str]) -> set[str]:
@@ -58,7 +53,8 @@ class StorageNewNumberBudget:
             self._seen = await self.storage.budget_numbers(NEW_NUMBERS)
             self._refused = set()
             self._seen_day = today
-        new = [number for number in numbers if number not in self._seen]
+        # Known numbers are free and numbers refused today stay refused: no query for either.
+        new = [n for n in numbers if n not in self._seen and n not in self._refused]
         if not new:
             return set()
         admitted = await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)

@@ -111,6 +111,15 @@ class TrackingService:
         )
         return Resolution(number, candidates)
 
+    def may_detect_online(self, number: str) -> bool:
+        """Tell whether a normalized number is one the online detector could be asked now."""
+        return (
+            may_ask_online(number)
+            and not offline_candidates(number)
+            and self.registry.gdeposylka is not None
+            and not self.paused("gdeposylka")
+        )
+
     def paused(self, client: str) -> bool:
         """Tell whether a client's circuit is open now (no request would be made)."""
         return self.breakers is not None and not self.breakers[client].allows(datetime.now(UTC))

@@ -8,6 +8,7 @@ from storage.core import StorageCore
 from storage.errors import StorageError
 from storage.models import Chat
 from storage.rows import chat_from_row
+from storage.subscriptions import merge_duplicates_sql
 from storage.times import to_db, utc_now
 
 CHAT_TYPES = frozenset({"private", "group", "supergroup", "channel"})
@@ -175,15 +176,7 @@ class ChatsMixin(StorageCore):
     async def _merge_subscriptions(self, old_id: int, new_id: int) -> None:
         """Move the old chat's subscriptions and outbox rows to the new chat."""
         await self._execute(
-            "UPDATE subscriptions SET "
-            "label = COALESCE(label, (SELECT o.label FROM subscriptions AS o "
-            "WHERE o.chat_id = ? AND o.parcel_id = subscriptions.parcel_id)), "
-            "archived_at = CASE WHEN EXISTS (SELECT 1 FROM subscriptions AS o "
-            "WHERE o.chat_id = ? AND o.parcel_id = subscriptions.parcel_id "
-            "AND o.archived_at IS NULL) THEN NULL ELSE archived_at END "
-            "WHERE chat_id = ? AND parcel_id IN (SELECT parcel_id FROM subscriptions "
-            "WHERE chat_id = ?)",
-            (old_id, old_id, new_id, old_id),
+            merge_duplicates_sql("chat_id", "parcel_id"), (old_id, old_id, new_id, old_id)
         )
         # Pending notifications of a duplicate subscription now belong to the surviving one.
         await self._execute(

@@ -93,18 +93,21 @@ class LookupsMixin(OutboxMixin):
         return (await self.record_lookups([record]))[parcel_id]
 
     async def record_lookups(
-        self, records: Sequence[LookupRecord]
+        self, records: Sequence[LookupRecord], *, missing_ok: bool = False
     ) -> dict[int, list[StoredEvent]]:
         """Store many lookups' outcomes in one transaction, all or nothing (see record_lookup).
 
         The poller stores a whole carrier batch at once: one transaction, bulk statements, and
         only events whose fingerprints are new are written.
 
+        With ``missing_ok``, records of parcels that are gone (moved to another carrier
+        meanwhile) are skipped and left out of the result; the others are stored.
+
         Returns:
             The new events of each parcel, oldest first (an empty list when none were new).
 
         Raises:
-            LookupError: a parcel is unknown (nothing is stored then).
+            LookupError: a parcel is unknown and not ``missing_ok`` (nothing is stored then).
         """
         new_events: dict[int, list[StoredEvent]] = {r.parcel_id: [] for r in records}
         if not records:
@@ -112,7 +115,14 @@ class LookupsMixin(OutboxMixin):
         async with self.transaction():
             updated = await self._executemany(_UPDATE_PARCEL, [_update_row(r) for r in records])
             if updated < len(records):
-                raise LookupError(f"unknown parcel among {sorted(new_events)} in {self.path}")
+                if not missing_ok:
+                    raise LookupError(f"unknown parcel among {sorted(new_events)} in {self.path}")
+                present = await self._fetch_in(
+                    "SELECT id FROM parcels WHERE id IN ({ids})", list(new_events)
+                )
+                stored = {row["id"] for row in present}
+                records = [r for r in records if r.parcel_id in stored]
+                new_events = {parcel_id: new_events[parcel_id] for parcel_id in stored}
             known = await self.fingerprints_many(list(new_events))
             rows = []
             for record in records:

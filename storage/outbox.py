@@ -39,16 +39,13 @@ class OutboxMixin(StorageCore):
             (chat_id, subscription_id, parcel_id, kind, payload, int(loud), to_db(utc_now())),
         )
 
-    async def notify_subscribers(
-        self, parcel_id: int, kind: str, payload: str, loud: bool, *, skip: int | None = None
-    ) -> int:
+    async def notify_subscribers(self, parcel_id: int, kind: str, payload: str, loud: bool) -> int:
         """Queue one message per live subscription of a parcel and return how many were queued.
 
-        Live means not archived, in a chat that is active and has not blocked the bot;
-        ``skip`` leaves one subscription out.
+        Live means not archived, in a chat that is active and has not blocked the bot.
         """
         return await self._execute(
-            NOTIFY_SUBSCRIBERS, notify_row(parcel_id, kind, payload, loud, skip, utc_now())
+            NOTIFY_SUBSCRIBERS, notify_row(parcel_id, kind, payload, loud, None, utc_now())
         )
 
     async def pending_outbox(self, limit: int) -> list[OutboxItem]:

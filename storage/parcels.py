@@ -8,7 +8,7 @@ from datetime import datetime
 from storage.core import StorageCore
 from storage.errors import StorageError
 from storage.models import Parcel, StoredEvent
-from storage.rows import LIVE_SUBSCRIPTION, event_from_row, parcel_from_row
+from storage.rows import FOLLOWED, event_from_row, parcel_from_row
 from storage.times import opt_to_db, to_db, utc_now
 
 
@@ -31,11 +31,6 @@ class ParcelsMixin(StorageCore):
         """Return a parcel by id."""
         row = await self._fetchone("SELECT * FROM parcels WHERE id = ?", (parcel_id,))
         return None if row is None else parcel_from_row(row)
-
-    async def known_parcels(self, parcel_ids: Sequence[int]) -> set[int]:
-        """Return which of these parcel ids are stored."""
-        rows = await self._fetch_in("SELECT id FROM parcels WHERE id IN ({ids})", parcel_ids)
-        return {row["id"] for row in rows}
 
     async def find_parcel(self, carrier: str, number: str) -> Parcel | None:
         """Return the parcel for a carrier and number, if stored."""
@@ -61,9 +56,7 @@ class ParcelsMixin(StorageCore):
         rows = await self._fetchall(
             "SELECT * FROM parcels AS p "
             "WHERE (p.next_check_at IS NULL OR p.next_check_at <= ?) "
-            "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
-            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}) "
-            "ORDER BY p.next_check_at NULLS FIRST, p.id LIMIT ?",
+            f"AND {FOLLOWED} ORDER BY p.next_check_at NULLS FIRST, p.id LIMIT ?",
             (to_db(now), limit),
         )
         return [parcel_from_row(row) for row in rows]
@@ -82,18 +75,22 @@ class ParcelsMixin(StorageCore):
         )
         return changed > 0
 
-    async def waiting_for_pickup(self, ready_before: datetime) -> list[Parcel]:
+    async def waiting_for_pickup(
+        self, ready_before: datetime, ready_after: datetime | None = None
+    ) -> list[Parcel]:
         """Return followed parcels ready for pickup since at or before a time (oldest first).
 
-        Only parcels a reachable chat still follows: nobody else is reminded.
+        Only parcels a reachable chat still follows: nobody else is reminded. ``ready_after``
+        leaves out those whose last event is older (nothing is left to remind them of).
         """
+        after = "" if ready_after is None else "AND p.last_event_at >= ? "
         rows = await self._fetchall(
             "SELECT * FROM parcels AS p "
-            "WHERE p.status = 'ready_for_pickup' AND p.last_event_at <= ? "
-            "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
-            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}) "
-            "ORDER BY p.last_event_at, p.id",
-            (to_db(ready_before),),
+            f"WHERE p.status = 'ready_for_pickup' AND p.last_event_at <= ? {after}"
+            f"AND {FOLLOWED} ORDER BY p.last_event_at, p.id",
+            (to_db(ready_before),)
+            if ready_after is None
+            else (to_db(ready_before), to_db(ready_after)),
         )
         return [parcel_from_row(row) for row in rows]
 

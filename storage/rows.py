@@ -43,6 +43,11 @@ SUBSCRIPTION_VIEW_SQL = (
 
 # A subscription whose chat should hear about its parcel (aliases: s = subscription, c = chat).
 LIVE_SUBSCRIPTION = "s.archived_at IS NULL AND c.active = 1 AND c.blocked = 0"
+# A parcel (alias p) that a reachable chat still follows.
+FOLLOWED = (
+    "EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
+    f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION})"
+)
 
 
 def chat_from_row(row: Row, prefix: str = "") -> Chat:

@@ -17,6 +17,25 @@ from storage.rows import (
 from storage.times import to_db, utc_now
 
 
+def merge_duplicates_sql(moving: str, matching: str) -> str:
+    """Return the UPDATE that folds the old owner's subscriptions into the new owner's twins.
+
+    ``moving`` is the column that changes owner (chat_id when a group moves, parcel_id when a
+    parcel moves), ``matching`` the one the twins share. A twin keeps its label or takes the
+    old one, and is live if either was. Parameters: old, old, new, old.
+    """
+    return (
+        "UPDATE subscriptions SET "
+        f"label = COALESCE(label, (SELECT o.label FROM subscriptions AS o "
+        f"WHERE o.{moving} = ? AND o.{matching} = subscriptions.{matching})), "
+        "archived_at = CASE WHEN EXISTS (SELECT 1 FROM subscriptions AS o "
+        f"WHERE o.{moving} = ? AND o.{matching} = subscriptions.{matching} "
+        "AND o.archived_at IS NULL) THEN NULL ELSE archived_at END "
+        f"WHERE {moving} = ? AND {matching} IN (SELECT {matching} FROM subscriptions "
+        f"WHERE {moving} = ?)"
+    )
+
+
 def _clean_label(label: str | None) -> str | None:
     """Return the label without surrounding blanks, or None when nothing is left."""
     if label is None:
@@ -74,22 +93,24 @@ class SubscriptionsMixin(StorageCore):
         return None if row is None else view_from_row(row)
 
     async def list_subscriptions(
-        self, chat_id: int, *, archived: bool = False, offset: int = 0, limit: int = 10
+        self, chat_id: int, *, archived: bool | None = False, offset: int = 0, limit: int = 10
     ) -> list[SubscriptionView]:
         """Return one page of a chat's subscriptions, newest first.
 
         Args:
             chat_id: the chat.
-            archived: list the archive (newest archived first) instead of the current ones.
+            archived: list the archive (newest archived first) instead of the current ones;
+                None lists both, the current ones first.
             offset: how many to skip.
             limit: the page size.
         """
-        if archived:
-            where = " WHERE s.chat_id = ? AND s.archived_at IS NOT NULL"
-            order = " ORDER BY s.archived_at DESC, s.id DESC"
-        else:
-            where = " WHERE s.chat_id = ? AND s.archived_at IS NULL"
-            order = " ORDER BY s.created_at DESC, s.id DESC"
+        where = " WHERE s.chat_id = ?"
+        if archived is not None:
+            where += " AND s.archived_at IS NOT NULL" if archived else " AND s.archived_at IS NULL"
+        order = (
+            " ORDER BY s.archived_at IS NOT NULL, s.archived_at DESC, "
+            "CASE WHEN s.archived_at IS NULL THEN s.created_at END DESC, s.id DESC"
+        )
         rows = await self._fetchall(
             SUBSCRIPTION_VIEW_SQL + where + order + " LIMIT ? OFFSET ?", (chat_id, limit, offset)
         )

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from storage.core import StorageCore
 from storage.models import Parcel, Subscription
-from storage.rows import LIVE_SUBSCRIPTION, parcel_from_row, subscription_from_row
+from storage.rows import FOLLOWED, parcel_from_row, subscription_from_row
+from storage.subscriptions import merge_duplicates_sql
 from storage.times import to_db, utc_now
 
 
@@ -40,8 +41,7 @@ class SwitchesMixin(StorageCore):
             "WHERE p.not_found_since <= ? AND p.not_found_since > ? "
             "AND (p.switch_tried_at IS NULL OR p.switch_tried_at <= ?) "
             "AND p.last_event_at IS NULL "  # set by the first stored event, never cleared
-            "AND EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "
-            f"WHERE s.parcel_id = p.id AND {LIVE_SUBSCRIPTION}){skip} "
+            f"AND {FOLLOWED}{skip} "
             "ORDER BY p.not_found_since, p.id LIMIT ?",
             (
                 to_db(not_found_before),
@@ -90,14 +90,7 @@ class SwitchesMixin(StorageCore):
                 "SELECT id FROM subscriptions WHERE parcel_id = ?", (old_parcel_id,)
             )
             await self._execute(
-                "UPDATE subscriptions SET "
-                "label = COALESCE(label, (SELECT o.label FROM subscriptions AS o "
-                "WHERE o.parcel_id = ? AND o.chat_id = subscriptions.chat_id)), "
-                "archived_at = CASE WHEN EXISTS (SELECT 1 FROM subscriptions AS o "
-                "WHERE o.parcel_id = ? AND o.chat_id = subscriptions.chat_id "
-                "AND o.archived_at IS NULL) THEN NULL ELSE archived_at END "
-                "WHERE parcel_id = ? AND chat_id IN "
-                "(SELECT chat_id FROM subscriptions WHERE parcel_id = ?)",
+                merge_duplicates_sql("parcel_id", "chat_id"),
                 (old_parcel_id, old_parcel_id, new_parcel_id, old_parcel_id),
             )
             await self._execute(

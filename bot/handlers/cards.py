@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.formatting import render_history, short_status
-from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.common import is_chat_admin, matches_text, reply
 from bot.handlers.tracking import remember_card, render_card
 from bot.i18n import Translator
 from bot.keyboards import (
@@ -27,7 +27,7 @@ from bot.keyboards import (
     parse,
 )
 from bot.parcels import Lookup
-from bot.routing import CLIENT_NAMES, client_of_key
+from bot.routing import client_of_key
 from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
@@ -65,7 +65,7 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
     if not await may_stop(update, context, view):
         refusal = (
             tr.gettext("Only the person who added this parcel or a chat admin can delete it.")
-            if view.archived_at is not None
+            if view.archived
             else tr.gettext("Only the person who added this parcel or a chat admin can stop it.")
         )
         await query.answer(refusal, show_alert=True)
@@ -74,7 +74,7 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
     await query.answer()
     text = (
         tr.gettext("Deleted {number} from the archive.")
-        if view.archived_at is not None
+        if view.archived
         else tr.gettext("Stopped tracking {number}.")
     )
     await reply(update, text.format(number=html.escape(view.label or view.parcel.number)))
@@ -98,7 +98,7 @@ async def card_button(update: Update, context: BotContext) -> None:
         card = await reply(
             update,
             render_card(view, Lookup(view.parcel, result, None), tr),
-            reply_markup=card_keyboard(view.id, tr, archived=view.archived_at is not None),
+            reply_markup=card_keyboard(view.id, tr, archived=view.archived),
         )
         await remember_card(context, [view.id], card)
     elif callback.action == HISTORY:
@@ -106,7 +106,7 @@ async def card_button(update: Update, context: BotContext) -> None:
         result = await parcels.stored_result(view.parcel)
         for chunk in render_history(result, tr):
             await reply(update, chunk)
-    elif callback.action == REFRESH and view.archived_at is not None:
+    elif callback.action in (REFRESH, RECEIVED) and view.archived:
         # An old card's button: the parcel is finished and no longer looked up.
         await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
     elif callback.action == REFRESH:
@@ -122,9 +122,6 @@ async def _received(update: Update, context: BotContext, view: SubscriptionView)
     query = update.callback_query
     assert query is not None
     tr = context.tr
-    if view.archived_at is not None:
-        await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
-        return
     if not await may_stop(update, context, view):
         await query.answer(
             tr.gettext("Only the person who added this parcel or a chat admin can archive it."),
@@ -229,9 +226,11 @@ async def _list_page(
     lines = [header, ""]
     lines += [list_entry(i, v, tr) for i, v in enumerate(views, start=page * PAGE_SIZE + 1)]
     if not archived:
+        tracking = context.bot_data.parcels.tracking
         paused = sorted(
-            {client_of_key(v.parcel.carrier) for v in views}
-            & {name for name in CLIENT_NAMES if context.bot_data.parcels.tracking.paused(name)}
+            name
+            for name in {client_of_key(v.parcel.carrier) for v in views}
+            if tracking.paused(name)
         )
         for name in paused:  # an outage is visible where its parcels are listed
             lines.append(
@@ -258,13 +257,8 @@ async def search_page(
     query = " ".join(query.split())[:MAX_QUERY]
     words = query.casefold()
     digits = normalize(query) if any(ch.isdigit() for ch in query) else ""
-    views = await storage.list_subscriptions(chat.id, limit=10_000)
-    views += await storage.list_subscriptions(chat.id, archived=True, limit=10_000)
-    found = [
-        v
-        for v in views
-        if words in (v.label or "").casefold() or (digits and digits in v.parcel.number)
-    ]
+    views = await storage.list_subscriptions(chat.id, archived=None, limit=10_000)
+    found = [v for v in views if matches_text(v, words, digits)]
     shown_query = html.escape(query)
     if not found:
         return tr.gettext("None of this chat's parcels matches “{query}”.").format(

@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.i18n import negotiate_language
+from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +65,11 @@ async def is_chat_admin(update: Update, context: BotContext) -> bool:
         logger.warning("cannot read membership in chat %s: %s", chat.id, err)
         return False
     return member.status in ADMIN_STATUSES
+
+
+def matches_text(view: SubscriptionView, words: str, digits: str) -> bool:
+    """Tell whether a parcel's label contains ``words`` (casefolded) or its number ``digits``.
+
+    ``digits`` is the typed text normalized as a number ("" matches no number).
+    """
+    return words in (view.label or "").casefold() or bool(digits and digits in view.parcel.number)

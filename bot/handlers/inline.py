@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.formatting import short_status
+from bot.handlers.common import matches_text
 from bot.handlers.tracking import render_card
 from bot.i18n import negotiate_language
 from bot.parcels import Lookup
@@ -47,9 +48,7 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
     views = await storage.list_subscriptions(
         query.from_user.id, offset=0, limit=settings.max_parcels_per_chat
     )
-    matching = [
-        v for v in views if as_number in v.parcel.number or wanted in (v.label or "").casefold()
-    ]
+    matching = [v for v in views if matches_text(v, wanted, as_number)]
     start = int(query.offset) if query.offset.isascii() and query.offset.isdigit() else 0
     page = matching[start : start + RESULTS_PER_PAGE]
     results = await context.bot_data.parcels.stored_results([v.parcel for v in page])

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from bot.carriers.detect import normalize
 from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.context import BotContext
-from bot.explain import explain
+from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
 from bot.handlers.common import reply
 from bot.i18n import Translator
@@ -25,8 +25,6 @@ from bot.routing import (
     Candidate,
     candidate_from_key,
     client_of_key,
-    may_ask_online,
-    offline_candidates,
 )
 from bot.status_labels import carrier_name
 from storage import SubscriptionView
@@ -198,9 +196,9 @@ async def _typing_after(context: BotContext, chat_id: int | None) -> None:
 async def _askable(context: BotContext, rejected: tuple[str, ...]) -> list[str]:
     """Return the unknown numbers the online detector could identify (up to 3), if it can."""
     numbers = dict.fromkeys(normalize(token) for token in rejected)
-    askable = [n for n in numbers if may_ask_online(n) and not offline_candidates(n)][:3]
     tracking = context.bot_data.parcels.tracking
-    if not askable or tracking.registry.gdeposylka is None or tracking.paused("gdeposylka"):
+    askable = [n for n in numbers if tracking.may_detect_online(n)][:3]
+    if not askable:
         return []
     if await context.bot_data.budget.remaining() == 0:
         return []  # today's new numbers are used up: a button could only disappoint
@@ -249,18 +247,16 @@ async def _follow(
     parcels = context.bot_data.parcels
     tr = context.tr
     resolution = await parcels.resolve(chat.id, request.number)
-    if not resolution.candidates and resolution.undetected:
+    if resolution.undetected:  # only set when no candidate was found
+        number = html.escape(resolution.number)
         if isinstance(resolution.detection_error, BudgetExhausted):
             problem = tr.gettext(
                 "Today's quota of the carrier detection service is used up: please send "
                 "{number} again tomorrow."
-            )
+            ).format(number=number)
         else:
-            problem = tr.gettext(
-                "I cannot tell the carrier of {number} right now: the carrier detection "
-                "service is not answering. Please send it again later."
-            )
-        return Outcome(request, problem=problem.format(number=html.escape(resolution.number)))
+            problem = detection_unavailable(number, tr)
+        return Outcome(request, problem=problem)
     if not resolution.candidates:
         return Outcome(request, problem=unknown or invalid_number_text(tr))
     if resolution.ambiguous:
@@ -317,7 +313,7 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
     else:
         name = carrier_name(client_of_key(lookup.parcel.carrier), _)
         blocks.append(f"{name} · <b>{html.escape(view.parcel.number)}</b>")
-    if view.archived_at is not None:
+    if view.archived:
         blocks.append(_("This parcel is in the archive: I no longer track it."))
     if lookup.error is not None:
         note = explain(lookup.error, view.parcel.number, tr)
