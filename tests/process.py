@@ -19,13 +19,15 @@ from tests.fake_carriers import FakeCarriers
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def start_bot(
+    env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> asyncio.subprocess.Process:
     """Start the bot with exactly these environment variables (plus PATH), logging to a file."""
     full = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
     handle = log.open("ab")
     try:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=ROOT, env=full, stdout=handle, stderr=handle
+            sys.executable, "-m", "bot", cwd=cwd, env=full, stdout=handle, stderr=handle
         )
     finally:
         handle.close()
