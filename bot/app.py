@@ -62,6 +62,9 @@ ADMIN_COMMANDS = (
     ("broadcast_cancel", N_("Stop the running broadcast")),
     ("stats", N_("Bot and carrier statistics")),
     ("raw", N_("A carrier's raw answers for a number")),
+    ("ban", N_("Shut a user or chat out")),
+    ("unban", N_("Lift a ban")),
+    ("bans", N_("Who is banned")),
 )
 
 
@@ -105,6 +108,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
     data: BotData = application.bot_data
     settings = data.settings
     data.storage = await open_storage(settings.database_path)
+    data.banned = {ban.id for ban in await data.storage.list_bans()}
     data.session = aiohttp.ClientSession()
     data.budget = StorageNewNumberBudget(data.storage)
     data.carriers = build_carriers(

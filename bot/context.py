@@ -33,6 +33,7 @@ class BotData:
     budget: StorageNewNumberBudget
     broadcasts: BroadcastRunner
     poller: Poller
+    banned: set[int]  # user and chat ids an admin banned (the storage's list, in memory)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -14,6 +14,13 @@ from bot.routing import client_of_key
 from bot.status_labels import carrier_name, status_label
 from storage import Storage
 
+CHAT_KINDS = {
+    "private": N_("private chat"),
+    "group": N_("group"),
+    "supergroup": N_("group"),
+    "channel": N_("channel"),
+}
+BUSIEST_SHOWN = 5  # chats listed by how many parcels they follow (spotting abuse)
 CIRCUIT_LABELS = {
     CircuitState.CLOSED: N_("healthy"),
     CircuitState.OPEN: N_("paused after failures"),
@@ -47,6 +54,7 @@ async def render_stats(
             active=chats.get("active", 0),
             blocked=chats.get("blocked", 0),
         ),
+        _("<b>Banned chats</b>: {count} (/bans lists every ban)").format(count=chats["banned"]),
         _("<b>Parcels</b>: followed {active}, archived {archived}").format(
             active=totals["active"], archived=totals["archived"]
         ),
@@ -90,4 +98,13 @@ async def render_stats(
         lines.append(
             _("GdePosylka new numbers left today: {count}").format(count=await budget.remaining())
         )
+    busiest = await storage.busiest_chats(BUSIEST_SHOWN)
+    if busiest:
+        lines += ["", _("<b>Chats following the most parcels</b>")]
+        lines += [
+            _("• <code>{id}</code> ({kind}): {count}").format(
+                id=chat.id, kind=_(CHAT_KINDS.get(chat.type, chat.type)), count=count
+            )
+            for chat, count in busiest
+        ]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ imports ``bot``. Every datetime going in or out is an aware UTC ``datetime``.
 from storage.db import Storage, apply_migrations, open_storage, schema_version
 from storage.errors import StorageError
 from storage.models import (
+    Ban,
     Broadcast,
     BroadcastCounts,
     CarrierStat,
@@ -23,6 +24,7 @@ from storage.schema import MIGRATIONS
 
 __all__ = [
     "MIGRATIONS",
+    "Ban",
     "Broadcast",
     "BroadcastCounts",
     "CarrierStat",

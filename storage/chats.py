@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from storage.core import StorageCore
 from storage.errors import StorageError
 from storage.models import Chat
-from storage.rows import chat_from_row
+from storage.rows import REACHABLE_CHAT, chat_from_row
 from storage.subscriptions import merge_duplicates_sql
 from storage.times import to_db, utc_now
 
@@ -199,9 +199,9 @@ class ChatsMixin(StorageCore):
         Args:
             audience: 'all', 'private', 'groups' (groups and supergroups), 'channels',
                 or a language code such as 'uk'.
-            only_active: leave out chats that blocked the bot or are inactive.
+            only_active: leave out chats that blocked the bot, are inactive or are banned.
         """
-        sql = "SELECT id FROM chats WHERE "
+        sql = "SELECT id FROM chats AS c WHERE "
         params: list[object]
         if audience in _AUDIENCE_TYPES:
             types = _AUDIENCE_TYPES[audience]
@@ -211,20 +211,26 @@ class ChatsMixin(StorageCore):
             sql += "language = ? AND type != 'channel'"
             params = [audience]
         if only_active:
-            sql += " AND active = 1 AND blocked = 0"
+            sql += f" AND {REACHABLE_CHAT}"
         rows = await self._fetchall(sql + " ORDER BY id", params)
         return [row["id"] for row in rows]
 
     async def count_chats(self) -> dict[str, int]:
-        """Count chats: 'total', 'active' (reachable), 'blocked', and one key per chat type."""
+        """Count chats: 'total', 'active' (reachable), 'blocked', 'banned', one key per type.
+
+        A banned chat counts as banned, whether or not it also blocked the bot.
+        """
         rows = await self._fetchall(
-            "SELECT type, active, blocked, COUNT(*) AS n FROM chats GROUP BY type, active, blocked"
+            "SELECT type, active, blocked, id IN (SELECT id FROM bans) AS banned, COUNT(*) AS n "
+            "FROM chats GROUP BY type, active, blocked, banned"
         )
-        counts = dict.fromkeys(("total", "active", "blocked", *sorted(CHAT_TYPES)), 0)
+        counts = dict.fromkeys(("total", "active", "blocked", "banned", *sorted(CHAT_TYPES)), 0)
         for row in rows:
             counts["total"] += row["n"]
             counts[row["type"]] += row["n"]
-            if row["blocked"]:
+            if row["banned"]:
+                counts["banned"] += row["n"]
+            elif row["blocked"]:
                 counts["blocked"] += row["n"]
             elif row["active"]:
                 counts["active"] += row["n"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage.bans import BansMixin
 from storage.broadcasts import BroadcastsMixin
 from storage.budget import BudgetMixin
 from storage.carrier_stats import CarrierStatsMixin
@@ -42,6 +43,7 @@ class Storage(
     BroadcastsMixin,
     CarrierStatsMixin,
     SwitchesMixin,
+    BansMixin,
 ):
     """Everything the bot keeps, behind plain async methods (one SQLite connection)."""
 

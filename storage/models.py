@@ -21,6 +21,16 @@ class Chat:
 
 
 @dataclass(frozen=True, slots=True)
+class Ban:
+    """A user or chat id an admin shut out."""
+
+    id: int
+    reason: str | None
+    banned_by: int  # the admin's user id
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Parcel:
     """One tracking number at one carrier, shared by every chat that follows it."""
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from storage.core import StorageCore
 from storage.models import OutboxItem
-from storage.rows import LIVE_SUBSCRIPTION, outbox_from_row
+from storage.rows import LIVE_SUBSCRIPTION, REACHABLE_CHAT, outbox_from_row
 from storage.times import to_db, utc_now
 
 
@@ -42,7 +42,8 @@ class OutboxMixin(StorageCore):
     async def notify_subscribers(self, parcel_id: int, kind: str, payload: str, loud: bool) -> int:
         """Queue one message per live subscription of a parcel and return how many were queued.
 
-        Live means not archived, in a chat that is active and has not blocked the bot.
+        Live means not archived, in a chat that is active, has not blocked the bot and is not
+        banned.
         """
         return await self._execute(
             NOTIFY_SUBSCRIBERS, notify_row(parcel_id, kind, payload, loud, None, utc_now())
@@ -52,7 +53,7 @@ class OutboxMixin(StorageCore):
         """Return unsent messages for reachable chats, oldest first."""
         rows = await self._fetchall(
             "SELECT o.* FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
-            "WHERE o.sent_at IS NULL AND c.active = 1 AND c.blocked = 0 ORDER BY o.id LIMIT ?",
+            f"WHERE o.sent_at IS NULL AND {REACHABLE_CHAT} ORDER BY o.id LIMIT ?",
             (limit,),
         )
         return [outbox_from_row(row) for row in rows]
@@ -82,7 +83,7 @@ class OutboxMixin(StorageCore):
         """Count messages waiting to be sent to reachable chats (what the sender will send)."""
         return await self._count(
             "SELECT COUNT(*) FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
-            "WHERE o.sent_at IS NULL AND c.active = 1 AND c.blocked = 0"
+            f"WHERE o.sent_at IS NULL AND {REACHABLE_CHAT}"
         )
 
     async def prune_outbox(self, sent_before: datetime) -> int:

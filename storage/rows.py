@@ -41,8 +41,12 @@ SUBSCRIPTION_VIEW_SQL = (
     f"{PARCEL_AS_P} FROM subscriptions AS s JOIN parcels AS p ON p.id = s.parcel_id"
 )
 
+# A chat (alias c) the bot may write to: it did not block the bot and no admin banned it.
+REACHABLE_CHAT = (
+    "c.active = 1 AND c.blocked = 0 AND NOT EXISTS (SELECT 1 FROM bans WHERE bans.id = c.id)"
+)
 # A subscription whose chat should hear about its parcel (aliases: s = subscription, c = chat).
-LIVE_SUBSCRIPTION = "s.archived_at IS NULL AND c.active = 1 AND c.blocked = 0"
+LIVE_SUBSCRIPTION = f"s.archived_at IS NULL AND {REACHABLE_CHAT}"
 # A parcel (alias p) that a reachable chat still follows.
 FOLLOWED = (
     "EXISTS (SELECT 1 FROM subscriptions AS s JOIN chats AS c ON c.id = s.chat_id "

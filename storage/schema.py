@@ -177,6 +177,18 @@ _V10_MOVED_IN = """
 ALTER TABLE parcels ADD COLUMN moved_in_at TEXT;
 """
 
+# Ids (users or chats) an admin banned: the bot ignores their updates, and a banned chat's
+# parcels are neither checked nor pushed. Not tied to chats, so a user who never opened a
+# private chat can be banned, and a ban outlives /forget.
+_V11_BANS = """
+CREATE TABLE bans (
+    id         INTEGER PRIMARY KEY,  -- a Telegram user or chat id
+    reason     TEXT,
+    banned_by  INTEGER NOT NULL,     -- the admin's user id
+    created_at TEXT    NOT NULL
+);
+"""
+
 MIGRATIONS: list[str] = [
     _V1_BASE,
     _V2_BROADCASTS,
@@ -188,4 +200,5 @@ MIGRATIONS: list[str] = [
     _V8_LANGUAGE_CHOSEN,
     _V9_PARCEL_EXTRAS,
     _V10_MOVED_IN,
+    _V11_BANS,
 ]

@@ -17,6 +17,7 @@ from telegram.ext import (
 )
 
 from bot.handlers.admin import admin_handlers
+from bot.handlers.bans import refuse_banned
 from bot.handlers.basics import (
     chat_migrated,
     choose_language,
@@ -50,6 +51,7 @@ from bot.keyboards import (
     SUBSCRIPTION_PATTERN,
 )
 
+GUARD_GROUP = -2  # stops updates of banned users and chats before anything else runs
 PRE_GROUP = -1  # registers the chat and loads its language before any other handler
 
 __all__ = ["build_handlers", "on_error"]
@@ -90,4 +92,8 @@ def build_handlers(
         MessageHandler(private & filters.COMMAND, unknown_command),
         CallbackQueryHandler(stale_button),
     ]
-    return {PRE_GROUP: [TypeHandler(Update, remember_chat)], 0: main}
+    return {
+        GUARD_GROUP: [TypeHandler(Update, refuse_banned)],
+        PRE_GROUP: [TypeHandler(Update, remember_chat)],
+        0: main,
+    }

@@ -1,7 +1,8 @@
 """Admin commands: /broadcast (text → audience → preview → confirm), /broadcast_cancel, /stats.
 
-/raw lives in bot/handlers/raw.py. For everyone else these commands do not exist: their
-filters let the update fall through to the unknown-command answer.
+/raw lives in bot/handlers/raw.py; /ban, /unban and /bans in bot/handlers/bans.py. For
+everyone else these commands do not exist: their filters let the update fall through to the
+unknown-command answer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from telegram.ext import (
 
 from bot.broadcast import html_problem
 from bot.context import BotContext
+from bot.handlers.bans import ban_command, list_bans, unban_command
 from bot.handlers.common import reply
 from bot.handlers.conversations import (
     NOT_TEXT,
@@ -271,4 +273,7 @@ def admin_handlers(admin_ids: frozenset[int]) -> list[Any]:
         CommandHandler("broadcast_cancel", cancel_broadcast, filters=admins),
         CommandHandler("stats", show_stats, filters=admins),
         CommandHandler("raw", raw_lookup, filters=admins, block=False),
+        CommandHandler("ban", ban_command, filters=admins),
+        CommandHandler("unban", unban_command, filters=admins),
+        CommandHandler("bans", list_bans, filters=admins),
     ]

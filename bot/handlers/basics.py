@@ -72,7 +72,9 @@ async def privacy(update: Update, context: BotContext) -> None:
             "<b>What I store</b>\n"
             "• this chat's id, type and language;\n"
             "• the tracking numbers this chat follows, their labels and who added them;\n"
-            "• the status history the carriers report for those numbers.\n\n"
+            "• the status history the carriers report for those numbers;\n"
+            "• if an admin of the bot bans a user or chat: its id and the reason, until the ban "
+            "is lifted (/forget does not lift it).\n\n"
             "Numbers are sent only to the carrier that tracks them. Nothing is shared with anyone "
             "else. /forget deletes all of it."
         ),

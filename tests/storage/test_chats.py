@@ -240,10 +240,13 @@ async def test_count_chats(store: Storage) -> None:
     await store.upsert_chat(-3, "group", "uk")
     await store.upsert_chat(-4, "channel", "uk")
     await store.set_chat_blocked(2, True)
+    await store.ban(-3, 7, None)
+    await store.ban(99, 7, None)  # a user the bot never saw as a chat
     assert await store.count_chats() == {
         "total": 4,
-        "active": 3,
+        "active": 2,
         "blocked": 1,
+        "banned": 1,
         "private": 2,
         "group": 1,
         "supergroup": 0,
