@@ -561,7 +561,16 @@ class Fuzzer:
         if kind == "command":
             return self.text_update(kind, spec, user_id, self.command(spec))
         if kind == "admin":
-            text = rng.choice(("/broadcast", "/broadcast <b>Hi</b> all", "/stats"))
+            text = rng.choice(
+                (
+                    "/broadcast",
+                    "/broadcast <b>Hi</b> all",
+                    "/stats",
+                    "/ban 101",
+                    "/unban 1",
+                    "/bans",
+                )
+            )
             if rng.random() < 0.2:
                 text = "/broadcast_cancel"
             planned = self.text_update(kind, spec, user_id, text)
