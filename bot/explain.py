@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.carriers.errors import (
     BudgetExhausted,
     CarrierAuthError,
@@ -47,3 +49,14 @@ def detection_unavailable(number: str, tr: Translator) -> str:
         "I cannot tell the carrier of {number} right now: the carrier detection service is not "
         "answering. Please send it again later."
     ).format(number=number)
+
+
+def outage_notes(carriers: Iterable[str], tr: Translator) -> list[str]:
+    """Return one warning per paused carrier, in name order (shown where users look)."""
+    text = tr.gettext(
+        "{carrier} is not answering right now: its statuses may be out of date. "
+        "I keep trying and will write when something changes."
+    )
+    return [
+        "⚠️ " + text.format(carrier=carrier_name(name, tr.gettext)) for name in sorted(carriers)
+    ]

@@ -377,6 +377,19 @@ async def test_list_says_which_carriers_are_not_answering(env: BotEnv) -> None:
     assert "Nova Poshta" not in text  # paused too, but none of these parcels is there
 
 
+async def test_start_names_every_carrier_not_answering(env: BotEnv) -> None:
+    await env.send(make_message("/start", user=make_user(1, "en")))
+    assert "not answering" not in env.telegram.sent()[-1].text
+    breakers = env.app.bot_data.parcels.tracking.breakers
+    breakers["nova-poshta"].opened_until = datetime.now(UTC) + timedelta(minutes=5)
+    breakers["inpost"].opened_until = datetime.now(UTC) + timedelta(minutes=5)
+    await env.send(make_message("/start", user=make_user(1, "en")))
+    text = env.telegram.sent()[-1].text
+    assert text.startswith("Hi!")
+    assert text.index("⚠️ InPost is not answering") < text.index("⚠️ Nova Poshta is not answering")
+    assert "Ukrposhta is not" not in text
+
+
 async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
     storage = env.storage
     await storage.upsert_chat(1, "private", "en")

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import LANGUAGE_KEY, BotContext
+from bot.explain import outage_notes
 from bot.handlers.common import is_chat_admin, reply
 from bot.handlers.inline import INLINE_START
 from bot.handlers.tracking import track_deep_link
@@ -24,15 +25,15 @@ async def start(update: Update, context: BotContext) -> None:
         await track_deep_link(update, context, " ".join(context.args))
         return
     _ = context.tr.gettext
-    await reply(
-        update,
-        _(
-            "Hi! I track parcels of Ukrposhta, Nova Poshta, InPost and many international "
-            "carriers.\n\nSend me a tracking number (or paste a whole shop e-mail with several), "
-            "and I will show the status and write to you when it changes.\n\n"
-            "/help shows everything I can do."
-        ),
+    text = _(
+        "Hi! I track parcels of Ukrposhta, Nova Poshta, InPost and many international "
+        "carriers.\n\nSend me a tracking number (or paste a whole shop e-mail with several), "
+        "and I will show the status and write to you when it changes.\n\n"
+        "/help shows everything I can do."
     )
+    tracking = context.bot_data.parcels.tracking
+    notes = outage_notes(filter(tracking.paused, tracking.registry.clients), context.tr)
+    await reply(update, "\n\n".join([text, *notes]))
 
 
 async def help_command(update: Update, context: BotContext) -> None:

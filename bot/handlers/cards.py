@@ -11,6 +11,7 @@ from telegram.error import BadRequest
 
 from bot.carriers.detect import normalize
 from bot.context import BotContext
+from bot.explain import outage_notes
 from bot.formatting import render_history, short_status
 from bot.handlers.common import is_chat_admin, matches_text, reply
 from bot.handlers.tracking import remember_card, render_card
@@ -28,7 +29,6 @@ from bot.keyboards import (
 )
 from bot.parcels import Lookup
 from bot.routing import client_of_key
-from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
@@ -227,19 +227,9 @@ async def _list_page(
     lines += [list_entry(i, v, tr) for i, v in enumerate(views, start=page * PAGE_SIZE + 1)]
     if not archived:
         tracking = context.bot_data.parcels.tracking
-        paused = sorted(
-            name
-            for name in {client_of_key(v.parcel.carrier) for v in views}
-            if tracking.paused(name)
-        )
-        for name in paused:  # an outage is visible where its parcels are listed
-            lines.append(
-                "\n⚠️ "
-                + tr.gettext(
-                    "{carrier} is not answering right now: its statuses may be out of date. "
-                    "I keep trying and will write when something changes."
-                ).format(carrier=carrier_name(name, tr.gettext))
-            )
+        shown = {client_of_key(v.parcel.carrier) for v in views}
+        # An outage is visible where its parcels are listed.
+        lines += ["\n" + note for note in outage_notes(filter(tracking.paused, shown), tr)]
     rows = [(v.id, list_button(v, tr)) for v in views]
     has_next = (page + 1) * PAGE_SIZE < total
     markup = list_keyboard(rows, page, has_next, tr, archived=archived)
