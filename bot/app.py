@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +44,8 @@ from storage import StorageError, open_storage
 logger = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 5.0  # seconds between outbox drains outside poll ticks
+DECODING_AT_ONCE = 2  # pictures decoded at once: one per core, so chats keep their answers
+TELEGRAM_FILES = "https://api.telegram.org/file/bot"
 
 PRIVATE_COMMANDS = (
     ("track", N_("Follow a parcel")),
@@ -68,6 +71,16 @@ ADMIN_COMMANDS = (
 )
 
 
+def file_url(api_base_url: str) -> str:
+    """Return where files are downloaded from: ``…/bot`` becomes ``…/file/bot``.
+
+    That is the Bot API's layout (and a local Bot API server's); another base URL gets
+    Telegram's own file URL.
+    """
+    base = api_base_url.rstrip("/")
+    return base.removesuffix("/bot") + "/file/bot" if base.endswith("/bot") else TELEGRAM_FILES
+
+
 def build_application(
     settings: Settings,
     catalogs: Catalogs,
@@ -81,6 +94,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_token)
         .base_url(settings.telegram_api_base_url)
+        .base_file_url(file_url(settings.telegram_api_base_url))
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=None))
         # Telegram allows about 30 messages/s; a higher BROADCAST_RATE (paid broadcasts, or a
@@ -109,6 +123,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
     settings = data.settings
     data.storage = await open_storage(settings.database_path)
     data.banned = {ban.id for ban in await data.storage.list_bans()}
+    data.decoding = asyncio.Semaphore(DECODING_AT_ONCE)
     data.session = aiohttp.ClientSession()
     data.budget = StorageNewNumberBudget(data.storage)
     data.carriers = build_carriers(

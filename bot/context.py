@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -33,6 +34,7 @@ class BotData:
     budget: StorageNewNumberBudget
     broadcasts: BroadcastRunner
     poller: Poller
+    decoding: asyncio.Semaphore  # pictures decoded at once (barcodes cost CPU)
     banned: set[int]  # user and chat ids an admin banned (the storage's list, in memory)
 
 

@@ -15,6 +15,7 @@ from bot.status_labels import carrier_name
 # Prefixes (≤ 2 chars) keep callback data far below Telegram's 64-byte limit.
 CARD, HISTORY, REFRESH, RENAME, STOP, PAGE, PICK, LANGUAGE = "c", "h", "r", "n", "x", "l", "p", "g"
 STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE, DETECT, RECEIVED = "sa", "fg", "k", "a", "dt", "v"
+SCANNED, ALL_SCANNED = "b", "all"  # follow a number read from a picture, or all of them
 
 _PATTERN = re.compile(r"^([a-z]{1,2}):([A-Za-z0-9:_-]{1,60})$")
 SUBSCRIPTION_PATTERN = re.compile(
@@ -28,6 +29,7 @@ STOP_ALL_PATTERN = re.compile(rf"^{STOP_ALL}:(?:yes|no)$")
 FORGET_PATTERN = re.compile(rf"^{FORGET}:(?:yes|no)$")
 KEEP_PATTERN = re.compile(rf"^{KEEP}:[0-9]{{1,12}}:(?:yes|no)$")
 DETECT_PATTERN = re.compile(rf"^{DETECT}:[A-Z0-9]{{8,40}}$")
+SCANNED_PATTERN = re.compile(rf"^{SCANNED}:(?:{ALL_SCANNED}|[A-Z0-9]{{8,40}})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,31 @@ def detect_keyboard(numbers: Sequence[str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(f"🔎 {n}", callback_data=f"{DETECT}:{n}")] for n in numbers]
     )
+
+
+def scanned_keyboard(numbers: Sequence[str], tr: Translator) -> InlineKeyboardMarkup:
+    """Return "follow" buttons for numbers read from a picture, and "follow all" for several.
+
+    "All" carries no numbers (64 bytes would not hold them): they are read back from the
+    offer's own text.
+    """
+    rows = [
+        [
+            InlineKeyboardButton(
+                tr.gettext("✅ Follow {number}").format(number=n), callback_data=f"{SCANNED}:{n}"
+            )
+        ]
+        for n in numbers
+    ]
+    if len(numbers) > 1:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    tr.gettext("✅ Follow all"), callback_data=f"{SCANNED}:{ALL_SCANNED}"
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

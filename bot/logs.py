@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from urllib.parse import quote
 
 REDACTED = "***"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class Redactor:
-    """Mask every secret of at least 4 characters in a text, also as JSON or repr escape it."""
+    """Mask every secret of at least 4 characters, also JSON-, repr- or URL-escaped."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         forms: set[str] = set()
@@ -19,6 +20,8 @@ class Redactor:
             escaped = json.dumps(secret)[1:-1]  # a secret with quotes inside a JSON string
             forms |= {secret, escaped, json.dumps(escaped)[1:-1], repr(secret)[1:-1]}
             forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+            # In a URL: the bot token's ":" is "%3A" in file download links.
+            forms |= {quote(secret, safe=""), quote(secret)}
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(forms, key=len, reverse=True)
 

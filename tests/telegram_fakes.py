@@ -51,6 +51,7 @@ class RecordingRequest(BaseRequest):
     failures: dict[str, Exception] = field(default_factory=dict)  # method -> exception to raise
     blocked: set[int] = field(default_factory=set)  # chats whose sendMessage answers 403
     refuse_replies: bool = False  # sendMessage with reply_parameters answers 400
+    downloads: dict[str, bytes] = field(default_factory=dict)  # file_id -> the file's bytes
 
     @property
     def read_timeout(self) -> float | None:
@@ -73,6 +74,9 @@ class RecordingRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
+        if method == "GET" and "/file/bot" in url:  # a file download (getFile's file_path)
+            self.calls.append(Call("download", {"url": url}))
+            return 200, self.downloads.get(name.split(".", 1)[0], b"not a picture")
         params = dict(request_data.parameters) if request_data else {}
         files: dict[str, bytes] = {}
         if request_data is not None and request_data.contains_files:
@@ -112,6 +116,14 @@ class RecordingRequest(BaseRequest):
                 "date": int(datetime.now(UTC).timestamp()),
                 "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
                 "text": params.get("text", ""),
+            }
+        if name == "getFile":
+            file_id = str(params["file_id"])
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_size": len(self.downloads.get(file_id, b"not a picture")),
+                "file_path": f"photos/{file_id}.jpg",
             }
         if name == "getChatMember":
             user_id = int(params["user_id"])

@@ -126,3 +126,13 @@ def test_secrets_are_masked_however_they_are_escaped() -> None:
         masked = redact(text)
         assert "with" not in masked, text
         assert "***" in masked
+
+
+def test_a_bot_token_in_a_file_url_is_masked() -> None:
+    from urllib.parse import quote
+
+    from bot.logs import Redactor
+
+    token = "123456:ABC-secret_token"
+    url = f"https://api.telegram.org/file/bot{quote(token, safe='')}/photos/file_1.jpg"
+    assert Redactor([token])(url) == "https://api.telegram.org/file/bot***/photos/file_1.jpg"

@@ -104,7 +104,7 @@ def media_message(caption: str | None = None, **media: object) -> Update:
 async def test_pictures_and_other_media_get_an_answer_captions_are_read(env: BotEnv) -> None:
     photo = [PhotoSize("file", "unique", 90, 90)]
     await env.send(media_message(photo=photo))
-    assert "I cannot read numbers or barcodes from pictures" in env.telegram.texts(1)[-1]
+    assert "I found no barcode on this picture" in env.telegram.texts(1)[-1]
     await env.send(media_message(location=Location(30.5, 50.4)))
     assert env.telegram.texts(1)[-1] == "Send me a tracking number, and I will find the parcel."
     assert sum(env.carriers.hits.values()) == 0

@@ -34,12 +34,12 @@ from bot.handlers.common import remember_chat
 from bot.handlers.conversations import NOT_TEXT, conversation_handlers, nothing_to_cancel
 from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
+from bot.handlers.media import follow_scanned, track_media
 from bot.handlers.preferences import keep_tracking, quiet_hours
 from bot.handlers.tracking import (
     detect_online,
     pick_carrier,
     track_command,
-    track_media,
     track_text,
 )
 from bot.keyboards import (
@@ -48,6 +48,7 @@ from bot.keyboards import (
     LANGUAGE_PATTERN,
     PAGE_PATTERN,
     PICK_PATTERN,
+    SCANNED_PATTERN,
     SUBSCRIPTION_PATTERN,
 )
 
@@ -80,6 +81,7 @@ def build_handlers(
         CommandHandler("cancel", nothing_to_cancel),  # a running flow answers /cancel first
         CallbackQueryHandler(pick_carrier, pattern=PICK_PATTERN, block=False),
         CallbackQueryHandler(detect_online, pattern=DETECT_PATTERN, block=False),
+        CallbackQueryHandler(follow_scanned, pattern=SCANNED_PATTERN, block=False),
         CallbackQueryHandler(card_button, pattern=SUBSCRIPTION_PATTERN, block=False),
         CallbackQueryHandler(list_page, pattern=PAGE_PATTERN),
         CallbackQueryHandler(set_language, pattern=LANGUAGE_PATTERN),
@@ -87,7 +89,8 @@ def build_handlers(
         ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
-        # Photos, files, stickers, voice…: the caption's numbers, or a word on what works.
+        # Photos, files, stickers, voice…: the caption's numbers, a photographed barcode's, or a
+        # word on what works.
         MessageHandler(private & NOT_TEXT, track_media, block=False),
         MessageHandler(private & filters.COMMAND, unknown_command),
         CallbackQueryHandler(stale_button),

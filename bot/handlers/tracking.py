@@ -11,12 +11,13 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
-from bot.carriers.detect import normalize
+from bot.carriers.detect import extract_numbers, normalize
 from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
 from bot.handlers.common import reply
+from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
@@ -56,37 +57,7 @@ async def track_text(update: Update, context: BotContext) -> None:
     if message.via_bot is not None and message.via_bot.id == context.bot.id:
         return  # a card the user posted through our inline mode: not a request
     parsed = parse_message(message.text, context.bot_data.settings.max_numbers_per_message)
-    await _handle(update, context, parsed, hint_when_empty=True)
-
-
-LAST_ALBUM = "last_album"  # chat memory: the album (media group) last answered
-
-
-async def track_media(update: Update, context: BotContext) -> None:
-    """Handle a private message without text: the numbers in its caption, or how to send one."""
-    message = update.effective_message
-    if message is None:
-        return
-    if message.caption:
-        limit = context.bot_data.settings.max_numbers_per_message
-        parsed = parse_message(message.caption, limit)
-        if parsed.requests or parsed.rejected:
-            await _handle(update, context, parsed, hint_when_empty=True)
-            return
-    if message.media_group_id:  # an album: one answer, not one per picture
-        if context.chat_memory.get(LAST_ALBUM) == message.media_group_id:
-            return
-        context.chat_memory[LAST_ALBUM] = message.media_group_id
-    document = message.document
-    if message.photo or (document is not None and (document.mime_type or "").startswith("image/")):
-        # No barcode reader is installable here (no zbar/zxing wheel): say so, and what works.
-        text = context.tr.gettext(
-            "I cannot read numbers or barcodes from pictures. Please send the tracking number "
-            "as text: copy it from the shop's e-mail or SMS, or type it."
-        )
-    else:
-        text = context.tr.gettext("Send me a tracking number, and I will find the parcel.")
-    await reply(update, text)
+    await handle_parsed(update, context, parsed, hint_when_empty=True)
 
 
 async def track_command(update: Update, context: BotContext) -> None:
@@ -98,17 +69,21 @@ async def track_command(update: Update, context: BotContext) -> None:
     if not text.strip() and message.reply_to_message:
         replied = message.reply_to_message
         text = replied.text or replied.caption or ""
+        picture = picture_of(replied)
+        if picture is not None and not extract_numbers(text):
+            await offer_scanned(update, context, picture)  # /track replying to a label's photo
+            return
     if not text.strip():
         await reply(
             update,
             context.tr.gettext(
                 "Send /track with a tracking number, e.g. /track RA067022855UA, "
-                "or reply /track to a message that contains numbers."
+                "or reply /track to a message that contains numbers or to a photo of a label."
             ),
         )
         return
     parsed = parse_message(text, context.bot_data.settings.max_numbers_per_message)
-    await _handle(update, context, parsed, hint_when_empty=False)
+    await handle_parsed(update, context, parsed, hint_when_empty=False)
 
 
 async def track_deep_link(update: Update, context: BotContext, payload: str) -> None:
@@ -128,10 +103,10 @@ async def track_deep_link(update: Update, context: BotContext, payload: str) -> 
         await _reply_single(update, context, outcome)
         return
     parsed = parse_message(payload, 1)
-    await _handle(update, context, parsed, hint_when_empty=False)
+    await handle_parsed(update, context, parsed, hint_when_empty=False)
 
 
-async def _handle(
+async def handle_parsed(
     update: Update, context: BotContext, parsed: ParsedMessage, *, hint_when_empty: bool
 ) -> None:
     """Follow the parsed requests and answer with one card or one summary."""

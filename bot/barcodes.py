@@ -1,0 +1,54 @@
+"""Read barcodes and QR codes from a picture of a parcel label (zxing-cpp, Pillow).
+
+Pure and blocking: callers run ``read_codes`` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import zxingcpp
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # larger pictures are refused before decoding (decompression bombs)
+MAX_SIDE = 2560  # larger pictures are scaled down first: enough for a label, and faster
+MAX_CODES = 10  # codes kept from one picture (a page of labels)
+
+
+class UnreadableImage(Exception):
+    """The bytes are not a picture Pillow can open, or the picture is too large."""
+
+
+def read_codes(data: bytes) -> list[str]:
+    """Return the texts of the barcodes and 2D codes in a picture, in reading order, once each.
+
+    Raises:
+        UnreadableImage: not a picture, a broken one, or more than ``MAX_PIXELS`` pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its own limit and twice that; refuse either way.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise UnreadableImage(f"{image.width}x{image.height} pixels is too large")
+                image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at a smaller scale
+                gray = image.convert("L")
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,  # Pillow raises it for some malformed headers
+        ValueError,
+    ) as err:
+        raise UnreadableImage(str(err)) from err
+    if max(gray.size) > MAX_SIDE:
+        gray.thumbnail((MAX_SIDE, MAX_SIDE))
+    texts: list[str] = []
+    for barcode in zxingcpp.read_barcodes(gray):
+        text = barcode.text.strip()
+        if barcode.valid and text and text not in texts:
+            texts.append(text)
+    return texts[:MAX_CODES]

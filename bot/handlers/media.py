@@ -1,0 +1,83 @@
+"""Private messages without text (captions, pictures, other media); scanned numbers' buttons."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+
+from bot.context import BotContext
+from bot.handlers.common import reply
+from bot.handlers.scan import first_of_album, offer_scanned, picture_of
+from bot.handlers.tracking import handle_parsed
+from bot.keyboards import ALL_SCANNED, parse
+from bot.requests import ParsedMessage, Request, parse_message
+
+logger = logging.getLogger(__name__)
+
+
+async def track_media(update: Update, context: BotContext) -> None:
+    """Handle a private message without text: its caption's numbers, its barcodes, or a hint."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.caption:
+        limit = context.bot_data.settings.max_numbers_per_message
+        parsed = parse_message(message.caption, limit)
+        if parsed.requests or parsed.rejected:
+            await handle_parsed(update, context, parsed, hint_when_empty=True)
+            return
+    picture = picture_of(message)
+    if picture is not None:
+        await offer_scanned(update, context, picture, album=message.media_group_id)
+    elif first_of_album(context, message.media_group_id):
+        await reply(
+            update, context.tr.gettext("Send me a tracking number, and I will find the parcel.")
+        )
+
+
+async def follow_scanned(update: Update, context: BotContext) -> None:
+    """Handle a "follow" button under numbers read from a picture."""
+    query = update.callback_query
+    callback = parse(query.data) if query else None
+    if query is None or callback is None:
+        return
+    offer = query.message if isinstance(query.message, Message) else None
+    limit = context.bot_data.settings.max_numbers_per_message
+    if callback.argument != ALL_SCANNED:
+        parsed = parse_message(callback.argument, 1)
+    elif offer is not None and offer.text:
+        parsed = parse_message(offer.text, limit)  # the offer lists its numbers
+    else:  # too old for Telegram to show us the offer's text
+        await query.answer(
+            context.tr.gettext("This button is no longer valid: send the number again."),
+            show_alert=True,
+        )
+        return
+    await query.answer()
+    if offer is not None:
+        await _drop_buttons(offer, callback.argument, [r.number for r in parsed.requests])
+    requests = tuple(Request(r.number) for r in parsed.requests)  # no labels from the offer
+    await handle_parsed(update, context, ParsedMessage(requests), hint_when_empty=False)
+
+
+async def _drop_buttons(offer: Message, pressed: str, followed: list[str]) -> None:
+    """Remove the buttons of followed numbers (and "all" once one is left) from the offer."""
+    markup = offer.reply_markup
+    if markup is None:
+        return
+    rows = markup.inline_keyboard
+    left = [row for row in rows if _argument(row) not in {ALL_SCANNED, pressed, *followed}]
+    if len(left) > 1:
+        left += [row for row in rows if _argument(row) == ALL_SCANNED]
+    try:
+        await offer.edit_reply_markup(reply_markup=InlineKeyboardMarkup(left) if left else None)
+    except BadRequest as err:  # e.g. "message is not modified" after a double press
+        logger.debug("offer buttons not updated: %s", err)
+
+
+def _argument(row: Sequence[InlineKeyboardButton]) -> str:
+    """Return the argument of a row's first button ("all" or a number)."""
+    return str(row[0].callback_data or "").split(":", 1)[-1] if row else ""
