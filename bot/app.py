@@ -123,6 +123,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
     settings = data.settings
     data.storage = await open_storage(settings.database_path)
     data.banned = {ban.id for ban in await data.storage.list_bans()}
+    data.ban_memory = {}
     data.decoding = asyncio.Semaphore(DECODING_AT_ONCE)
     data.session = aiohttp.ClientSession()
     data.budget = StorageNewNumberBudget(data.storage)

@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.ban_memory import BanMemory
 from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import CarrierRegistry
 from bot.config import Settings
@@ -36,6 +37,7 @@ class BotData:
     poller: Poller
     decoding: asyncio.Semaphore  # pictures decoded at once (barcodes cost CPU)
     banned: set[int]  # user and chat ids an admin banned (the storage's list, in memory)
+    ban_memory: dict[int, BanMemory]  # the guard's refusals and answers per banned id
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from bot.breaker import CircuitState
@@ -34,6 +35,7 @@ async def render_stats(
     budget: StorageNewNumberBudget,
     tr: Translator,
     since: datetime,
+    banned: Collection[int] = frozenset(),
 ) -> str:
     """Render the admin statistics as HTML."""
     _ = tr.gettext
@@ -105,6 +107,7 @@ async def render_stats(
             _("• <code>{id}</code> ({kind}): {count}").format(
                 id=chat.id, kind=_(CHAT_KINDS.get(chat.type, chat.type)), count=count
             )
+            + (" ⛔" if chat.id in banned else "")
             for chat, count in busiest
         ]
     return "\n".join(lines)

@@ -19,8 +19,8 @@ class BansMixin(StorageCore):
     async def ban(self, target_id: int, banned_by: int, reason: str | None) -> bool:
         """Ban a user or chat id; return False when it was banned already (the first ban stays).
 
-        Broadcast messages still waiting for a banned chat are marked failed, so a running
-        broadcast neither writes to it nor waits for it.
+        The chat's unsent notifications are dropped, and broadcast messages still waiting for
+        it are marked failed, so a running broadcast neither writes to it nor waits for it.
         """
         async with self.transaction():
             added = await self._execute(
@@ -33,11 +33,24 @@ class BansMixin(StorageCore):
                 "WHERE chat_id = ? AND state = 'pending'",
                 (to_db(utc_now()), target_id),
             )
+            await self._drop_unsent(target_id)
         return added > 0
 
     async def unban(self, target_id: int) -> bool:
-        """Lift a ban; return False when the id was not banned."""
-        return await self._execute("DELETE FROM bans WHERE id = ?", (target_id,)) > 0
+        """Lift a ban; return False when the id was not banned.
+
+        Notifications queued while the chat was banned (a parcel moved to another carrier)
+        are dropped: news from the ban's time would arrive as a late burst.
+        """
+        async with self.transaction():
+            removed = await self._execute("DELETE FROM bans WHERE id = ?", (target_id,))
+            if removed:
+                await self._drop_unsent(target_id)
+        return removed > 0
+
+    async def _drop_unsent(self, chat_id: int) -> None:
+        """Delete a chat's notifications that were not sent."""
+        await self._execute("DELETE FROM outbox WHERE chat_id = ? AND sent_at IS NULL", (chat_id,))
 
     async def list_bans(self) -> list[Ban]:
         """Return every ban, newest first."""

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram import Chat
+from telegram import Chat, Message, Update
 
-from bot.handlers.bans import REFUSED_AT_KEY
+from bot.ban_memory import ANSWERS_PER_HOUR
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 from tests.telegram_fakes import (
@@ -59,7 +59,7 @@ async def test_a_banned_user_gets_one_refusal_an_hour_and_no_carrier_requests(
     assert env.carriers.requests == []
     assert await env.storage.get_chat(1) is None  # the guard runs before the chat is stored
     # An hour later the chat hears it once more (e.g. the user forgot).
-    env.app.chat_data[1][REFUSED_AT_KEY] -= 3601
+    env.app.bot_data.ban_memory[1].refused_at -= 3601
     await env.send(make_message(UP, user=make_user(1, "en")))
     assert len(env.telegram.texts(1)) == 2
 
@@ -95,8 +95,17 @@ async def test_bans_lists_ids_dates_and_escaped_reasons(env: BotEnv) -> None:
     assert [ban.reason for ban in await env.storage.list_bans() if ban.id == 1] == ["<b>spam</b>"]
 
 
+async def test_a_long_ban_list_fits_one_message(env: BotEnv) -> None:
+    for target in range(100, 160):
+        await env.storage.ban(target, ADMIN, "x" * 200)
+    text = await admin(env, "/bans")
+    assert len(text) < 4096
+    assert text.startswith("<b>60 bans</b>")
+    assert text.rstrip().endswith("more")
+
+
 async def test_bad_arguments_and_admins_get_an_explanation(env: BotEnv) -> None:
-    for command in ("/ban", "/ban abc", "/ban 1.5"):
+    for command in ("/ban", "/ban abc", "/ban 1.5", "/ban 1_000", "/ban ١٢", f"/ban {10**20}"):
         assert "/ban ID [reason]" in await admin(env, command), command
     assert "/unban ID" in await admin(env, "/unban x")
     assert "cannot be banned" in await admin(env, f"/ban {ADMIN}")
@@ -144,17 +153,30 @@ def asked(env: BotEnv) -> set[str]:
     return found
 
 
-async def test_pending_pushes_wait_while_the_chat_is_banned(env: BotEnv) -> None:
+async def test_a_ban_drops_the_chats_unsent_pushes(env: BotEnv) -> None:
     parcel = await env.follow(1, "ukrposhta", UP)
+    await env.follow(2, "ukrposhta", UP)
     await env.storage.notify_subscribers(parcel, "stale", '{"reason": "not_found"}', False)
     await admin(env, "/ban 1")
+    await admin(env, "/unban 1")
     env.telegram.clear()
     await env.app.bot_data.notifier.drain()
     assert env.telegram.texts(1) == []
-    assert await env.storage.count_waiting() == 0
+    assert len(env.telegram.texts(2)) == 1  # other chats' pushes are untouched
+
+
+async def test_pushes_queued_during_a_ban_are_dropped_at_unban(env: BotEnv) -> None:
+    parcel = await env.follow(1, "ukrposhta", UP)
+    await admin(env, "/ban 1")
+    # A carrier correction writes its note to every moved subscription, banned or not.
+    [view] = await env.storage.list_subscriptions(1)
+    await env.storage.enqueue(
+        1, "switched", '{"from": "ukrposhta", "days": 3}', True, view.id, parcel
+    )
     await admin(env, "/unban 1")
+    env.telegram.clear()
     await env.app.bot_data.notifier.drain()
-    assert len(env.telegram.texts(1)) == 1
+    assert env.telegram.texts(1) == []
 
 
 async def test_a_user_banned_in_a_group_is_refused_but_the_group_is_not(env: BotEnv) -> None:
@@ -180,9 +202,53 @@ async def test_banned_buttons_inline_queries_and_membership_changes(env: BotEnv)
     [inline] = env.telegram.sent("answerInlineQuery")
     assert inline.params["results"] in ([], "[]")
     env.telegram.clear()
+    # Status updates pass: storage must know the bot was blocked, or it would poll for nobody.
     await env.send(make_membership(make_chat(1), make_user(1), blocked=True))
     assert env.telegram.calls == []
-    assert await env.storage.get_chat(1) is None
+    chat = await env.storage.get_chat(1)
+    assert chat is not None
+    assert chat.blocked
+
+
+async def test_group_chatter_of_a_banned_user_is_ignored_commands_refused(env: BotEnv) -> None:
+    group = make_chat(-10, Chat.SUPERGROUP)
+    await admin(env, "/ban 1")
+    env.telegram.clear()
+    await env.send(make_message("hello everyone, lunch?", chat=group, user=make_user(1, "en")))
+    assert env.telegram.calls == []
+    await env.send(make_message("/list", chat=group, user=make_user(1, "en")))
+    [refusal] = env.telegram.texts(-10)
+    assert SHUT_YOU in refusal
+    # A banned user may not /forget a group that is not banned.
+    env.telegram.clear()
+    await env.send(make_message("/forget", chat=group, user=make_user(1, "en")))
+    assert env.telegram.calls == []
+
+
+async def test_a_banned_group_stays_banned_as_a_supergroup(env: BotEnv) -> None:
+    await env.follow(-10, "ukrposhta", UP)
+    await admin(env, "/ban -10")
+    old = Chat(-10, Chat.GROUP, title="Family")
+    migrate = Message(1, datetime.now(UTC), old, from_user=make_user(2), migrate_to_chat_id=-1001)
+    await env.send(Update(2, message=migrate))
+    assert [ban.id for ban in await env.storage.list_bans()] == [-1001]
+    assert await env.storage.count_subscriptions(-1001) == 1
+    env.telegram.clear()
+    supergroup = make_chat(-1001, Chat.SUPERGROUP)
+    await env.send(make_message(f"/track {UP}", chat=supergroup, user=make_user(2, "en")))
+    [refusal] = env.telegram.texts(-1001)
+    assert SHUT_CHAT in refusal
+    assert env.carriers.requests == []
+
+
+async def test_a_banned_chats_privacy_commands_are_limited(env: BotEnv) -> None:
+    await admin(env, "/ban 1")
+    env.telegram.clear()
+    for _ in range(ANSWERS_PER_HOUR + 3):
+        await env.send(make_message("/privacy", user=make_user(1, "en")))
+    texts = env.telegram.texts(1)
+    assert sum("What I store" in text for text in texts) == ANSWERS_PER_HOUR
+    assert sum(SHUT_CHAT in text for text in texts) == 1
 
 
 async def test_a_banned_chat_may_still_read_privacy_and_forget_itself(env: BotEnv) -> None:

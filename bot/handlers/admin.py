@@ -239,8 +239,9 @@ async def cancel_broadcast(update: Update, context: BotContext) -> None:
 async def show_stats(update: Update, context: BotContext) -> None:
     """Show how the bot and each carrier are doing."""
     data = context.bot_data
+    since = datetime.now(UTC) - timedelta(days=1)
     text = await render_stats(
-        data.storage, data.poller, data.budget, context.tr, datetime.now(UTC) - timedelta(days=1)
+        data.storage, data.poller, data.budget, context.tr, since, data.banned
     )
     await reply(update, text)
 

@@ -8,37 +8,62 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from bot.ban_memory import BanMemory
 from bot.context import LANGUAGE_KEY, BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import is_private, reply
 from bot.i18n import Translator, negotiate_language
 from bot.keyboards import FORGET_PATTERN
 
 logger = logging.getLogger(__name__)
 
-REFUSE_EVERY = 3600.0  # seconds between two refusals in one chat: spam cannot eat the send rate
-REFUSED_AT_KEY = "ban_refused_at"
-# What a banned chat may still do: read the privacy note and delete its data.
+# What a banned chat may still do: read the privacy note and delete its data (a few an hour).
 PASSING_COMMANDS = frozenset({"privacy", "forget", "cancel"})
-MAX_LISTED = 50  # bans shown by /bans
+LIST_BUDGET = 3500  # characters of /bans (Telegram allows 4096 per message)
+REASON_SHOWN = 80  # characters of a reason in /bans
+TARGET = re.compile(r"-?[0-9]{1,16}")  # a Telegram user or chat id, ASCII digits only
 
 
 async def refuse_banned(update: Update, context: BotContext) -> None:
-    """Stop every update from a banned user or chat, with a word at most once an hour."""
-    banned: set[int] = getattr(context.bot_data, "banned", set())
+    """Stop every update from a banned user or chat, with a word at most once an hour.
+
+    Status updates (the bot removed or blocked, a group upgraded) pass, so storage keeps
+    knowing where the chat is; a banned chat may also read /privacy and /forget itself.
+    """
+    data = context.bot_data
+    banned: set[int] = getattr(data, "banned", set())
     if not banned:
         return
     chat, user = update.effective_chat, update.effective_user
     chat_banned = chat is not None and chat.id in banned
     if not chat_banned and (user is None or user.id not in banned):
         return
-    if _passes(update):
+    if _status_update(update):
         return
+    key = chat.id if chat_banned and chat is not None else user.id if user else 0
+    memory = data.ban_memory.setdefault(key, BanMemory())
+    now = time.monotonic()
+    if chat_banned and _privacy_request(update) and memory.may_answer(now):
+        return
+    try:
+        await _refuse(update, context, chat_banned, memory, now)
+    except TelegramError as err:  # the refusal is a courtesy; the update stays stopped
+        logger.info("cannot tell banned %s: %s", key, err)
+    except Exception:  # whatever happens, no other handler may see the update
+        logger.exception("refusing an update of banned %s failed", key)
+    raise ApplicationHandlerStop
+
+
+async def _refuse(
+    update: Update, context: BotContext, chat_banned: bool, memory: BanMemory, now: float
+) -> None:
+    """Say once an hour that the bot is shut (privately, or to a command in a group)."""
     tr = _translator(update, context)
     _ = tr.gettext
     text = (
@@ -49,39 +74,45 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
         if chat_banned
         else _("An admin of this bot has shut you out: the bot does not answer you.")
     )
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.inline_query is not None:
-            await update.inline_query.answer([], cache_time=300, is_personal=True)
-        elif update.message is not None and _may_refuse(context):
-            await reply(update, text)
-    except TelegramError as err:  # the refusal is a courtesy; the update stays stopped
-        logger.info("cannot tell a banned chat %s: %s", chat.id if chat else None, err)
-    raise ApplicationHandlerStop
+    message = update.message
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.inline_query is not None:
+        await update.inline_query.answer([], cache_time=300, is_personal=True)
+    elif (
+        # Group chatter and service messages stay unanswered: the group did nothing wrong.
+        message is not None
+        and (is_private(update) or _is_command(message))
+        and memory.may_refuse(now)
+    ):
+        await reply(update, text)
 
 
-def _passes(update: Update) -> bool:
-    """Tell whether the update is one a banned chat may still make (privacy and /forget)."""
+def _status_update(update: Update) -> bool:
+    """Tell whether the update reports the bot's membership or a group's upgrade."""
+    message = update.message
+    migrating = message is not None and bool(
+        message.migrate_to_chat_id or message.migrate_from_chat_id
+    )
+    return update.my_chat_member is not None or migrating
+
+
+def _privacy_request(update: Update) -> bool:
+    """Tell whether the update asks for the privacy note or to forget the chat."""
     query = update.callback_query
     if query is not None:
         return FORGET_PATTERN.fullmatch(query.data or "") is not None
     message = update.message
-    if message is None or not message.text or not message.text.startswith("/"):
+    if message is None or not _is_command(message):
         return False
+    assert message.text is not None  # a command has text
     command = message.text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
     return command in PASSING_COMMANDS
 
 
-def _may_refuse(context: BotContext) -> bool:
-    """Tell whether the chat may get a refusal now, and remember that it got one."""
-    memory = context.chat_memory
-    now = time.monotonic()
-    last = memory.get(REFUSED_AT_KEY)
-    if last is not None and now - last < REFUSE_EVERY:
-        return False
-    memory[REFUSED_AT_KEY] = now
-    return True
+def _is_command(message: Message) -> bool:
+    """Tell whether a message is a bot command."""
+    return bool(message.text and message.text.startswith("/"))
 
 
 def _translator(update: Update, context: BotContext) -> Translator:
@@ -99,10 +130,7 @@ def _translator(update: Update, context: BotContext) -> Translator:
 def _target(context: BotContext) -> int | None:
     """Return the id the admin named as the first argument, if it is one."""
     args = context.args or []
-    try:
-        return int(args[0]) if args else None
-    except ValueError:
-        return None
+    return int(args[0]) if args and TARGET.fullmatch(args[0]) else None
 
 
 async def ban_command(update: Update, context: BotContext) -> None:
@@ -149,6 +177,7 @@ async def unban_command(update: Update, context: BotContext) -> None:
     data = context.bot_data
     removed = await data.storage.unban(target)
     data.banned.discard(target)
+    data.ban_memory.pop(target, None)
     if removed:
         logger.info("ban of %s lifted", target)
     text = (
@@ -169,14 +198,18 @@ async def list_bans(update: Update, context: BotContext) -> None:
     lines = [
         tr.ngettext("<b>{count} ban</b>", "<b>{count} bans</b>", len(bans)).format(count=len(bans))
     ]
-    for ban in bans[:MAX_LISTED]:
-        line = f"• <code>{ban.id}</code>, {ban.created_at:%Y-%m-%d}"
+    used = len(lines[0])
+    for shown, ban in enumerate(bans):
+        line = f"• <code>{ban.id}</code>, {tr.date(ban.created_at)}"
         if ban.reason:
-            line += f": {html.escape(ban.reason)}"
+            reason = ban.reason[:REASON_SHOWN] + ("…" if len(ban.reason) > REASON_SHOWN else "")
+            line += f": {html.escape(reason)}"
+        if used + len(line) > LIST_BUDGET:
+            hidden = len(bans) - shown
+            lines.append(
+                tr.ngettext("…and {count} more", "…and {count} more", hidden).format(count=hidden)
+            )
+            break
         lines.append(line)
-    hidden = len(bans) - MAX_LISTED
-    if hidden > 0:
-        lines.append(
-            tr.ngettext("…and {count} more", "…and {count} more", hidden).format(count=hidden)
-        )
+        used += len(line) + 1
     await reply(update, "\n".join(lines))

@@ -121,6 +121,7 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         not gone
         and change.chat.type != ChatType.PRIVATE
         and change.old_chat_member.status in _GONE
+        and change.chat.id not in context.bot_data.banned
     ):
         await context.bot.send_message(
             change.chat.id,
@@ -135,7 +136,10 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    await context.bot_data.storage.migrate_chat(message.chat.id, message.migrate_to_chat_id)
+    data = context.bot_data
+    await data.storage.migrate_chat(message.chat.id, message.migrate_to_chat_id)
+    if message.chat.id in data.banned:  # storage moved the ban with the chat
+        data.banned.add(message.migrate_to_chat_id)
     context.application.migrate_chat_data(message=message)
     logger.info("chat %s moved to %s", message.chat.id, message.migrate_to_chat_id)
 
