@@ -6,18 +6,21 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
     DATABASE_PATH=/data/bot.sqlite3
 
 WORKDIR /app
-# Dependencies first, so a code change does not reinstall them.
-COPY pyproject.toml README.md ./
-COPY bot ./bot
-COPY storage ./storage
-COPY locales ./locales
-RUN pip install --no-cache-dir . \
+# The dependencies alone first (read from pyproject.toml), so a code change reuses the layer.
+# The code runs from /app (PYTHONPATH), where locales/ sits beside bot/.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && pip install --no-cache-dir -r requirements.txt \
     && useradd --create-home --uid 10001 bot \
     && mkdir /data \
     && chown bot /data
+COPY bot ./bot
+COPY storage ./storage
+COPY locales ./locales
 
 USER bot
 # The SQLite file (and its WAL) must outlive the container: mount a volume here.

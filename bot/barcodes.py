@@ -6,13 +6,17 @@ Pure and blocking: callers run ``read_codes`` in a worker thread.
 from __future__ import annotations
 
 import io
-import warnings
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-MAX_PIXELS = 40_000_000  # larger pictures are refused before decoding (decompression bombs)
+# Larger pictures are refused before decoding (decompression bombs). A JPEG decodes at a
+# reduced scale (draft mode), so it may be larger than a PNG, which decodes whole.
+MAX_PIXELS = 50_000_000
+MAX_PIXELS_DECODED_WHOLE = 16_000_000
 MAX_SIDE = 2560  # larger pictures are scaled down first: enough for a label, and faster
+# Only ordinary picture formats: Pillow would hand EPS files to Ghostscript, if installed.
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 MAX_CODES = 10  # codes kept from one picture (a page of labels)
 
 
@@ -24,21 +28,19 @@ def read_codes(data: bytes) -> list[str]:
     """Return the texts of the barcodes and 2D codes in a picture, in reading order, once each.
 
     Raises:
-        UnreadableImage: not a picture, a broken one, or more than ``MAX_PIXELS`` pixels.
+        UnreadableImage: not a picture in FORMATS, a broken one, or one with too many pixels.
     """
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its own limit and twice that; refuse either way.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise UnreadableImage(f"{image.width}x{image.height} pixels is too large")
-                image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at a smaller scale
-                gray = image.convert("L")
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            limit = MAX_PIXELS if image.format == "JPEG" else MAX_PIXELS_DECODED_WHOLE
+            if image.width * image.height > limit:
+                raise UnreadableImage(f"{image.width}x{image.height} pixels is too large")
+            image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at a smaller scale
+            gray = image.convert("L")
     except (
         UnidentifiedImageError,
         Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
+        Image.DecompressionBombWarning,  # raised where warnings are errors (the tests)
         OSError,
         SyntaxError,  # Pillow raises it for some malformed headers
         ValueError,

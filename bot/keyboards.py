@@ -29,7 +29,8 @@ STOP_ALL_PATTERN = re.compile(rf"^{STOP_ALL}:(?:yes|no)$")
 FORGET_PATTERN = re.compile(rf"^{FORGET}:(?:yes|no)$")
 KEEP_PATTERN = re.compile(rf"^{KEEP}:[0-9]{{1,12}}:(?:yes|no)$")
 DETECT_PATTERN = re.compile(rf"^{DETECT}:[A-Z0-9]{{8,40}}$")
-SCANNED_PATTERN = re.compile(rf"^{SCANNED}:(?:{ALL_SCANNED}|[A-Z0-9]{{8,40}})$")
+# 41: the longest number a detection rule accepts (DHL eCommerce prefixes).
+SCANNED_PATTERN = re.compile(rf"^{SCANNED}:(?:{ALL_SCANNED}|[A-Z0-9]{{8,41}})$")
 
 
 @dataclass(frozen=True, slots=True)

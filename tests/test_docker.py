@@ -12,8 +12,11 @@ import json
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 
 from tests.fake_carriers import FakeEvent
@@ -49,6 +52,35 @@ def copy_image_tree(target: Path) -> None:
                 shutil.copy2(path, place / path.name)
 
 
+def test_the_dependency_step_installs_what_pyproject_declares(tmp_path: Path) -> None:
+    [install] = [args for kind, args in instructions() if kind == "RUN"]
+    step = install.split("&&")[0].strip()  # python -c "…" > requirements.txt
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    subprocess.run(
+        ["sh", "-c", step.replace("python ", f"{sys.executable} ", 1)],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
+    written = (tmp_path / "requirements.txt").read_text().split("\n")
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [line for line in written if line] == declared
+
+
+def test_dockerignore_keeps_what_the_image_copies() -> None:
+    ignored = [
+        line.strip().strip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    copied = [
+        source for kind, args in instructions() if kind == "COPY" for source in args.split()[:-1]
+    ]
+    assert copied
+    for source in copied:
+        assert not any(fnmatch(source, pattern) for pattern in ignored), source
+
+
 def test_command_is_the_procfile_worker_and_the_database_is_on_the_volume() -> None:
     steps = dict(instructions())
     command = json.loads(steps["CMD"])
@@ -57,6 +89,7 @@ def test_command_is_the_procfile_worker_and_the_database_is_on_the_volume() -> N
     )
     assert command == shlex.split(procfile["worker"])
     assert "DATABASE_PATH=/data/" in steps["ENV"]
+    assert "PYTHONPATH=/app" in steps["ENV"]  # any working directory finds the code
     assert json.loads(steps["VOLUME"]) == ["/data"]
     assert steps["USER"] != "root"
 
@@ -89,6 +122,7 @@ async def test_the_bot_starts_and_answers_from_the_copied_files(tmp_path: Path) 
         api.push_text(42, NUMBER)
         assert await wait_until(lambda: any(NUMBER in t for t in api.texts(42))), log.read_text()
         card = next(t for t in api.texts(42) if NUMBER in t)
-        assert "ODESA" in card  # the Ukrainian catalog and status tables came along
+        assert "ODESA" in card
+        assert "Готово до отримання" in card  # the Ukrainian catalog came along
         assert await stop_bot(process, signal.SIGTERM) == 0
     assert "Traceback" not in log.read_text()

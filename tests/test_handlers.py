@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from telegram import Chat, Location, Message, MessageEntity, PhotoSize, Update, User
 
+from bot.handlers import scan
 from bot.quota import next_budget_day
 from bot.schedule import JITTER, RETRY_INTERVAL
 from tests.bot_env import BotEnv, running_bot
@@ -101,10 +102,13 @@ def media_message(caption: str | None = None, **media: object) -> Update:
     return Update(next(_media_ids), message=message)
 
 
-async def test_pictures_and_other_media_get_an_answer_captions_are_read(env: BotEnv) -> None:
-    photo = [PhotoSize("file", "unique", 90, 90)]
+async def test_pictures_and_other_media_get_an_answer_captions_are_read(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "ALBUM_SETTLE", 0.01)
+    photo = [PhotoSize("file", "unique", 90, 90)]  # the fake Bot API serves no picture for it
     await env.send(media_message(photo=photo))
-    assert "I found no barcode on this picture" in env.telegram.texts(1)[-1]
+    assert "I cannot open this file as a picture" in env.telegram.texts(1)[-1]
     await env.send(media_message(location=Location(30.5, 50.4)))
     assert env.telegram.texts(1)[-1] == "Send me a tracking number, and I will find the parcel."
     assert sum(env.carriers.hits.values()) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -15,6 +16,7 @@ from telegram import (
     CallbackQuery,
     Chat,
     Document,
+    InaccessibleMessage,
     InlineKeyboardMarkup,
     Message,
     PhotoSize,
@@ -23,7 +25,8 @@ from telegram import (
 )
 from telegram.error import NetworkError
 
-from bot.barcodes import MAX_PIXELS, UnreadableImage, read_codes
+from bot.barcodes import MAX_PIXELS, MAX_PIXELS_DECODED_WHOLE, UnreadableImage, read_codes
+from bot.handlers import scan
 from bot.handlers.scan import MAX_DOWNLOAD
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
@@ -40,6 +43,7 @@ CODE128, QR, EAN13 = (
     zxingcpp.BarcodeFormat.EAN13,
 )
 _ids = iter(range(50_000, 60_000))
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n0 0 moveto 10 10 lineto stroke\n%%EOF\n"
 
 
 @pytest.fixture
@@ -157,11 +161,17 @@ async def test_a_product_barcode_is_not_a_tracking_number(env: BotEnv) -> None:
     assert env.carriers.requests == []
 
 
-@pytest.mark.parametrize("picture", [blank_photo(), b"\x89PNG broken", b""])
-async def test_no_code_or_a_broken_picture_gets_advice(env: BotEnv, picture: bytes) -> None:
-    await send_photo(env, photo_message(env, picture))
+async def test_a_picture_without_code_gets_advice(env: BotEnv) -> None:
+    await send_photo(env, photo_message(env, blank_photo()))
     [answer] = env.telegram.texts(1)
     assert "I found no barcode on this picture" in answer
+
+
+@pytest.mark.parametrize("data", [b"\x89PNG broken", b"", EPS])
+async def test_a_file_that_is_no_picture_is_said_so(env: BotEnv, data: bytes) -> None:
+    await send_photo(env, photo_message(env, data))
+    [answer] = env.telegram.texts(1)
+    assert "I cannot open this file as a picture" in answer
 
 
 async def test_a_caption_with_a_number_wins_over_the_picture(env: BotEnv) -> None:
@@ -202,7 +212,10 @@ async def test_an_image_file_is_read_like_a_photo(env: BotEnv) -> None:
     assert markup_of(offer.params) == [f"b:{S10}"]
 
 
-async def test_an_album_gets_one_failure_answer_but_every_found_number(env: BotEnv) -> None:
+async def test_an_album_gets_one_failure_answer_but_every_found_number(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "ALBUM_SETTLE", 0.01)
     for _ in range(3):
         await send_photo(env, photo_message(env, blank_photo(), album="album-1"))
     assert len(env.telegram.sent()) == 1
@@ -212,6 +225,61 @@ async def test_an_album_gets_one_failure_answer_but_every_found_number(env: BotE
     await send_photo(env, photo_message(env, label_photo((S10, CODE128)), album="album-2"))
     offers = [markup_of(call.params) for call in env.telegram.sent()]
     assert offers == [[f"b:{UP}"], [f"b:{S10}"]]
+
+
+async def test_an_albums_picture_without_code_waits_for_its_siblings(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "ALBUM_SETTLE", 1.0)
+    blank = photo_message(env, blank_photo(), album="album-3")
+    label = photo_message(env, label_photo((UP, CODE128)), album="album-3")
+    # Telegram delivers an album's pictures together; the bot reads them concurrently.
+    await asyncio.gather(send_photo(env, blank), send_photo(env, label))
+    [offer] = env.telegram.sent()
+    assert markup_of(offer.params) == [f"b:{UP}"]
+
+
+async def test_an_albums_caption_answers_for_all_its_pictures(env: BotEnv) -> None:
+    await send_photo(
+        env, photo_message(env, label_photo((S10, CODE128)), album="a4", caption=f"{UP} boots")
+    )
+    await send_photo(env, photo_message(env, label_photo((S10, CODE128)), album="a4"))
+    assert env.telegram.sent("getFile") == []
+    [card] = env.telegram.sent()
+    assert UP in card.text
+
+
+async def test_a_chat_gets_a_few_pictures_read_at_once(env: BotEnv) -> None:
+    env.app.chat_data[1][scan.SCANNING] = scan.MAX_PENDING  # as if three were being read
+    await send_photo(env, photo_message(env, label_photo((UP, CODE128))))
+    [note] = env.telegram.texts(1)
+    assert "a few pictures at a time" in note
+    assert env.telegram.sent("getFile") == []
+
+
+async def test_an_inaccessible_offer_answers_with_an_alert(env: BotEnv) -> None:
+    user = make_user(1, "en")
+    gone = InaccessibleMessage(Chat(1, Chat.PRIVATE), 77)
+    query = CallbackQuery("q", user, "i", data=f"b:{UP}", message=gone)
+    await env.send(Update(next(_ids), callback_query=query))
+    [answer] = env.telegram.sent("answerCallbackQuery")
+    assert "no longer valid" in answer.params["text"]
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_buttons_stay_for_numbers_that_were_not_followed(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, MAX_PARCELS_PER_CHAT="1") as env:
+        env.carriers.set("ukrposhta", UP, FakeEvent("21700", T0, "ODESA 1"))
+        env.carriers.set("inpost", INPOST, FakeEvent("ready_to_pickup", T0, "Kraków"))
+        url = f"https://inpost.pl/sledzenie-przesylek?number={INPOST}"
+        await send_photo(env, photo_message(env, label_photo((UP, CODE128), (url, QR), angle=0)))
+        [offer] = env.telegram.sent()
+        env.telegram.clear()
+        await env.send(press("b:all", offer))
+        assert await env.storage.count_subscriptions(1) == 1  # the chat's limit
+        [edit] = env.telegram.sent("editMessageReplyMarkup")
+        [left] = markup_of(edit.params)
+        assert left in {f"b:{UP}", f"b:{INPOST}"}
 
 
 async def test_track_as_a_reply_to_a_photo_in_a_group(env: BotEnv) -> None:
@@ -233,12 +301,20 @@ async def test_forged_or_stale_buttons_cost_nothing(env: BotEnv) -> None:
     assert all("RA067022855UA" in text for text in env.telegram.texts(1))  # how numbers look
 
 
-def test_read_codes_refuses_huge_pictures_before_decoding() -> None:
+@pytest.mark.parametrize(
+    ("fmt", "limit"), [("PNG", MAX_PIXELS_DECODED_WHOLE), ("JPEG", MAX_PIXELS)]
+)
+def test_read_codes_refuses_huge_pictures_before_decoding(fmt: str, limit: int) -> None:
     out = io.BytesIO()
-    side = int(MAX_PIXELS**0.5) + 10
-    Image.new("1", (side, side), 1).save(out, "PNG")
+    side = int(limit**0.5) + 10
+    Image.new("L" if fmt == "JPEG" else "1", (side, side), 255).save(out, fmt)
     with pytest.raises(UnreadableImage, match="too large"):
         read_codes(out.getvalue())
+
+
+def test_read_codes_never_hands_eps_to_ghostscript() -> None:
+    with pytest.raises(UnreadableImage):
+        read_codes(EPS)
 
 
 def test_read_codes_reads_each_code_once() -> None:

@@ -43,6 +43,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         "<b>How to use me</b>\n"
         "• Send a tracking number; text after it on the same line becomes its label.\n"
         "• Paste a message with several numbers: I follow all of them.\n"
+        "• Send a photo of a label: I read its barcode and ask before following it.\n"
         "• In groups: /track NUMBER [label], or reply /track to a message with numbers.\n\n"
         "<b>Commands</b>\n"
         "/track NUMBER [label] – follow a parcel\n"
@@ -77,7 +78,7 @@ async def privacy(update: Update, context: BotContext) -> None:
             "• if an admin of the bot bans a user or chat: its id and the reason, until the ban "
             "is lifted (/forget does not lift it).\n\n"
             "Numbers are sent only to the carrier that tracks them. Nothing is shared with anyone "
-            "else. /forget deletes all of it."
+            "else. Photos are read for barcodes in memory and not kept. /forget deletes all of it."
         ),
     )
 

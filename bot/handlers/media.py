@@ -6,11 +6,18 @@ import logging
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.handlers.common import reply
-from bot.handlers.scan import first_of_album, offer_scanned, picture_of
+from bot.handlers.scan import (
+    CAPTIONED,
+    NOTED,
+    album_state,
+    mark_album,
+    offer_scanned,
+    picture_of,
+)
 from bot.handlers.tracking import handle_parsed
 from bot.keyboards import ALL_SCANNED, parse
 from bot.requests import ParsedMessage, Request, parse_message
@@ -27,12 +34,14 @@ async def track_media(update: Update, context: BotContext) -> None:
         limit = context.bot_data.settings.max_numbers_per_message
         parsed = parse_message(message.caption, limit)
         if parsed.requests or parsed.rejected:
+            mark_album(context, message.media_group_id, CAPTIONED)
             await handle_parsed(update, context, parsed, hint_when_empty=True)
             return
     picture = picture_of(message)
     if picture is not None:
         await offer_scanned(update, context, picture, album=message.media_group_id)
-    elif first_of_album(context, message.media_group_id):
+    elif album_state(context, message.media_group_id) is None:
+        mark_album(context, message.media_group_id, NOTED)  # one answer per album
         await reply(
             update, context.tr.gettext("Send me a tracking number, and I will find the parcel.")
         )
@@ -44,37 +53,38 @@ async def follow_scanned(update: Update, context: BotContext) -> None:
     callback = parse(query.data) if query else None
     if query is None or callback is None:
         return
-    offer = query.message if isinstance(query.message, Message) else None
-    limit = context.bot_data.settings.max_numbers_per_message
-    if callback.argument != ALL_SCANNED:
-        parsed = parse_message(callback.argument, 1)
-    elif offer is not None and offer.text:
-        parsed = parse_message(offer.text, limit)  # the offer lists its numbers
-    else:  # too old for Telegram to show us the offer's text
+    message = query.message
+    offer = message if isinstance(message, Message) and message.is_accessible else None
+    if offer is None:  # too old for Telegram to show the offer: no place for the answer
         await query.answer(
             context.tr.gettext("This button is no longer valid: send the number again."),
             show_alert=True,
         )
         return
+    if callback.argument == ALL_SCANNED:  # the offer lists its numbers
+        parsed = parse_message(offer.text or "", context.bot_data.settings.max_numbers_per_message)
+    else:
+        parsed = parse_message(callback.argument, 1)
     await query.answer()
-    if offer is not None:
-        await _drop_buttons(offer, callback.argument, [r.number for r in parsed.requests])
     requests = tuple(Request(r.number) for r in parsed.requests)  # no labels from the offer
-    await handle_parsed(update, context, ParsedMessage(requests), hint_when_empty=False)
+    outcomes = await handle_parsed(update, context, ParsedMessage(requests), hint_when_empty=False)
+    followed = {outcome.request.number for outcome in outcomes if outcome.view is not None}
+    if followed:
+        await _drop_buttons(offer, followed)
 
 
-async def _drop_buttons(offer: Message, pressed: str, followed: list[str]) -> None:
+async def _drop_buttons(offer: Message, followed: set[str]) -> None:
     """Remove the buttons of followed numbers (and "all" once one is left) from the offer."""
     markup = offer.reply_markup
     if markup is None:
         return
     rows = markup.inline_keyboard
-    left = [row for row in rows if _argument(row) not in {ALL_SCANNED, pressed, *followed}]
+    left = [row for row in rows if _argument(row) not in {ALL_SCANNED, *followed}]
     if len(left) > 1:
         left += [row for row in rows if _argument(row) == ALL_SCANNED]
     try:
         await offer.edit_reply_markup(reply_markup=InlineKeyboardMarkup(left) if left else None)
-    except BadRequest as err:  # e.g. "message is not modified" after a double press
+    except TelegramError as err:  # e.g. "message is not modified" after a double press
         logger.debug("offer buttons not updated: %s", err)
 
 

@@ -21,7 +21,12 @@ from bot.requests import parse_message
 
 logger = logging.getLogger(__name__)
 
-LAST_ALBUM = "last_album"  # chat memory: the album (media group) last answered
+ALBUMS = "albums"  # chat memory: how each recent album (media group) was answered
+CAPTIONED, OFFERED, NOTED = "captioned", "offered", "noted"
+MAX_ALBUMS = 5
+SCANNING = "scanning"  # chat memory: pictures of the chat being read now
+MAX_PENDING = 3  # pictures of one chat read at once; more are asked for again later
+ALBUM_SETTLE = 3.0  # seconds an album's picture without numbers waits for its siblings
 MAX_DOWNLOAD = 5 * 1024 * 1024  # bytes; a label photo is far smaller (bots may fetch 20 MB)
 MAX_OFFERED = 5  # numbers offered from one picture, each with its button
 
@@ -44,36 +49,50 @@ def picture_of(message: Message) -> Picture | None:
     return None
 
 
-def first_of_album(context: BotContext, album: str | None) -> bool:
-    """Tell whether to answer: always outside an album, once per album (not per picture)."""
+def album_state(context: BotContext, album: str | None) -> str | None:
+    """Return how an album was answered: CAPTIONED, OFFERED, NOTED, or None (not yet)."""
+    return None if album is None else context.chat_memory.get(ALBUMS, {}).get(album)
+
+
+def mark_album(context: BotContext, album: str | None, state: str) -> None:
+    """Remember how an album was answered (the latest few albums of the chat)."""
     if album is None:
-        return True
-    if context.chat_memory.get(LAST_ALBUM) == album:
-        return False
-    context.chat_memory[LAST_ALBUM] = album
-    return True
+        return
+    albums: dict[str, str] = context.chat_memory.setdefault(ALBUMS, {})
+    albums.setdefault(album, state)
+    for old in list(albums)[:-MAX_ALBUMS]:
+        del albums[old]
 
 
 async def offer_scanned(
     update: Update, context: BotContext, picture: Picture, *, album: str | None = None
 ) -> None:
-    """Read a picture's codes and offer to follow the tracking numbers among them."""
+    """Read a picture's codes and offer to follow the tracking numbers among them.
+
+    An album gets offers for every picture with numbers, and at most one note for the rest,
+    sent only when none of its pictures had numbers.
+    """
     tr = context.tr
     _ = tr.gettext
-    codes: list[str] = []
-    problem: str | None = None
+    if album_state(context, album) == CAPTIONED:
+        return  # the album's caption named the numbers
+    memory = context.chat_memory
+    if memory.get(SCANNING, 0) >= MAX_PENDING:
+        if album_state(context, album) is None:
+            mark_album(context, album, NOTED)
+            await reply(
+                update,
+                _(
+                    "I read a few pictures at a time: send the others again once these are "
+                    "answered."
+                ),
+            )
+        return
+    memory[SCANNING] = memory.get(SCANNING, 0) + 1
     try:
-        codes = await _read(context, picture)
-    except PictureTooLarge:
-        problem = _(
-            "This picture is too large for me. Send it as a photo rather than a file, or send "
-            "the number as text."
-        )
-    except TelegramError as err:
-        logger.warning("cannot download a picture: %s", err)
-        problem = _("I could not download this picture. Please send it again.")
-    except UnreadableImage as err:
-        logger.info("unreadable picture: %s", err)
+        codes, problem = await _scan(context, picture)
+    finally:
+        memory[SCANNING] -= 1
     limit = min(MAX_OFFERED, context.bot_data.settings.max_numbers_per_message)
     numbers = [request.number for request in parse_message("\n".join(codes), limit).requests]
     if numbers:
@@ -83,27 +102,49 @@ async def offer_scanned(
             "I read these tracking numbers on the picture:\n{numbers}\n\nFollow them?",
             len(numbers),
         ).format(numbers=listed)
+        mark_album(context, album, OFFERED)
         await reply(update, text, reply_markup=scanned_keyboard(numbers, tr))
-        first_of_album(context, album)  # the album's pictures without numbers stay quiet
         return
-    if not first_of_album(context, album):
-        return  # another picture of the album was answered already
-    if problem is None:
-        problem = (
-            _(
-                "The code on this picture holds no tracking number I know. If the number is "
-                "printed elsewhere on the label, send it as text."
-            )
-            if codes
-            else _(
-                "I found no barcode on this picture. Take a sharper photo with the barcode "
-                "filling most of the frame, or send the number as text."
-            )
+    if album is not None:
+        await asyncio.sleep(ALBUM_SETTLE)  # the album's other pictures may hold numbers
+        if album_state(context, album) is not None:
+            return
+        mark_album(context, album, NOTED)
+    if codes:
+        problem = _(
+            "The code on this picture holds no tracking number I know. If the number is "
+            "printed elsewhere on the label, send it as text."
         )
     await reply(update, problem)
 
 
-async def _read(context: BotContext, picture: Picture) -> list[str]:
+async def _scan(context: BotContext, picture: Picture) -> tuple[list[str], str]:
+    """Download and decode a picture; return its codes and what to say if none is useful."""
+    _ = context.tr.gettext
+    try:
+        # Downloads and decoding share one bound: memory and CPU stay in check under a flood.
+        async with context.bot_data.decoding:
+            return await _read(picture), _(
+                "I found no barcode on this picture. Take a sharper photo with the barcode "
+                "filling most of the frame, or send the number as text."
+            )
+    except PictureTooLarge:
+        return [], _(
+            "This picture is too large for me. Send it as a photo rather than a file, or send "
+            "the number as text."
+        )
+    except TelegramError as err:
+        logger.warning("cannot download a picture: %s", err)
+        return [], _("I could not download this picture. Please send it again.")
+    except UnreadableImage as err:
+        logger.info("unreadable picture: %s", err)
+        return [], _(
+            "I cannot open this file as a picture. Send a photo of the label, or the number as "
+            "text."
+        )
+
+
+async def _read(picture: Picture) -> list[str]:
     """Download a picture and return the texts of its codes (decoded in a worker thread)."""
     if (picture.file_size or 0) > MAX_DOWNLOAD:
         raise PictureTooLarge
@@ -111,6 +152,4 @@ async def _read(context: BotContext, picture: Picture) -> list[str]:
     if (file.file_size or 0) > MAX_DOWNLOAD:
         raise PictureTooLarge
     data = bytes(await file.download_as_bytearray())
-    # Decoding takes tens of milliseconds of CPU: a few at a time, off the event loop.
-    async with context.bot_data.decoding:
-        return await asyncio.to_thread(read_codes, data)
+    return await asyncio.to_thread(read_codes, data)

@@ -108,8 +108,8 @@ async def track_deep_link(update: Update, context: BotContext, payload: str) -> 
 
 async def handle_parsed(
     update: Update, context: BotContext, parsed: ParsedMessage, *, hint_when_empty: bool
-) -> None:
-    """Follow the parsed requests and answer with one card or one summary."""
+) -> list[Outcome]:
+    """Follow the parsed requests, answer with one card or one summary; return the outcomes."""
     tr = context.tr
     _ = tr.gettext
     if not parsed.requests:
@@ -136,7 +136,7 @@ async def handle_parsed(
             await reply(update, invalid_number_text(tr))
         else:
             await reply(update, _("Send me a tracking number, and I will find the parcel."))
-        return
+        return []
     chat = update.effective_chat
     semaphore = asyncio.Semaphore(CONCURRENT_LOOKUPS)
 
@@ -155,6 +155,7 @@ async def handle_parsed(
         await _reply_single(update, context, outcomes[0])
     else:
         await _reply_summary(update, context, outcomes, parsed.overflow)
+    return outcomes
 
 
 async def _typing_after(context: BotContext, chat_id: int | None) -> None:
