@@ -137,10 +137,8 @@ class ParcelService:
         subscription written under the chat's lock, or two of them could both pass the check.
         """
         async with self._chat_lock(chat_id):
-            existing = await self.storage.find_subscription(chat_id, parcel.id)
-            is_new = existing is None or existing.archived_at is not None
-            count = await self.storage.count_subscriptions(chat_id)
-            if is_new and count >= self.max_parcels_per_chat:
+            following, count = await self.storage.subscription_slot(chat_id, parcel.id)
+            if not following and count >= self.max_parcels_per_chat:
                 raise ParcelLimitReached
             return await self.storage.subscribe(chat_id, parcel.id, label, user_id)
 

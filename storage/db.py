@@ -33,6 +33,10 @@ _PRAGMAS = (
 )
 
 
+# RETURNING (3.35) in the writes that return their row; NULLS FIRST (3.30) in the poll order.
+MIN_SQLITE = (3, 35)
+
+
 class Storage(
     ChatsMixin,
     SubscriptionsMixin,
@@ -115,9 +119,14 @@ async def open_storage(path: str | Path) -> Storage:
             for throwaway databases.
 
     Raises:
-        StorageError: the file cannot be opened, is not a database, is newer than the code,
-            or cannot be migrated.
+        StorageError: SQLite is older than MIN_SQLITE, the file cannot be opened, is not a
+            database, is newer than the code, or cannot be migrated.
     """
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StorageError(
+            f"SQLite {sqlite3.sqlite_version} is too old: {'.'.join(map(str, MIN_SQLITE))} or "
+            "newer is needed (a newer Python build bundles one)"
+        )
     location = str(path)
     if location != ":memory:":
         try:

@@ -60,20 +60,28 @@ class SubscriptionsMixin(StorageCore):
         Raises:
             sqlite3.IntegrityError: the chat or the parcel is unknown.
         """
-        async with self.transaction():
-            await self._execute(
-                "INSERT INTO subscriptions (chat_id, parcel_id, label, added_by, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, parcel_id) DO UPDATE SET "
-                "archived_at = NULL, label = COALESCE(excluded.label, subscriptions.label)",
-                (chat_id, parcel_id, _clean_label(label), added_by, to_db(utc_now())),
-            )
-            row = await self._fetchone(
-                "SELECT * FROM subscriptions WHERE chat_id = ? AND parcel_id = ?",
-                (chat_id, parcel_id),
-            )
-        if row is None:  # pragma: no cover - the row was written in this transaction
+        # One statement, atomic on its own, that also returns the row it wrote.
+        row = await self._fetchone(
+            "INSERT INTO subscriptions (chat_id, parcel_id, label, added_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, parcel_id) DO UPDATE SET "
+            "archived_at = NULL, label = COALESCE(excluded.label, subscriptions.label) "
+            "RETURNING *",
+            (chat_id, parcel_id, _clean_label(label), added_by, to_db(utc_now())),
+        )
+        if row is None:  # pragma: no cover - an upsert always returns its row
             raise StorageError(f"subscription {chat_id}/{parcel_id} vanished from {self.path}")
         return subscription_from_row(row)
+
+    async def subscription_slot(self, chat_id: int, parcel_id: int) -> tuple[bool, int]:
+        """Return whether the chat follows the parcel (not archived), and how many it follows."""
+        row = await self._fetchone(
+            "SELECT (SELECT archived_at IS NULL FROM subscriptions "
+            "WHERE chat_id = ?1 AND parcel_id = ?2) AS live, "
+            "(SELECT COUNT(*) FROM subscriptions WHERE chat_id = ?1 AND archived_at IS NULL) AS n",
+            (chat_id, parcel_id),
+        )
+        assert row is not None  # an aggregate always returns one row
+        return row["live"] == 1, int(row["n"])
 
     async def get_subscription(self, sub_id: int) -> SubscriptionView | None:
         """Return a subscription with its parcel."""

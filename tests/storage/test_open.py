@@ -247,3 +247,13 @@ async def test_times_come_back_as_utc(store: Storage) -> None:
     assert parcel is not None
     assert parcel.next_check_at == T0
     assert parcel.next_check_at.tzinfo is UTC
+
+
+async def test_too_old_sqlite_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StorageError, match=r"SQLite 3\.31\.1 is too old: 3\.35 or newer"):
+        await open_storage(tmp_path / "bot.sqlite3")
+    assert not (tmp_path / "bot.sqlite3").exists()
