@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Chat, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
 from bot.context import LANGUAGE_KEY, BotContext
-from bot.i18n import negotiate_language
+from bot.i18n import Translator, negotiate_language
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
     if not is_private(update):
         kwargs.setdefault("do_quote", True)
     return await message.reply_text(text, **kwargs)  # type: ignore[arg-type]
+
+
+async def answer_expired(query: CallbackQuery, tr: Translator) -> None:
+    """Tell the presser that a button's offer is gone and the number must be sent again."""
+    await query.answer(
+        tr.gettext("This button is no longer valid: send the number again."), show_alert=True
+    )
 
 
 async def is_chat_admin(update: Update, context: BotContext) -> bool:

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import answer_expired, reply
 from bot.handlers.scan import (
     CAPTIONED,
     NOTED,
@@ -56,10 +56,7 @@ async def follow_scanned(update: Update, context: BotContext) -> None:
     message = query.message
     offer = message if isinstance(message, Message) and message.is_accessible else None
     if offer is None:  # too old for Telegram to show the offer: no place for the answer
-        await query.answer(
-            context.tr.gettext("This button is no longer valid: send the number again."),
-            show_alert=True,
-        )
+        await answer_expired(query, context.tr)
         return
     if callback.argument == ALL_SCANNED:  # the offer lists its numbers
         parsed = parse_message(offer.text or "", context.bot_data.settings.max_numbers_per_message)

@@ -16,7 +16,7 @@ from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import reply
+from bot.handlers.common import answer_expired, reply
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
@@ -191,9 +191,7 @@ async def detect_online(update: Update, context: BotContext) -> None:
     number = callback.argument
     offered = context.chat_memory.get(OFFERED_DETECTION, {})
     if number not in offered:
-        await query.answer(
-            tr.gettext("This button is no longer valid: send the number again."), show_alert=True
-        )
+        await answer_expired(query, tr)
         return
     label = offered.pop(number)  # one question, one detection: a second press is refused
     try:
