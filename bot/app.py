@@ -74,10 +74,12 @@ ADMIN_COMMANDS = (
 def file_url(api_base_url: str) -> str:
     """Return where files are downloaded from: ``…/bot`` becomes ``…/file/bot``.
 
-    That is the Bot API's layout (and a local Bot API server's); another base URL gets
-    Telegram's own file URL.
+    That is the Bot API's layout (and a local Bot API server's); ``…/bot{token}/test`` becomes
+    ``…/file/bot{token}/test``; another base URL gets Telegram's own file URL.
     """
     base = api_base_url.rstrip("/")
+    if "/bot{token}" in base:  # PTB's placeholder, e.g. Telegram's test environment
+        return base.replace("/bot{token}", "/file/bot{token}", 1)
     return base.removesuffix("/bot") + "/file/bot" if base.endswith("/bot") else TELEGRAM_FILES
 
 
@@ -153,7 +155,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         correction=CarrierCorrection(data.parcels, settings.check_interval_scale),
     )
     data.broadcasts = BroadcastRunner(
-        data.storage, application.bot, data.catalogs, settings.broadcast_rate
+        data.storage, application.bot, data.catalogs, settings.broadcast_rate, banned=data.banned
     )
     await _publish_commands(application, data.catalogs, settings.admin_ids)
     _schedule_jobs(application, settings)

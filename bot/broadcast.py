@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 
 from babel.dates import format_timedelta
@@ -128,8 +128,11 @@ class BroadcastRunner:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        banned: Collection[int] = frozenset(),
     ) -> None:
         self.storage = storage
+        # The bot's live ban list: a chat banned while its batch is in memory is skipped.
+        self.banned = banned
         self.bot = bot
         self.catalogs = catalogs
         self.rate = rate
@@ -168,7 +171,11 @@ class BroadcastRunner:
                     if broadcast_id in self._cancelled:
                         break
                     try:
-                        state, target = await self._deliver(broadcast, chat_id)
+                        state, target = (
+                            (FAILED, chat_id)
+                            if chat_id in self.banned
+                            else await self._deliver(broadcast, chat_id)
+                        )
                     except Exception:  # a bug or a damaged answer: one chat, not the broadcast
                         logger.exception("broadcast %s to chat %s failed", broadcast_id, chat_id)
                         state, target = FAILED, chat_id

@@ -283,3 +283,17 @@ async def test_broadcasts_skip_banned_chats_and_stats_show_them(env: BotEnv) -> 
     assert "<b>Banned chats</b>: 1" in stats
     busiest = stats.split("<b>Chats following the most parcels</b>")[1]
     assert busiest.index("<code>1</code> (private chat): 2") < busiest.index("<code>2</code>")
+
+
+async def test_a_broadcast_skips_a_chat_banned_while_its_batch_is_in_memory(
+    env: BotEnv,
+) -> None:
+    for chat_id in (1, 2):
+        await env.storage.upsert_chat(chat_id, "private", "en")
+    broadcast = await env.storage.create_broadcast(ADMIN, "Hello", "all", [1, 2])
+    env.app.bot_data.banned.add(2)  # banned after next_recipients() read the batch
+    env.telegram.clear()
+    await env.app.bot_data.broadcasts.run(broadcast.id)
+    assert env.telegram.texts(1) == ["Hello"]
+    assert env.telegram.texts(2) == []
+    assert await env.storage.recipient_state(broadcast.id, 2) == "failed"

@@ -136,3 +136,15 @@ def test_a_bot_token_in_a_file_url_is_masked() -> None:
     token = "123456:ABC-secret_token"
     url = f"https://api.telegram.org/file/bot{quote(token, safe='')}/photos/file_1.jpg"
     assert Redactor([token])(url) == "https://api.telegram.org/file/bot***/photos/file_1.jpg"
+
+
+def test_file_downloads_follow_the_bot_api_base_url() -> None:
+    from bot.app import TELEGRAM_FILES, file_url
+
+    assert file_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_url("http://127.0.0.1:8081/bot/") == "http://127.0.0.1:8081/file/bot"
+    assert (
+        file_url("https://api.telegram.org/bot{token}/test")
+        == "https://api.telegram.org/file/bot{token}/test"
+    )
+    assert file_url("https://proxy.example/telegram") == TELEGRAM_FILES
