@@ -16,25 +16,32 @@ MAX_PIXELS = 50_000_000
 MAX_PIXELS_DECODED_WHOLE = 16_000_000
 MAX_SIDE = 2560  # larger pictures are scaled down first: enough for a label, and faster
 # Only ordinary picture formats: Pillow would hand EPS files to Ghostscript, if installed.
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO
 MAX_CODES = 10  # codes kept from one picture (a page of labels)
 
 
 class UnreadableImage(Exception):
-    """The bytes are not a picture Pillow can open, or the picture is too large."""
+    """The bytes are not a picture Pillow can open."""
+
+
+class ImageTooLarge(UnreadableImage):
+    """The picture has more pixels than the bot decodes."""
 
 
 def read_codes(data: bytes) -> list[str]:
     """Return the texts of the barcodes and 2D codes in a picture, in reading order, once each.
 
     Raises:
-        UnreadableImage: not a picture in FORMATS, a broken one, or one with too many pixels.
+        ImageTooLarge: more pixels than MAX_PIXELS (a JPEG) or MAX_PIXELS_DECODED_WHOLE.
+        UnreadableImage: not a picture in FORMATS, or a broken one.
     """
     try:
         with Image.open(io.BytesIO(data), formats=FORMATS) as image:
-            limit = MAX_PIXELS if image.format == "JPEG" else MAX_PIXELS_DECODED_WHOLE
+            # MPO: a JPEG with several pictures (many phones' HDR photos); it decodes like one.
+            jpeg = image.format in {"JPEG", "MPO"}
+            limit = MAX_PIXELS if jpeg else MAX_PIXELS_DECODED_WHOLE
             if image.width * image.height > limit:
-                raise UnreadableImage(f"{image.width}x{image.height} pixels is too large")
+                raise ImageTooLarge(f"{image.width}x{image.height} pixels is too large")
             image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at a smaller scale
             gray = image.convert("L")
     except (

@@ -169,8 +169,9 @@ class ChatsMixin(StorageCore):
                 "UPDATE OR IGNORE broadcast_recipients SET chat_id = ? WHERE chat_id = ?",
                 (new_id, old_id),
             )
-            # A banned group stays banned as a supergroup.
+            # A banned group stays banned as a supergroup (whose own ban, if any, stays first).
             await self._execute("UPDATE OR IGNORE bans SET id = ? WHERE id = ?", (new_id, old_id))
+            await self._execute("DELETE FROM bans WHERE id = ?", (old_id,))
             # Whatever could not move (duplicates) goes with the old chat by ON DELETE CASCADE.
             await self._execute("DELETE FROM chats WHERE id = ?", (old_id,))
         return True

@@ -33,8 +33,9 @@ _PRAGMAS = (
 )
 
 
-# RETURNING (3.35) in the writes that return their row; NULLS FIRST (3.30) in the poll order.
-MIN_SQLITE = (3, 35)
+# RETURNING (3.35; 3.35.5 fixed its last known defects) in the writes that return their row,
+# NULLS FIRST (3.30) in the poll order.
+MIN_SQLITE = (3, 35, 5)
 
 
 class Storage(

@@ -32,7 +32,7 @@ class ParcelsMixin(StorageCore):
         if row is not None:
             return parcel_from_row(row)
         parcel = await self.find_parcel(carrier, number)  # another task created it meanwhile
-        if parcel is None:  # pragma: no cover - a parcel is only deleted with its chats
+        if parcel is None:  # pragma: no cover - created and deleted between two statements
             raise StorageError(f"parcel {carrier}/{number} vanished from {self.path}")
         return parcel
 

@@ -158,7 +158,8 @@ async def test_a_ban_drops_the_chats_unsent_pushes(env: BotEnv) -> None:
     await env.follow(2, "ukrposhta", UP)
     await env.storage.notify_subscribers(parcel, "stale", '{"reason": "not_found"}', False)
     await admin(env, "/ban 1")
-    await admin(env, "/unban 1")
+    rows = await env.storage._fetchall("SELECT chat_id FROM outbox WHERE sent_at IS NULL")
+    assert [row["chat_id"] for row in rows] == [2]
     env.telegram.clear()
     await env.app.bot_data.notifier.drain()
     assert env.telegram.texts(1) == []
@@ -232,6 +233,7 @@ async def test_a_banned_group_stays_banned_as_a_supergroup(env: BotEnv) -> None:
     migrate = Message(1, datetime.now(UTC), old, from_user=make_user(2), migrate_to_chat_id=-1001)
     await env.send(Update(2, message=migrate))
     assert [ban.id for ban in await env.storage.list_bans()] == [-1001]
+    assert env.app.bot_data.banned == {-1001}
     assert await env.storage.count_subscriptions(-1001) == 1
     env.telegram.clear()
     supergroup = make_chat(-1001, Chat.SUPERGROUP)

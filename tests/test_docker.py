@@ -55,6 +55,7 @@ def copy_image_tree(target: Path) -> None:
 def test_the_dependency_step_installs_what_pyproject_declares(tmp_path: Path) -> None:
     [install] = [args for kind, args in instructions() if kind == "RUN"]
     step = install.split("&&")[0].strip()  # python -c "…" > requirements.txt
+    assert step.startswith("python -c "), step  # never run an install here
     shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     subprocess.run(
         ["sh", "-c", step.replace("python ", f"{sys.executable} ", 1)],
@@ -77,8 +78,17 @@ def test_dockerignore_keeps_what_the_image_copies() -> None:
         source for kind, args in instructions() if kind == "COPY" for source in args.split()[:-1]
     ]
     assert copied
-    for source in copied:
-        assert not any(fnmatch(source, pattern) for pattern in ignored), source
+    paths = [
+        path.relative_to(ROOT).as_posix()
+        for source in copied
+        for path in [ROOT / source, *(ROOT / source).rglob("*")]
+        if "__pycache__" not in path.parts and not path.name.endswith(".mo")
+    ]
+    for path in paths:
+        parents = [path, *(parent.as_posix() for parent in Path(path).parents if parent.name)]
+        for candidate in parents:
+            hits = [p for p in ignored if fnmatch(candidate, p) or fnmatch(candidate, f"**/{p}")]
+            assert not hits, (path, hits)
 
 
 def test_command_is_the_procfile_worker_and_the_database_is_on_the_volume() -> None:

@@ -312,9 +312,70 @@ def test_read_codes_refuses_huge_pictures_before_decoding(fmt: str, limit: int) 
         read_codes(out.getvalue())
 
 
-def test_read_codes_never_hands_eps_to_ghostscript() -> None:
+def test_read_codes_never_hands_eps_to_ghostscript(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import EpsImagePlugin
+
+    calls: list[object] = []
+    # As on a host with Ghostscript installed: Pillow would run it on an EPS file.
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *args, **kw: calls.append(args))
     with pytest.raises(UnreadableImage):
         read_codes(EPS)
+    assert calls == []
+
+
+def test_a_large_multi_picture_jpeg_is_read_like_a_jpeg() -> None:
+    out = io.BytesIO()
+    first, second = Image.new("L", (5000, 4000), 255), Image.new("L", (500, 400), 255)
+    first.save(out, "MPO", save_all=True, append_images=[second])  # e.g. an HDR gain map
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    assert read_codes(out.getvalue()) == []
+
+
+async def test_a_picture_with_too_many_pixels_is_called_too_large(env: BotEnv) -> None:
+    out = io.BytesIO()
+    side = int(MAX_PIXELS_DECODED_WHOLE**0.5) + 10
+    Image.new("1", (side, side), 1).save(out, "PNG")
+    await send_photo(env, photo_message(env, out.getvalue()))
+    [answer] = env.telegram.texts(1)
+    assert "too large for me" in answer
+
+
+async def test_the_chats_reading_count_goes_back_to_zero(env: BotEnv) -> None:
+    env.telegram.failures["getFile"] = NetworkError("reset")
+    await send_photo(env, photo_message(env, label_photo((UP, CODE128))))
+    del env.telegram.failures["getFile"]
+    for picture in (label_photo((UP, CODE128)), blank_photo(), b"junk"):
+        await send_photo(env, photo_message(env, picture))
+    assert env.app.chat_data[1][scan.SCANNING] == 0
+    assert len(env.telegram.texts(1)) == 4
+
+
+async def test_forgetting_the_chat_while_a_picture_is_read(env: BotEnv) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    original = scan.read_codes
+
+    def slow_read(data: bytes) -> list[str]:
+        return original(data)
+
+    async def held_to_thread(func, *args):  # type: ignore[no-untyped-def]
+        started.set()
+        await release.wait()
+        return func(*args)
+
+    scan_task = asyncio.create_task(
+        send_photo(env, photo_message(env, label_photo((UP, CODE128))))
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan.asyncio, "to_thread", held_to_thread)
+        patch.setattr(scan, "read_codes", slow_read)
+        await asyncio.wait_for(started.wait(), 10)
+        env.app.chat_data[1].clear()  # what a confirmed /forget does
+        release.set()
+        await asyncio.wait_for(scan_task, 10)
+    offers = [call for call in env.telegram.sent() if "I read this tracking number" in call.text]
+    assert len(offers) == 1
+    assert env.app.chat_data[1].get(scan.SCANNING, 0) == 0
 
 
 def test_read_codes_reads_each_code_once() -> None:

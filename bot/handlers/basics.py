@@ -140,7 +140,9 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
     data = context.bot_data
     await data.storage.migrate_chat(message.chat.id, message.migrate_to_chat_id)
     if message.chat.id in data.banned:  # storage moved the ban with the chat
+        data.banned.discard(message.chat.id)
         data.banned.add(message.migrate_to_chat_id)
+        data.ban_memory.pop(message.chat.id, None)
     context.application.migrate_chat_data(message=message)
     logger.info("chat %s moved to %s", message.chat.id, message.migrate_to_chat_id)
 

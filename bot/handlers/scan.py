@@ -13,7 +13,7 @@ import logging
 from telegram import Document, Message, PhotoSize, Update
 from telegram.error import TelegramError
 
-from bot.barcodes import UnreadableImage, read_codes
+from bot.barcodes import ImageTooLarge, UnreadableImage, read_codes
 from bot.context import BotContext
 from bot.handlers.common import reply
 from bot.keyboards import scanned_keyboard
@@ -91,8 +91,8 @@ async def offer_scanned(
     memory[SCANNING] = memory.get(SCANNING, 0) + 1
     try:
         codes, problem = await _scan(context, picture)
-    finally:
-        memory[SCANNING] -= 1
+    finally:  # /forget may have cleared the chat's memory meanwhile
+        memory[SCANNING] = max(memory.get(SCANNING, 1) - 1, 0)
     limit = min(MAX_OFFERED, context.bot_data.settings.max_numbers_per_message)
     numbers = [request.number for request in parse_message("\n".join(codes), limit).requests]
     if numbers:
@@ -128,7 +128,7 @@ async def _scan(context: BotContext, picture: Picture) -> tuple[list[str], str]:
                 "I found no barcode on this picture. Take a sharper photo with the barcode "
                 "filling most of the frame, or send the number as text."
             )
-    except PictureTooLarge:
+    except (PictureTooLarge, ImageTooLarge):
         return [], _(
             "This picture is too large for me. Send it as a photo rather than a file, or send "
             "the number as text."

@@ -254,6 +254,6 @@ async def test_too_old_sqlite_is_refused_clearly(
 ) -> None:
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
-    with pytest.raises(StorageError, match=r"SQLite 3\.31\.1 is too old: 3\.35 or newer"):
+    with pytest.raises(StorageError, match=r"SQLite 3\.31\.1 is too old: 3\.35\.5 or newer"):
         await open_storage(tmp_path / "bot.sqlite3")
     assert not (tmp_path / "bot.sqlite3").exists()
