@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.carriers.detect import extract_numbers, looks_like_number, normalize
 
 MAX_LABEL = 64
+_GROUP_CHARS = 6  # a printed group of a number ("0500 1000 3113 5")
 _LABEL_TRIM = " \t-–—:;,.()[]|#*•"
 
 
@@ -42,7 +43,8 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
     rejected: tuple[str, ...] = ()
     rejected_labels: dict[str, str] = {}
     if not numbers:
-        rejected = tuple(token for token in text.split()[:200] if looks_like_number(token))[:5]
+        tokens = [token for token in text.split()[:200] if looks_like_number(token)]
+        rejected = tuple(dict.fromkeys([*tokens, *_grouped_lookalikes(text)]))[:5]
         for line in text.splitlines()[:200]:
             tokens = line.strip().split()[:40]
             if len(tokens) > 1 and looks_like_number(tokens[0]):
@@ -50,6 +52,25 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
                 if label:
                     rejected_labels.setdefault(normalize(tokens[0]), label)
     return ParsedMessage(requests, max(0, len(numbers) - limit), rejected, rejected_labels)
+
+
+def _grouped_lookalikes(text: str) -> list[str]:
+    """Return runs of short groups that look like a number once joined ("0500 1000 3114 4").
+
+    A grouped number with a typo is then answered as an invalid number, like an unbroken one.
+    """
+    found: list[str] = []
+    for line in text.splitlines()[:200]:
+        run: list[str] = []
+        for token in [*line.split()[:40], ""]:
+            if token and len(token) <= _GROUP_CHARS and token.isalnum():
+                run.append(token)
+                continue
+            joined = "".join(run)
+            if len(run) > 1 and looks_like_number(joined):
+                found.append(normalize(joined))
+            run = []
+    return found
 
 
 def _leading_number(line: str) -> tuple[str, str] | None:

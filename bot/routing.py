@@ -25,6 +25,8 @@ _S10_ROUTES: Mapping[str, tuple[str, ...]] = {
     "UA": ("ukrposhta", "gdeposylka"),
     "CN": ("gdeposylka", "ukrposhta"),
 }
+# Foreign S10 service letters Ukrposhta's filter refuses (tracking-number-formats.md, S10).
+_UKRPOSHTA_REFUSES = ("U",)
 
 # Our detection slug → GdePosylka courier slug, so a chosen carrier skips the detect request.
 # [?] GdePosylka's slug list is not public beyond the examples (usps, china-post, ...); a wrong
@@ -63,12 +65,16 @@ class Candidate:
         return next((route for route in self.routes if route in enabled), None)
 
 
-def routes_for(match: Match) -> tuple[str, ...]:
+def routes_for(match: Match, number: str = "") -> tuple[str, ...]:
     """Return the clients that can track a detected number, best first."""
     if match.carrier in _DIRECT_ROUTES:
         return _DIRECT_ROUTES[match.carrier]
     if match.carrier == "upu-s10" and match.country:
-        return _S10_ROUTES.get(match.country, ("gdeposylka",))
+        routes = _S10_ROUTES.get(match.country, ("gdeposylka",))
+        if match.country != "UA" and number.startswith(_UKRPOSHTA_REFUSES):
+            # Ukrposhta's status filter answers UPE02000 for "U…" numbers not ending in UA.
+            routes = tuple(route for route in routes if route != "ukrposhta")
+        return routes
     return ("gdeposylka",)
 
 
@@ -86,7 +92,8 @@ def offline_candidates(number: str) -> list[Candidate]:
         courier = GDEPOSYLKA_COURIERS.get(match.carrier)
         if match.carrier == "upu-s10" and match.country:
             courier = _S10_GDEPOSYLKA_COURIERS.get(match.country)
-        candidates.append(Candidate(match.carrier, routes_for(match), match.country, courier))
+        routes = routes_for(match, number)
+        candidates.append(Candidate(match.carrier, routes, match.country, courier))
     return candidates
 
 

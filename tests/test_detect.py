@@ -438,6 +438,49 @@ def test_extract_numbers(text: str, expected: list[str]) -> None:
     assert extract_numbers(text) == expected
 
 
+# How printed groups are read (tracking-number-formats.md §1, §4): a typo is never guessed
+# into a substring, a stray quantity does not change the number, lines and dashed dates
+# stand alone, a phone number ends at its country's length.
+GROUPED = [
+    # a typo in a grouped number: no fragment of it is taken (§1 "Never guess")
+    ("1Z 5R8 939 035 756 712 8", []),
+    ("1Z5R 8939 0357 5671 20", []),
+    ("9361 2898 7890 9410 1765 71", []),
+    ("1Z 5R8 939 035 756 712 7", ["1Z5R89390357567127"]),
+    # a quantity next to the number
+    ("Кількість 1 0500 1000 3113 5", ["0500100031135"]),
+    ("2040 0048 7990 00 3 шт", ["20400048799000"]),
+    ("5900 0777 7777 77 1 шт", ["59000777777777"]),
+    ("Кількість 1 9865 7878 8855", ["986578788855"]),
+    ("20 4000 4879 9000", ["20400048799000"]),
+    # lines are separate
+    ("2040 0048 7990 00\n067 123 45 67", ["20400048799000"]),
+    ("9865 7878 8855\n4771 7908 1230", ["986578788855", "477179081230"]),
+    # dashed pieces are one candidate
+    ("2024-01-15 2024-02-16", []),
+    ("15-01-2024 16-02-2024", []),
+    ("Дата: 2024-05-20 2024-05-21 2024-05-22", []),
+    # an IBAN in groups
+    ("IBAN: UA21 3223 1300 0002 6007 2335 6600 1", []),
+    # phone numbers end at their country's length
+    ("+48 123 456 789 0500 1000 3113 5", ["0500100031135"]),
+    ("+380 67 123 45 67 2040 0048 7990 00", ["20400048799000"]),
+    ("+48 123 456 789\n6123 4567 8901 2345 6789 0123", ["612345678901234567890123"]),
+    # irregular joins without a check digit
+    ("067 123 45 67 050 123 45 67", []),
+    ("Тел 067 123 45 67 1234", []),
+    ("а 067 123 45 67", []),
+    ("с 100 444 4443", []),
+    # two numbers in one run
+    ("0500 1000 3113 5 0500 1000 3114 3", ["0500100031135", "0500100031143"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), GROUPED)
+def test_printed_groups(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected
+
+
 def test_extract_numbers_keeps_wrong_numbers_out() -> None:
     assert extract_numbers("Трек RA067022856UA, UU123456789CN, CA 123 456 789 UA") == []
 
@@ -552,3 +595,20 @@ def test_printed_groups_are_joined_whole_even_if_a_prefix_passes_a_check_digit()
 def test_a_twelve_character_dhl_ecommerce_number_is_recognised() -> None:
     # tracking-number-formats.md 3.10: a prefix, then 10-39 characters starting with a digit.
     assert any(match.carrier == "dhl-ecommerce" for match in identify("GM1234567890"))
+
+
+def test_a_grouped_number_with_a_typo_is_answered_as_invalid() -> None:
+    from bot.requests import parse_message
+
+    assert parse_message("0500 1000 3114 4", 5).rejected == ("0500100031144",)
+    assert parse_message("RA 067 022 856 UA", 5).rejected == ("RA067022856UA",)
+    assert parse_message("привіт, як справи?", 5).rejected == ()
+
+
+def test_ukrposhta_is_not_offered_for_foreign_u_numbers() -> None:
+    from bot.routing import offline_candidates
+
+    [china_u] = offline_candidates("UB123456785CN")
+    assert china_u.routes == ("gdeposylka",)
+    [china_l] = offline_candidates("LP123456785CN")
+    assert china_l.routes == ("gdeposylka", "ukrposhta")

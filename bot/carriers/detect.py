@@ -327,8 +327,13 @@ def _identify_normalized(number: str) -> list[Match]:
 
 
 def _tier(match: Match) -> int:
-    """Rank a match: 0 check digit, 1 specific format, 2 broad DHL eCommerce rule."""
-    if match.checked:
+    """Rank a match for joining groups: 0 best, 2 the broad DHL eCommerce rule.
+
+    0 is a check digit or a Nova Poshta waybill, 1 another specific format. The formats
+    document ranks Nova Poshta's waybill first among Ukrainian readings: its
+    "20"/"59" prefix is as specific as a check digit is telling ("20 4000 4879 9000").
+    """
+    if match.checked or match.rule == "nova-poshta-waybill":
         return 0
     return 2 if match.carrier == "dhl-ecommerce" else 1
 
@@ -355,6 +360,9 @@ _MAX_JOINED_CHARS = 34  # the longest format; joins never go beyond it
 _MAX_JOINED_GROUPS = 10  # a 34-digit number printed in groups of 4 has 9 groups
 _MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
 _MAX_PHONE_DIGITS = 15  # E.164
+# [?] Digits (country code included) of the phone numbers most pasted here; groups after them
+# belong to the text again ("+48 123 456 789 0500 1000 3113 5"). Other countries: E.164's 15.
+_PHONE_LENGTHS = (("380", 12), ("48", 11), ("7", 11), ("1", 11), ("373", 11), ("49", 13))
 
 _PIECE = re.compile(rf"(\+?)([^\W_]+(?:[{_DASHES}]+[^\W_]+)*)")
 _DASH_RUN = re.compile(rf"[{_DASHES}]+")
@@ -383,29 +391,33 @@ def _url_start(token: str) -> int:
 class _Scanner:
     """Collect accepted numbers from text, in order, joining printed groups."""
 
-    __slots__ = ("_limit", "_phone_digits", "_run", "found")
+    __slots__ = ("_limit", "_phone_digits", "_phone_length", "_run", "found")
 
     def __init__(self, limit: int | None) -> None:
         self.found: dict[str, None] = {}  # an ordered set
         self._limit = limit
         self._run: list[str] = []  # adjacent short normalised groups that may form one number
-        # Digits seen so far of a "+380 50 ..." phone number; None outside one.
+        # Digits seen so far of a "+380 50 ..." phone number (None outside one), and how many
+        # its country's numbers have.
         self._phone_digits: int | None = None
+        self._phone_length = _MAX_PHONE_DIGITS
 
     def full(self) -> bool:
         return self._limit is not None and len(self.found) >= self._limit
 
     def text(self, text: str, depth: int = 0) -> None:
-        for token in text.split():
-            if self.full():
-                return
-            start = _url_start(token) if depth < _MAX_URL_DEPTH else -1
-            if start < 0:
-                self._token(token)
-            else:
-                self._token(token[:start])
-                self._url(token[start:], depth + 1)
-        self.flush()
+        # A line break ends a run of groups: two numbers on two lines are never one.
+        for line in text.splitlines():
+            for token in line.split():
+                if self.full():
+                    return
+                start = _url_start(token) if depth < _MAX_URL_DEPTH else -1
+                if start < 0:
+                    self._token(token)
+                else:
+                    self._token(token[:start])
+                    self._url(token[start:], depth + 1)
+            self.flush()
 
     def _url(self, url: str, depth: int) -> None:
         self.flush()
@@ -428,18 +440,21 @@ class _Scanner:
             plus, piece = m.groups()
             if plus and piece[0].isdigit():
                 self.flush()  # "+" and digits: a phone number, never a parcel
-                self._phone_digits = len(normalize(piece))
+                digits = normalize(piece)
+                self._phone_digits = len(digits)
+                self._phone_length = _phone_length(digits)
                 continue
             if plus:
                 self.flush()
             if _DASH_RUN.search(piece):
-                whole = normalize(piece)  # "2040-0048-7990-00" is one number, printed in parts
+                # "2040-0048-7990-00" is one number printed in parts; a dashed piece that is no
+                # number ("2024-01-15") is never joined with its neighbours either.
+                self.flush()
+                whole = normalize(piece)
                 if _identify_normalized(whole):
-                    self.flush()
                     self._add(whole)
-                    continue
-            for part in _DASH_RUN.split(piece):
-                self._group(normalize(part))
+                continue
+            self._group(normalize(piece))
         if end < len(token):
             self.flush()
 
@@ -447,8 +462,8 @@ class _Scanner:
         if not group:
             return
         if self._phone_digits is not None:
-            # The rest of "+380 50 123 45 67": E.164 numbers have at most 15 digits.
-            if group.isdigit() and self._phone_digits + len(group) <= _MAX_PHONE_DIGITS:
+            # The rest of "+380 50 123 45 67", up to the country's length (E.164: at most 15).
+            if group.isdigit() and self._phone_digits + len(group) <= self._phone_length:
                 self._phone_digits += len(group)
                 return
             self._phone_digits = None
@@ -465,38 +480,96 @@ class _Scanner:
             self.found.setdefault(number)
 
     def flush(self) -> None:
-        """Turn the pending run of short groups into numbers."""
+        """Turn the pending run of short groups into numbers (see _best_joins)."""
         run, self._run, self._phone_digits = self._run, [], None
-        start = 0
-        while start < len(run) - 1 and not self.full():
-            best, best_tier, best_end = "", 3, start
-            joined = run[start]
-            for end in range(start + 1, min(len(run), start + _MAX_JOINED_GROUPS)):
-                joined += run[end]
-                if len(joined) > _MAX_JOINED_CHARS:
-                    break
-                matches = _identify_normalized(joined)
-                if not matches:
-                    continue
+        if len(run) < 2:
+            return
+        for number in _best_joins(run):
+            self._add(number)
+
+
+@dataclass(frozen=True, slots=True)
+class _Join:
+    """A candidate made of run[start:end], and how good a reading of the printed groups it is."""
+
+    start: int
+    end: int
+    number: str
+    rank: tuple[bool, bool, int, bool, int]
+
+
+def _best_joins(run: list[str]) -> list[str]:
+    """Return the numbers a run of printed groups holds, in text order.
+
+    Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
+    overlap win. A join is refused when it is a fragment: a neighbouring group of its own
+    group size would continue it ("1Z 5R8 939 035 756 712 8" with a typo must not yield its
+    last 13 digits, which pass Ukrposhta's check by chance). Joins without a check digit must
+    be regular (equal inner groups). Among the rest, best first: a join that does not stop
+    before a shorter last group; a regular one ("2040 0048 7990 00 3": Nova Poshta's 14 digits,
+    not 15 digits passing FedEx's check with the quantity); a check digit, then a specific
+    format, then the broad rule (_tier); no lone leading digit ("1 9865 7878 8855": the
+    12-digit FedEx number, not 13 digits with the quantity); the longer join.
+    """
+    joins: list[_Join] = []
+    for start in range(len(run) - 1):
+        joined = run[start]
+        for end in range(start + 2, min(len(run), start + _MAX_JOINED_GROUPS) + 1):
+            joined += run[end - 1]
+            if len(joined) > _MAX_JOINED_CHARS:
+                break
+            matches = _identify_normalized(joined)
+            if matches:
+                checked = any(m.checked for m in matches)
                 tier = min(_tier(m) for m in matches)
-                # "in 1234 5678 9012" is an English word before digits, not a DHL prefix.
-                if tier == 2 and run[start].isalpha():
-                    continue
-                # A specific rule beats a broad one; among specific rules the longer join wins,
-                # because printed groups belong together: "2051 1919 7541 40" is one 14-digit
-                # waybill even though its first 12 digits pass FedEx's check by chance.
-                if _join_rank(tier) <= _join_rank(best_tier):
-                    best, best_tier, best_end = joined, tier, end
-            if best:
-                self._add(best)
-                start = best_end + 1
-            else:
-                start += 1
+                join = _judge(run, start, end, joined, tier, checked)
+                if join is not None:
+                    joins.append(join)
+    taken: list[_Join] = []
+    for join in sorted(joins, key=lambda j: j.rank, reverse=True):
+        if all(join.end <= t.start or join.start >= t.end for t in taken):
+            taken.append(join)
+    return [join.number for join in sorted(taken, key=lambda j: j.start)]
 
 
-def _join_rank(tier: int) -> int:
-    """Rank a joined candidate: any specific rule (0), a broad rule or nothing yet (1)."""
-    return 0 if tier < 2 else 1
+def _judge(
+    run: list[str], start: int, end: int, number: str, tier: int, checked: bool
+) -> _Join | None:
+    """Rank the join run[start:end], or return None when it cannot be a printed number."""
+    groups = run[start:end]
+    # "in 1234 5678 9012" is an English word before digits, not a DHL prefix.
+    if tier == 2 and groups[0].isalpha():
+        return None
+    size = max(map(len, groups))
+    before = run[start - 1] if start > 0 else ""
+    after = run[end] if end < len(run) else ""
+    if _continues(before, groups[0], size) or _continues(after, groups[-1], size):
+        return None
+    regular = all(len(group) == size for group in groups[1:-1])
+    if not (checked or regular):
+        return None
+    # "2040 0048 7990 | 00": the number goes on with a shorter last group.
+    complete = not (after.isdigit() and len(after) < size and len(groups[-1]) == size)
+    # A lone leading digit is a quantity or a list number, not a number's first group.
+    plausible_start = len(groups[0]) > 1 or size == 1
+    return _Join(start, end, number, (complete, regular, -tier, plausible_start, len(number)))
+
+
+def _continues(neighbour: str, edge: str, size: int) -> bool:
+    """Tell whether a neighbouring group would continue a join whose edge group is full."""
+    return (
+        len(neighbour) == size == len(edge)
+        and not neighbour.isalpha()  # a word ("TTH", "UA") is not part of a digit pattern
+        and not edge.isalpha()
+    )
+
+
+def _phone_length(digits: str) -> int:
+    """Return how many digits a phone number starting with these has (E.164 at most)."""
+    for prefix, length in _PHONE_LENGTHS:
+        if digits.startswith(prefix):
+            return length
+    return _MAX_PHONE_DIGITS
 
 
 def _cut(text: str) -> str:
