@@ -9,6 +9,8 @@ from bot.carriers.detect import extract_numbers, looks_like_number, normalize
 
 MAX_LABEL = 64
 _GROUP_CHARS = 6  # a printed group of a number ("0500 1000 3113 5")
+_MIN_GROUPED = 11  # characters of a grouped look-alike worth calling an invalid number
+_TRAILING = ".,;:!?)»\"'"
 _LABEL_TRIM = " \t-–—:;,.()[]|#*•"
 
 
@@ -63,11 +65,16 @@ def _grouped_lookalikes(text: str) -> list[str]:
     for line in text.splitlines()[:200]:
         run: list[str] = []
         for token in [*line.split()[:40], ""]:
-            if token and len(token) <= _GROUP_CHARS and token.isalnum():
-                run.append(token)
-                continue
+            group = token.rstrip(_TRAILING)
+            # Words end a run ("ТТН 0500…"), but not a number's letters ("RA 067 … UA").
+            letters = group.isalpha() and not (group.isascii() and group.isupper())
+            if group and len(group) <= _GROUP_CHARS and group.isalnum() and not letters:
+                run.append(group)
+                if group == token:
+                    continue
             joined = "".join(run)
-            if len(run) > 1 and looks_like_number(joined):
+            # 11 or more characters: shorter runs are phone numbers, sizes, amounts.
+            if len(run) > 1 and len(joined) >= _MIN_GROUPED and looks_like_number(joined):
                 found.append(normalize(joined))
             run = []
     return found

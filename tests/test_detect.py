@@ -451,7 +451,6 @@ GROUPED = [
     ("Кількість 1 0500 1000 3113 5", ["0500100031135"]),
     ("2040 0048 7990 00 3 шт", ["20400048799000"]),
     ("5900 0777 7777 77 1 шт", ["59000777777777"]),
-    ("Кількість 1 9865 7878 8855", ["986578788855"]),
     ("20 4000 4879 9000", ["20400048799000"]),
     # lines are separate
     ("2040 0048 7990 00\n067 123 45 67", ["20400048799000"]),
@@ -473,6 +472,27 @@ GROUPED = [
     ("с 100 444 4443", []),
     # two numbers in one run
     ("0500 1000 3113 5 0500 1000 3114 3", ["0500100031135", "0500100031143"]),
+    # a mistyped Ukrposhta number is not cut into a 12-digit one that passes FedEx's check
+    ("Трек 0500 1000 3114 4 дякую", []),
+    # a quantity after a waybill; a price after a UPS waybill
+    ("20 4000 4879 9000 2 шт", ["20400048799000"]),
+    ("K 15 06 23 56 20 450 грн", ["K1506235620"]),
+    # a regularly printed number is not cut for a Nova Poshta-shaped piece of it
+    ("YT 20 56 56 16 24 61 55 88", ["YT2056561624615588"]),
+    ("UPS 1Z Y21 167 90 7579 3834", ["1ZY211679075793834"]),
+    ("MYCV 123 456 789 PL", ["MYCV123456789PL"]),
+    # words dashed to a number, a dashed number with its words
+    ("ТТН-20400048799000", ["20400048799000"]),
+    ("order-2040-0048-7990-00", ["20400048799000"]),
+    ("RA-067-022-855-UA", ["RA067022855UA"]),
+    ("0998-0000-0200-33-F", ["09980000020033F"]),
+    # dates, times, prices and order numbers beside grouped numbers
+    ("Відправлено 15.01.2024 2040 0048 7990 00", ["20400048799000"]),
+    ("10:30 0500 1000 3113 5", ["0500100031135"]),
+    ("Order #4521 9865 7878 8855", ["986578788855"]),
+    ("6123 4567 8901 2345 6789 0123 1250,00 zł", ["612345678901234567890123"]),
+    # a tracking number that merely starts like an IBAN
+    ("GM29 5117 3225 1744 94", ["GM2951173225174494"]),
 ]
 
 
@@ -601,8 +621,18 @@ def test_a_grouped_number_with_a_typo_is_answered_as_invalid() -> None:
     from bot.requests import parse_message
 
     assert parse_message("0500 1000 3114 4", 5).rejected == ("0500100031144",)
-    assert parse_message("RA 067 022 856 UA", 5).rejected == ("RA067022856UA",)
-    assert parse_message("привіт, як справи?", 5).rejected == ()
+    assert parse_message("ТТН 0500 1000 3114 4.", 5).rejected == ("0500100031144",)
+    assert parse_message("RA 067 022 856 UA, дякую", 5).rejected == ("RA067022856UA",)
+    # Phone numbers, sizes and ordinary text are not called invalid numbers.
+    for text in (
+        "привіт, як справи?",
+        "Мій телефон 067 123 45 67",
+        "Дзвоніть +380 50 123 45 67",
+        "Тел. +48 600 123 456",
+        "Розміри 38 39 40 41 42",
+        "Size 42 43 44 45",
+    ):
+        assert parse_message(text, 5).rejected == (), text
 
 
 def test_ukrposhta_is_not_offered_for_foreign_u_numbers() -> None:

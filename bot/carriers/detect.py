@@ -329,11 +329,12 @@ def _identify_normalized(number: str) -> list[Match]:
 def _tier(match: Match) -> int:
     """Rank a match for joining groups: 0 best, 2 the broad DHL eCommerce rule.
 
-    0 is a check digit or a Nova Poshta waybill, 1 another specific format. The formats
-    document ranks Nova Poshta's waybill first among Ukrainian readings: its
-    "20"/"59" prefix is as specific as a check digit is telling ("20 4000 4879 9000").
+    0 is a Nova Poshta waybill, 1 another specific rule (check digit or exact format). The
+    formats document ranks Nova Poshta first among Ukrainian readings; a quantity or a
+    price after a waybill ("2040 0048 7990 00 3", "20 9821 8037 5226 450") must not turn it
+    into 15 digits that pass FedEx's check by chance.
     """
-    if match.checked or match.rule == "nova-poshta-waybill":
+    if match.rule == "nova-poshta-waybill":
         return 0
     return 2 if match.carrier == "dhl-ecommerce" else 1
 
@@ -362,6 +363,8 @@ _MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
 _MAX_PHONE_DIGITS = 15  # E.164
 # [?] Digits (country code included) of the phone numbers most pasted here; groups after them
 # belong to the text again ("+48 123 456 789 0500 1000 3113 5"). Other countries: E.164's 15.
+_IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.ASCII)  # an IBAN's country and check digits
+_MIN_IBAN_CHARS, _MAX_IBAN_CHARS = 15, 34
 _PHONE_LENGTHS = (("380", 12), ("48", 11), ("7", 11), ("1", 11), ("373", 11), ("49", 13))
 
 _PIECE = re.compile(rf"(\+?)([^\W_]+(?:[{_DASHES}]+[^\W_]+)*)")
@@ -432,8 +435,14 @@ class _Scanner:
             self.text(segment, depth)  # each segment stands alone
 
     def _token(self, token: str) -> None:
+        pieces = list(_PIECE.finditer(token))
+        # "15.01.2024", "10:30", "1250,00": a token of several pieces stands alone; its pieces
+        # are never joined with the groups around it.
+        isolated = len(pieces) > 1
+        if isolated:
+            self.flush()
         end = 0
-        for m in _PIECE.finditer(token):
+        for m in pieces:
             if m.start() > end:
                 self.flush()  # punctuation between pieces ends a run of groups
             end = m.end()
@@ -447,16 +456,36 @@ class _Scanner:
             if plus:
                 self.flush()
             if _DASH_RUN.search(piece):
-                # "2040-0048-7990-00" is one number printed in parts; a dashed piece that is no
-                # number ("2024-01-15") is never joined with its neighbours either.
                 self.flush()
-                whole = normalize(piece)
-                if _identify_normalized(whole):
-                    self._add(whole)
+                self._dashed(piece)
                 continue
             self._group(normalize(piece))
-        if end < len(token):
+        if isolated or end < len(token):
             self.flush()
+
+    def _dashed(self, piece: str) -> None:
+        """Read a dashed piece: "2040-0048-7990-00" is one number printed in parts.
+
+        A dashed piece that is no number ("2024-01-15") is never joined with its neighbours;
+        words dashed to a number ("ТТН-20400048799000", "order-2040-0048-7990-00") are not
+        part of it.
+        """
+        parts = [normalize(part) for part in _DASH_RUN.split(piece) if part]
+        whole = "".join(parts)
+        if _identify_normalized(whole):
+            self._add(whole)
+            return
+        while parts and parts[0].isalpha():
+            parts.pop(0)
+        while parts and parts[-1].isalpha():
+            parts.pop()
+        inner = "".join(parts)
+        if inner != whole and _identify_normalized(inner):
+            self._add(inner)
+            return
+        for part in parts:  # an unbroken part is tried alone, never cut ("RA067022855UA-1")
+            if len(part) > _SHORT_GROUP_CHARS and _identify_normalized(part):
+                self._add(part)
 
     def _group(self, group: str) -> None:
         if not group:
@@ -495,36 +524,44 @@ class _Join:
     start: int
     end: int
     number: str
-    rank: tuple[bool, bool, int, bool, int]
+    regular: bool
+    rank: tuple[int, bool, int]
 
 
 def _best_joins(run: list[str]) -> list[str]:
     """Return the numbers a run of printed groups holds, in text order.
 
     Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
-    overlap win. A join is refused when it is a fragment: a neighbouring group of its own
-    group size would continue it ("1Z 5R8 939 035 756 712 8" with a typo must not yield its
-    last 13 digits, which pass Ukrposhta's check by chance). Joins without a check digit must
-    be regular (equal inner groups). Among the rest, best first: a join that does not stop
-    before a shorter last group; a regular one ("2040 0048 7990 00 3": Nova Poshta's 14 digits,
-    not 15 digits passing FedEx's check with the quantity); a check digit, then a specific
-    format, then the broad rule (_tier); no lone leading digit ("1 9865 7878 8855": the
-    12-digit FedEx number, not 13 digits with the quantity); the longer join.
+    overlap win: a Nova Poshta waybill, then another specific rule, then the broad one
+    (_tier); then the longer join (printed groups belong together). A
+    candidate is refused when it is a fragment of a mistyped number (_in_failed_number), and
+    a join without a check digit must be printed regularly (_regular).
     """
+    blocked = _iban_groups(run)
     joins: list[_Join] = []
     for start in range(len(run) - 1):
+        if start in blocked:
+            continue
         joined = run[start]
         for end in range(start + 2, min(len(run), start + _MAX_JOINED_GROUPS) + 1):
+            if end - 1 in blocked:
+                break
             joined += run[end - 1]
             if len(joined) > _MAX_JOINED_CHARS:
                 break
             matches = _identify_normalized(joined)
             if matches:
-                checked = any(m.checked for m in matches)
-                tier = min(_tier(m) for m in matches)
-                join = _judge(run, start, end, joined, tier, checked)
+                join = _judge(run, start, end, joined, matches)
                 if join is not None:
                     joins.append(join)
+    # A join inside a longer, regularly printed one is a piece of it ("YT 20 56 56 16 24 61 55
+    # 88" holds a Nova Poshta-shaped "20565616246155").
+    wholes = [j for j in joins if j.regular and j.rank[0] > -2]  # not by the broad rule
+    joins = [
+        j
+        for j in joins
+        if not any(w.start <= j.start and j.end <= w.end and w is not j for w in wholes)
+    ]
     taken: list[_Join] = []
     for join in sorted(joins, key=lambda j: j.rank, reverse=True):
         if all(join.end <= t.start or join.start >= t.end for t in taken):
@@ -533,35 +570,103 @@ def _best_joins(run: list[str]) -> list[str]:
 
 
 def _judge(
-    run: list[str], start: int, end: int, number: str, tier: int, checked: bool
+    run: list[str], start: int, end: int, number: str, matches: list[Match]
 ) -> _Join | None:
     """Rank the join run[start:end], or return None when it cannot be a printed number."""
     groups = run[start:end]
+    tier = min(_tier(m) for m in matches)
     # "in 1234 5678 9012" is an English word before digits, not a DHL prefix.
     if tier == 2 and groups[0].isalpha():
         return None
-    size = max(map(len, groups))
-    before = run[start - 1] if start > 0 else ""
-    after = run[end] if end < len(run) else ""
-    if _continues(before, groups[0], size) or _continues(after, groups[-1], size):
+    regular = _regular(groups)
+    if not (regular or any(m.checked for m in matches)):
+        return None  # "067 123 45 67 050…", "а 067 123 45 67": no format of ours
+    if _in_failed_number(run, start, end, trusted=tier == 0):
         return None
-    regular = all(len(group) == size for group in groups[1:-1])
-    if not (checked or regular):
-        return None
-    # "2040 0048 7990 | 00": the number goes on with a shorter last group.
-    complete = not (after.isdigit() and len(after) < size and len(groups[-1]) == size)
-    # A lone leading digit is a quantity or a list number, not a number's first group.
-    plausible_start = len(groups[0]) > 1 or size == 1
-    return _Join(start, end, number, (complete, regular, -tier, plausible_start, len(number)))
+    # "K 15 06 23 56 20 450 грн": a last group longer than the one before is a price.
+    ragged = len(groups[-1]) > len(groups[-2]) and groups[-1].isdigit()
+    return _Join(start, end, number, regular, (-tier, not ragged, len(number)))
 
 
-def _continues(neighbour: str, edge: str, size: int) -> bool:
-    """Tell whether a neighbouring group would continue a join whose edge group is full."""
-    return (
-        len(neighbour) == size == len(edge)
-        and not neighbour.isalpha()  # a word ("TTH", "UA") is not part of a digit pattern
-        and not edge.isalpha()
-    )
+def _regular(groups: list[str]) -> bool:
+    """Tell whether groups are printed like one number: equal inner groups, shorter or equal ends.
+
+    A letter prefix or suffix may be longer ("MYCV 123 456 789 PL").
+    """
+    inner = groups[1:-1]
+    if not inner:
+        return True
+    size = len(inner[0])
+    if any(len(group) != size for group in inner):
+        return False
+    return all(len(edge) <= size or edge.isalpha() for edge in (groups[0], groups[-1]))
+
+
+def _in_failed_number(run: list[str], start: int, end: int, *, trusted: bool) -> bool:
+    """Tell whether run[start:end] lies inside a regularly printed number that fails its check.
+
+    "1Z 5R8 939 035 756 712 8" (a typo) is a UPS number whose check fails; its last 13 digits
+    pass Ukrposhta's check by chance and must not be taken (formats doc §1: never guess). A
+    trusted join (a Nova Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
+    """
+    size = len(run[end - 1])
+    for first in range(start, max(-1, end - _MAX_JOINED_GROUPS - 1), -1):
+        if len(run[first]) == 1 and first < start:
+            break  # a lone digit before the groups is a quantity, not part of them
+        for last in range(end, min(len(run), first + _MAX_JOINED_GROUPS) + 1):
+            if (first, last) == (start, end):
+                continue
+            if trusted and last > end and len(run[last - 1]) < size:
+                break
+            groups = run[first:last]
+            joined = "".join(groups)
+            if len(joined) > _MAX_JOINED_CHARS:
+                break
+            if _regular(groups) and _fails_a_check(joined):
+                return True
+    return False
+
+
+def _fails_a_check(number: str) -> bool:
+    """Tell whether a number has the shape of a rule with a check digit and fails the check."""
+    if not _MIN_NUMBER_CHARS <= len(number) <= _MAX_NUMBER_CHARS:
+        return False
+    rules = _DIGIT_RULES if number.isdigit() else _LETTER_RULES
+    for rule in rules[len(number)]:
+        if rule.check is None:
+            continue
+        m = rule.pattern.fullmatch(number)
+        if m is not None and not rule.check(m):
+            return True
+    return False
+
+
+def _iban_groups(run: list[str]) -> set[int]:
+    """Return the indexes of groups that form an IBAN ("UA21 3223 1300 …"), never a parcel.
+
+    An IBAN is recognised by its own check (ISO 13616, mod 97), so a tracking number that
+    merely starts like one ("GM29 5117 …") stays a candidate.
+    """
+    blocked: set[int] = set()
+    for index, group in enumerate(run):
+        if _IBAN_START.fullmatch(group) is None:
+            continue
+        joined = group
+        for last in range(index + 1, min(len(run), index + _MAX_JOINED_GROUPS)):
+            joined += run[last]
+            if len(joined) > _MAX_IBAN_CHARS:
+                break
+            if len(joined) >= _MIN_IBAN_CHARS and _iban_valid(joined):
+                blocked.update(range(index, last + 1))
+    return blocked
+
+
+def _iban_valid(text: str) -> bool:
+    """Tell whether an upper-case alphanumeric text passes the IBAN check (mod 97 == 1)."""
+    if not (text.isascii() and text.isalnum()):
+        return False
+    moved = text[4:] + text[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
 
 
 def _phone_length(digits: str) -> int:
