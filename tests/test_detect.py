@@ -493,6 +493,18 @@ GROUPED = [
     ("6123 4567 8901 2345 6789 0123 1250,00 zł", ["612345678901234567890123"]),
     # a tracking number that merely starts like an IBAN
     ("GM29 5117 3225 1744 94", ["GM2951173225174494"]),
+    # a number printed in pairs, up to 34 digits
+    ("61 23 45 67 89 01 23 45 67 89 01 23", ["612345678901234567890123"]),
+    # words typed before a number are not part of it; a number's own letters are
+    ("Your tracking number is EV0 000 000 000 054 3NP I.", ["EV00000000000543NPI"]),
+    ("EV 00 00 00 00 00 05 43 NP I", ["EV00000000000543NPI"]),
+    ("GM 29 51 17 32 25 17 44 94", ["GM2951173225174494"]),
+    ("ТТН-EV00000000000543NPI", ["EV00000000000543NPI"]),
+    # a dashed reading of the best rule wins: a number with an index or an order number
+    ("0500100031143-1", ["0500100031143"]),
+    ("59000777777777-1", ["59000777777777"]),
+    ("Замовлення 4521-3318810025", ["3318810025"]),
+    ("Замовлення 4521-03071790000523483741", ["03071790000523483741"]),
 ]
 
 

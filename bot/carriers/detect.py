@@ -358,7 +358,7 @@ def looks_like_number(token: str) -> bool:
 _MAX_TEXT_CHARS = 20_000  # a paste longer than this is cut; nobody sends 20 KB of numbers
 _SHORT_GROUP_CHARS = 6  # groups up to this long may be printed parts of one number
 _MAX_JOINED_CHARS = 34  # the longest format; joins never go beyond it
-_MAX_JOINED_GROUPS = 10  # a 34-digit number printed in groups of 4 has 9 groups
+_MAX_JOINED_GROUPS = 17  # a 34-digit number printed in pairs has 17 groups
 _MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
 _MAX_PHONE_DIGITS = 15  # E.164
 # [?] Digits (country code included) of the phone numbers most pasted here; groups after them
@@ -394,12 +394,13 @@ def _url_start(token: str) -> int:
 class _Scanner:
     """Collect accepted numbers from text, in order, joining printed groups."""
 
-    __slots__ = ("_limit", "_phone_digits", "_phone_length", "_run", "found")
+    __slots__ = ("_limit", "_phone_digits", "_phone_length", "_run", "_words", "found")
 
     def __init__(self, limit: int | None) -> None:
         self.found: dict[str, None] = {}  # an ordered set
         self._limit = limit
         self._run: list[str] = []  # adjacent short normalised groups that may form one number
+        self._words: list[bool] = []  # whether each group was typed as a word (_is_word)
         # Digits seen so far of a "+380 50 ..." phone number (None outside one), and how many
         # its country's numbers have.
         self._phone_digits: int | None = None
@@ -459,35 +460,44 @@ class _Scanner:
                 self.flush()
                 self._dashed(piece)
                 continue
-            self._group(normalize(piece))
+            self._group(normalize(piece), _is_word(piece))
         if isolated or end < len(token):
             self.flush()
 
     def _dashed(self, piece: str) -> None:
         """Read a dashed piece: "2040-0048-7990-00" is one number printed in parts.
 
-        A dashed piece that is no number ("2024-01-15") is never joined with its neighbours;
-        words dashed to a number ("ТТН-20400048799000", "order-2040-0048-7990-00") are not
-        part of it.
+        A dashed piece that is no number ("2024-01-15") is never joined with its neighbours.
+        Of the readings (the whole piece; without the words dashed to it, as in
+        "ТТН-20400048799000"; each unbroken part, as in "RA067022855UA-1") the best rule wins:
+        "0500100031143-1" is the Ukrposhta number, not 14 digits of the broad rule.
         """
-        parts = [normalize(part) for part in _DASH_RUN.split(piece) if part]
-        whole = "".join(parts)
-        if _identify_normalized(whole):
-            self._add(whole)
-            return
-        while parts and parts[0].isalpha():
-            parts.pop(0)
-        while parts and parts[-1].isalpha():
-            parts.pop()
-        inner = "".join(parts)
-        if inner != whole and _identify_normalized(inner):
-            self._add(inner)
-            return
-        for part in parts:  # an unbroken part is tried alone, never cut ("RA067022855UA-1")
-            if len(part) > _SHORT_GROUP_CHARS and _identify_normalized(part):
-                self._add(part)
+        raw = [part for part in _DASH_RUN.split(piece) if part]
+        parts = [normalize(part) for part in raw]
+        inner = parts[:]
+        while inner and inner[0].isalpha():
+            inner.pop(0)
+        while inner and inner[-1].isalpha():
+            inner.pop()
+        readings = [
+            "".join(p for p, r in zip(parts, raw, strict=True) if not _is_word(r)),
+            "".join(parts),
+            "".join(inner),
+            *(part for part in inner if len(part) > _SHORT_GROUP_CHARS),
+        ]
+        best: tuple[int, bool] | None = None
+        chosen = ""
+        for reading in dict.fromkeys(readings):  # in order, once each
+            matches = _identify_normalized(reading)
+            if not matches:
+                continue
+            rank = (min(_tier(m) for m in matches), not any(m.checked for m in matches))
+            if best is None or rank < best:
+                best, chosen = rank, reading
+        if chosen:
+            self._add(chosen)
 
-    def _group(self, group: str) -> None:
+    def _group(self, group: str, word: bool = False) -> None:
         if not group:
             return
         if self._phone_digits is not None:
@@ -503,6 +513,7 @@ class _Scanner:
                 self._add(group)
             return
         self._run.append(group)
+        self._words.append(word)
 
     def _add(self, number: str) -> None:
         if not self.full():
@@ -510,10 +521,11 @@ class _Scanner:
 
     def flush(self) -> None:
         """Turn the pending run of short groups into numbers (see _best_joins)."""
-        run, self._run, self._phone_digits = self._run, [], None
+        run, words = self._run, self._words
+        self._run, self._words, self._phone_digits = [], [], None
         if len(run) < 2:
             return
-        for number in _best_joins(run):
+        for number in _best_joins(run, words):
             self._add(number)
 
 
@@ -528,7 +540,7 @@ class _Join:
     rank: tuple[int, bool, int]
 
 
-def _best_joins(run: list[str]) -> list[str]:
+def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     """Return the numbers a run of printed groups holds, in text order.
 
     Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
@@ -551,9 +563,13 @@ def _best_joins(run: list[str]) -> list[str]:
                 break
             matches = _identify_normalized(joined)
             if matches:
-                join = _judge(run, start, end, joined, matches)
+                join = _judge(run, start, end, joined, matches, word=words[start])
                 if join is not None:
                     joins.append(join)
+    # A word before a number is not part of it when the number passes without it too
+    # ("is EV0 000 000 000 054 3NP I": not "ISEV…").
+    spans = {(j.start, j.end) for j in joins}
+    joins = [j for j in joins if not (words[j.start] and (j.start + 1, j.end) in spans)]
     # A join inside a longer, regularly printed one is a piece of it ("YT 20 56 56 16 24 61 55
     # 88" holds a Nova Poshta-shaped "20565616246155").
     wholes = [j for j in joins if j.regular and j.rank[0] > -2]  # not by the broad rule
@@ -570,13 +586,13 @@ def _best_joins(run: list[str]) -> list[str]:
 
 
 def _judge(
-    run: list[str], start: int, end: int, number: str, matches: list[Match]
+    run: list[str], start: int, end: int, number: str, matches: list[Match], *, word: bool
 ) -> _Join | None:
     """Rank the join run[start:end], or return None when it cannot be a printed number."""
     groups = run[start:end]
     tier = min(_tier(m) for m in matches)
-    # "in 1234 5678 9012" is an English word before digits, not a DHL prefix.
-    if tier == 2 and groups[0].isalpha():
+    # "in 1234 5678 9012" is an English word before digits, not a DHL prefix ("GM 29 51…" is).
+    if tier == 2 and word:
         return None
     regular = _regular(groups)
     if not (regular or any(m.checked for m in matches)):
@@ -667,6 +683,15 @@ def _iban_valid(text: str) -> bool:
         return False
     moved = text[4:] + text[:4]
     return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def _is_word(piece: str) -> bool:
+    """Tell whether a piece was typed as a word: letters, not all upper-case Latin ("is", "ТТН").
+
+    A number's own letters are typed upper-case ("RA", "EV", "GM"); after normalize() the two
+    look the same, so the scanner remembers this for each group.
+    """
+    return piece.isalpha() and not (piece.isascii() and piece.isupper())
 
 
 def _phone_length(digits: str) -> int:
