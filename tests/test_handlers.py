@@ -745,3 +745,13 @@ async def test_flows_start_over_and_cancel_outside_them_is_answered(env: BotEnv)
     await follow(env, "/cancel")
     [nothing] = env.telegram.sent()
     assert "nothing to cancel" in nothing.text.lower() or "Немає" in nothing.text
+
+
+async def test_a_long_message_is_parsed_off_the_loop_with_the_same_result() -> None:
+    from bot.handlers.tracking import LONG_TEXT, parse_text
+    from bot.requests import parse_message
+
+    text = "Ваше замовлення відправлено. " * (LONG_TEXT // 20) + f"ТТН {NP}, {UP}"
+    assert len(text) > LONG_TEXT
+    assert await parse_text(text, 20) == parse_message(text, 20)
+    assert [r.number for r in (await parse_text(text, 20)).requests] == [NP, UP]

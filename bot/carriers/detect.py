@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -359,13 +360,15 @@ _MAX_TEXT_CHARS = 20_000  # a paste longer than this is cut; nobody sends 20 KB 
 _SHORT_GROUP_CHARS = 6  # groups up to this long may be printed parts of one number
 _MAX_JOINED_CHARS = 34  # the longest format; joins never go beyond it
 _MAX_JOINED_GROUPS = 17  # a 34-digit number printed in pairs has 17 groups
+_MAX_RUN_GROUPS = 120  # groups judged together at most (a line of ten numbers in groups of 4: 40)
 _MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
 _MAX_PHONE_DIGITS = 15  # E.164
-# [?] Digits (country code included) of the phone numbers most pasted here; groups after them
-# belong to the text again ("+48 123 456 789 0500 1000 3113 5"). Other countries: E.164's 15.
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.ASCII)  # an IBAN's country and check digits
 _MIN_IBAN_CHARS, _MAX_IBAN_CHARS = 15, 34
-_PHONE_LENGTHS = (("380", 12), ("48", 11), ("7", 11), ("1", 11), ("373", 11), ("49", 13))
+# [?] Digits (country code included) of the phone numbers most pasted here; groups after them
+# belong to the text again ("+48 123 456 789 0500 1000 3113 5"). Other countries: E.164's 15.
+# "+38" is how Ukrainians usually write "+380".
+_PHONE_LENGTHS = (("38", 12), ("48", 11), ("7", 11), ("1", 11), ("373", 11), ("49", 13))
 
 _PIECE = re.compile(rf"(\+?)([^\W_]+(?:[{_DASHES}]+[^\W_]+)*)")
 _DASH_RUN = re.compile(rf"[{_DASHES}]+")
@@ -437,9 +440,12 @@ class _Scanner:
 
     def _token(self, token: str) -> None:
         pieces = list(_PIECE.finditer(token))
-        # "15.01.2024", "10:30", "1250,00": a token of several pieces stands alone; its pieces
-        # are never joined with the groups around it.
-        isolated = len(pieces) > 1
+        # "15.01.2024", "10:30", "1250,00": a token whose punctuation sits between digits stands
+        # alone; its pieces are never joined with the groups around it ("ТТН:2040 0048…" is
+        # a label glued to a number, not such a token).
+        isolated = any(
+            a.group(2)[-1].isdigit() and b.group(2)[0].isdigit() for a, b in pairwise(pieces)
+        )
         if isolated:
             self.flush()
         end = 0
@@ -514,6 +520,8 @@ class _Scanner:
             return
         self._run.append(group)
         self._words.append(word)
+        if len(self._run) >= _MAX_RUN_GROUPS:
+            self.flush()  # judging joins grows with the run: a longer one is a table, not a number
 
     def _add(self, number: str) -> None:
         if not self.full():
@@ -546,10 +554,11 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
     overlap win: a Nova Poshta waybill, then another specific rule, then the broad one
     (_tier); then the longer join (printed groups belong together). A
-    candidate is refused when it is a fragment of a mistyped number (_in_failed_number), and
+    candidate is refused when it is a fragment of a mistyped number (_FailedNumbers), and
     a join without a check digit must be printed regularly (_regular).
     """
     blocked = _iban_groups(run)
+    failed = _FailedNumbers(run)
     joins: list[_Join] = []
     for start in range(len(run) - 1):
         if start in blocked:
@@ -563,30 +572,47 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
                 break
             matches = _identify_normalized(joined)
             if matches:
-                join = _judge(run, start, end, joined, matches, word=words[start])
+                join = _judge(run, start, end, joined, matches, word=words[start], failed=failed)
                 if join is not None:
                     joins.append(join)
     # A word before a number is not part of it when the number passes without it too
     # ("is EV0 000 000 000 054 3NP I": not "ISEV…").
     spans = {(j.start, j.end) for j in joins}
     joins = [j for j in joins if not (words[j.start] and (j.start + 1, j.end) in spans)]
+    joins = [j for j in joins if not (words[j.end - 1] and (j.start, j.end - 1) in spans)]
     # A join inside a longer, regularly printed one is a piece of it ("YT 20 56 56 16 24 61 55
     # 88" holds a Nova Poshta-shaped "20565616246155").
-    wholes = [j for j in joins if j.regular and j.rank[0] > -2]  # not by the broad rule
+    by_start: dict[int, list[_Join]] = {}
+    for w in joins:
+        if w.regular and w.rank[0] > -2:
+            by_start.setdefault(w.start, []).append(w)
     joins = [
         j
         for j in joins
-        if not any(w.start <= j.start and j.end <= w.end and w is not j for w in wholes)
+        if not any(
+            w.start <= j.start and j.end <= w.end and w is not j
+            for s in range(max(0, j.end - _MAX_JOINED_GROUPS), j.start + 1)
+            for w in by_start.get(s, ())
+        )
     ]
     taken: list[_Join] = []
+    used = [False] * len(run)
     for join in sorted(joins, key=lambda j: j.rank, reverse=True):
-        if all(join.end <= t.start or join.start >= t.end for t in taken):
+        if not any(used[join.start : join.end]):
             taken.append(join)
+            used[join.start : join.end] = [True] * (join.end - join.start)
     return [join.number for join in sorted(taken, key=lambda j: j.start)]
 
 
 def _judge(
-    run: list[str], start: int, end: int, number: str, matches: list[Match], *, word: bool
+    run: list[str],
+    start: int,
+    end: int,
+    number: str,
+    matches: list[Match],
+    *,
+    word: bool,
+    failed: _FailedNumbers,
 ) -> _Join | None:
     """Rank the join run[start:end], or return None when it cannot be a printed number."""
     groups = run[start:end]
@@ -597,7 +623,7 @@ def _judge(
     regular = _regular(groups)
     if not (regular or any(m.checked for m in matches)):
         return None  # "067 123 45 67 050…", "а 067 123 45 67": no format of ours
-    if _in_failed_number(run, start, end, trusted=tier == 0):
+    if failed.around(start, end, trusted=tier == 0):
         return None
     # "K 15 06 23 56 20 450 грн": a last group longer than the one before is a price.
     ragged = len(groups[-1]) > len(groups[-2]) and groups[-1].isdigit()
@@ -618,29 +644,50 @@ def _regular(groups: list[str]) -> bool:
     return all(len(edge) <= size or edge.isalpha() for edge in (groups[0], groups[-1]))
 
 
-def _in_failed_number(run: list[str], start: int, end: int, *, trusted: bool) -> bool:
-    """Tell whether run[start:end] lies inside a regularly printed number that fails its check.
+class _FailedNumbers:
+    """The windows of a run printed regularly whose join fails a check (computed on first use).
 
     "1Z 5R8 939 035 756 712 8" (a typo) is a UPS number whose check fails; its last 13 digits
-    pass Ukrposhta's check by chance and must not be taken (formats doc §1: never guess). A
-    trusted join (a Nova Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
+    pass Ukrposhta's check by chance and must not be taken (formats doc §1: never guess).
     """
-    size = len(run[end - 1])
-    for first in range(start, max(-1, end - _MAX_JOINED_GROUPS - 1), -1):
-        if len(run[first]) == 1 and first < start:
-            break  # a lone digit before the groups is a quantity, not part of them
-        for last in range(end, min(len(run), first + _MAX_JOINED_GROUPS) + 1):
-            if (first, last) == (start, end):
+
+    __slots__ = ("_run", "_windows")
+
+    def __init__(self, run: list[str]) -> None:
+        self._run = run
+        self._windows: list[tuple[int, int]] | None = None
+
+    def around(self, start: int, end: int, *, trusted: bool) -> bool:
+        """Tell whether run[start:end] lies inside a failed window.
+
+        A lone digit before the groups is a quantity, not part of them; a trusted join (a Nova
+        Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
+        """
+        run = self._run
+        size = len(run[end - 1])
+        for first, last in self._failed():
+            if first > start or last < end or (first, last) == (start, end):
                 continue
-            if trusted and last > end and len(run[last - 1]) < size:
-                break
-            groups = run[first:last]
-            joined = "".join(groups)
-            if len(joined) > _MAX_JOINED_CHARS:
-                break
-            if _regular(groups) and _fails_a_check(joined):
-                return True
-    return False
+            if any(len(run[i]) == 1 for i in range(first, start)):
+                continue
+            if trusted and any(len(run[i]) < size for i in range(end, last)):
+                continue
+            return True
+        return False
+
+    def _failed(self) -> list[tuple[int, int]]:
+        if self._windows is None:
+            run, found = self._run, []
+            for first in range(len(run) - 1):
+                joined = run[first]
+                for last in range(first + 2, min(len(run), first + _MAX_JOINED_GROUPS) + 1):
+                    joined += run[last - 1]
+                    if len(joined) > _MAX_JOINED_CHARS:
+                        break
+                    if _fails_a_check(joined) and _regular(run[first:last]):
+                        found.append((first, last))
+            self._windows = found
+        return self._windows
 
 
 def _fails_a_check(number: str) -> bool:

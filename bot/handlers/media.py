@@ -18,7 +18,7 @@ from bot.handlers.scan import (
     offer_scanned,
     picture_of,
 )
-from bot.handlers.tracking import handle_parsed
+from bot.handlers.tracking import handle_parsed, parse_text
 from bot.keyboards import ALL_SCANNED, parse
 from bot.requests import ParsedMessage, Request, parse_message
 
@@ -32,7 +32,7 @@ async def track_media(update: Update, context: BotContext) -> None:
         return
     if message.caption:
         limit = context.bot_data.settings.max_numbers_per_message
-        parsed = parse_message(message.caption, limit)
+        parsed = await parse_text(message.caption, limit)
         if parsed.requests or parsed.rejected:
             mark_album(context, message.media_group_id, CAPTIONED)
             await handle_parsed(update, context, parsed, hint_when_empty=True)

@@ -36,6 +36,7 @@ OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button 
 MAX_OFFERED = 20  # the latest numbers offered per chat; older buttons stop working
 CONCURRENT_LOOKUPS = 4
 TYPING_DELAY = 1.0  # seconds before a slow answer shows "typing…"
+LONG_TEXT = 500  # characters from which a message is parsed off the event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,16 @@ class Outcome:
     problem: str | None = None  # translated sentence when nothing was followed
 
 
+async def parse_text(text: str, limit: int) -> ParsedMessage:
+    """Parse a message; a long one in a worker thread, so other chats' updates go on meanwhile.
+
+    Reading a few thousand characters of printed groups can take a tenth of a second.
+    """
+    if len(text) <= LONG_TEXT:
+        return parse_message(text, limit)
+    return await asyncio.to_thread(parse_message, text, limit)
+
+
 async def track_text(update: Update, context: BotContext) -> None:
     """Handle plain text in a private chat: follow every number it contains."""
     message = update.effective_message
@@ -56,7 +67,7 @@ async def track_text(update: Update, context: BotContext) -> None:
         return
     if message.via_bot is not None and message.via_bot.id == context.bot.id:
         return  # a card the user posted through our inline mode: not a request
-    parsed = parse_message(message.text, context.bot_data.settings.max_numbers_per_message)
+    parsed = await parse_text(message.text, context.bot_data.settings.max_numbers_per_message)
     await handle_parsed(update, context, parsed, hint_when_empty=True)
 
 
@@ -82,7 +93,7 @@ async def track_command(update: Update, context: BotContext) -> None:
             ),
         )
         return
-    parsed = parse_message(text, context.bot_data.settings.max_numbers_per_message)
+    parsed = await parse_text(text, context.bot_data.settings.max_numbers_per_message)
     await handle_parsed(update, context, parsed, hint_when_empty=False)
 
 
