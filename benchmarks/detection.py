@@ -239,6 +239,31 @@ def main(argv: list[str] | None = None) -> None:
         f"(typos that still pass a rule without a check digit, or false positives): "
         f"{len(found - valid):,}"
     )
+    worst_cases()
+
+
+# Messages of Telegram's maximum length (4,096 characters) that make the scanner judge the
+# most joins: every window of short groups passes some rule.
+WORST_CASES = {
+    "single zeros": " ".join(["0"] * 2100)[:4096],
+    "pairs of zeros": " ".join(["00"] * 1400)[:4096],
+    "random 3-digit groups": " ".join(f"{n % 1000:03d}" for n in range(0, 7_000_000, 6871))[:4096],
+    "one waybill in groups, repeated": " ".join(["2040 0048 7990 00"] * 250)[:4096],
+}
+
+
+def worst_cases() -> None:
+    """Time extract_numbers on the slowest messages we know (best of three)."""
+    print("\n## Slowest messages (4,096 characters each), best of 3\n")
+    rows = []
+    for name, text in WORST_CASES.items():
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            extract_numbers(text)
+            times.append(time.perf_counter() - started)
+        rows.append([name, min(times) * 1000])
+    print_table(["message", "ms"], rows)
 
 
 if __name__ == "__main__":
