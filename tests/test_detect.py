@@ -513,6 +513,10 @@ GROUPED = [
     ("GM 2951 1732 2517 4494 Razem", ["GM2951173225174494"]),
     # "+38" phone numbers are Ukrainian ones
     ("+38 050 123 45 67 20 4000 4879 9000", ["20400048799000"]),
+    # account numbers: a Polish NRB without "PL", an IBAN with a space after the country
+    ("Numer konta: 61 1090 1014 0000 0712 1981 2874", []),
+    ("р/р UA 21 3223 1300 0002 6007 2335 6600 1", []),
+    ("61 2345 6789 0123 4567 8901 23", ["612345678901234567890123"]),
 ]
 
 

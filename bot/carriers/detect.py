@@ -365,6 +365,9 @@ _MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
 _MAX_PHONE_DIGITS = 15  # E.164
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.ASCII)  # an IBAN's country and check digits
 _MIN_IBAN_CHARS, _MAX_IBAN_CHARS = 15, 34
+# Account numbers printed without their country code, or with a space after it, are
+# recognised for these countries (IBAN lengths).
+_IBAN_LENGTHS = {"UA": 29, "PL": 28}
 # [?] Digits (country code included) of the phone numbers most pasted here; groups after them
 # belong to the text again ("+48 123 456 789 0500 1000 3113 5"). Other countries: E.164's 15.
 # "+38" is how Ukrainians usually write "+380".
@@ -708,19 +711,30 @@ def _iban_groups(run: list[str]) -> set[int]:
     """Return the indexes of groups that form an IBAN ("UA21 3223 1300 …"), never a parcel.
 
     An IBAN is recognised by its own check (ISO 13616, mod 97), so a tracking number that
-    merely starts like one ("GM29 5117 …") stays a candidate.
+    merely starts like one ("GM29 5117 …") stays a candidate. Also "UA 21 3223 …" (a space
+    after the country) and Polish account numbers written without "PL" (NRB: 26 digits,
+    "61 1090 1014 …"), which are IBANs once "PL" is put back.
     """
     blocked: set[int] = set()
     for index, group in enumerate(run):
-        if _IBAN_START.fullmatch(group) is None:
+        if _IBAN_START.fullmatch(group) is not None:
+            first, joined, length = index, group, 0
+        elif group.isdigit() and len(group) == 2:
+            # "UA 21 3223 …" (a space after the country), or an NRB: "PL" left out.
+            country = run[index - 1] if index and run[index - 1] in _IBAN_LENGTHS else ""
+            first = index - 1 if country else index
+            country = country or "PL"
+            joined, length = country + group, _IBAN_LENGTHS[country]
+        else:
             continue
-        joined = group
         for last in range(index + 1, min(len(run), index + _MAX_JOINED_GROUPS)):
+            if length and len(run[last]) != 4 and len(joined) + len(run[last]) != length:
+                break  # a bare account number is printed in groups of four
             joined += run[last]
-            if len(joined) > _MAX_IBAN_CHARS:
+            if len(joined) > (length or _MAX_IBAN_CHARS):
                 break
-            if len(joined) >= _MIN_IBAN_CHARS and _iban_valid(joined):
-                blocked.update(range(index, last + 1))
+            if len(joined) >= (length or _MIN_IBAN_CHARS) and _iban_valid(joined):
+                blocked.update(range(first, last + 1))
     return blocked
 
 
