@@ -9,10 +9,10 @@ from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.explain import outage_notes
-from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.common import is_chat_admin, pressed, reply
 from bot.handlers.inline import INLINE_START
 from bot.handlers.tracking import track_deep_link
-from bot.keyboards import language_keyboard, parse
+from bot.keyboards import language_keyboard
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +92,10 @@ async def choose_language(update: Update, context: BotContext) -> None:
 
 async def set_language(update: Update, context: BotContext) -> None:
     """Store the chosen language; in groups only admins may change it."""
-    query = update.callback_query
-    chat = update.effective_chat
-    callback = parse(query.data) if query else None
-    if query is None or chat is None or callback is None:
+    button, chat = pressed(update), update.effective_chat
+    if button is None or chat is None:
         return
+    query, callback = button
     if not await is_chat_admin(update, context):
         await query.answer(
             context.tr.gettext("Only chat admins can change the group's language."),

@@ -13,7 +13,7 @@ from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.explain import outage_notes
 from bot.formatting import render_history, short_status
-from bot.handlers.common import is_chat_admin, matches_text, reply
+from bot.handlers.common import is_chat_admin, matches_text, pressed, reply
 from bot.handlers.tracking import remember_card, render_card
 from bot.i18n import Translator
 from bot.keyboards import (
@@ -181,10 +181,10 @@ async def archive_parcels(update: Update, context: BotContext) -> None:
 
 async def list_page(update: Update, context: BotContext) -> None:
     """Handle the page arrows of the list and of the archive."""
-    query = update.callback_query
-    callback = parse(query.data) if query else None
-    if query is None or callback is None:
+    button = pressed(update)
+    if button is None:
         return
+    query, callback = button
     await query.answer()
     archived = callback.action == ARCHIVE_PAGE
     text, markup = await _list_page(update, context, callback.number, archived=archived)

@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.i18n import Translator, negotiate_language
+from bot.keyboards import Callback, parse
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,13 @@ async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
     if not is_private(update):
         kwargs.setdefault("do_quote", True)
     return await message.reply_text(text, **kwargs)  # type: ignore[arg-type]
+
+
+def pressed(update: Update) -> tuple[CallbackQuery, Callback] | None:
+    """Return the pressed button's query and its parsed data; None for anything else."""
+    query = update.callback_query
+    callback = parse(query.data) if query else None
+    return None if query is None or callback is None else (query, callback)
 
 
 async def answer_expired(query: CallbackQuery, tr: Translator) -> None:

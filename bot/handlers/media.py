@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers.common import answer_expired, reply
+from bot.handlers.common import answer_expired, pressed, reply
 from bot.handlers.scan import (
     CAPTIONED,
     NOTED,
@@ -19,7 +19,7 @@ from bot.handlers.scan import (
     picture_of,
 )
 from bot.handlers.tracking import handle_parsed, parse_text
-from bot.keyboards import ALL_SCANNED, parse
+from bot.keyboards import ALL_SCANNED
 from bot.requests import ParsedMessage, Request, parse_message
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,10 @@ async def track_media(update: Update, context: BotContext) -> None:
 
 async def follow_scanned(update: Update, context: BotContext) -> None:
     """Handle a "follow" button under numbers read from a picture."""
-    query = update.callback_query
-    callback = parse(query.data) if query else None
-    if query is None or callback is None:
+    button = pressed(update)
+    if button is None:
         return
+    query, callback = button
     message = query.message
     offer = message if isinstance(message, Message) and message.is_accessible else None
     if offer is None:  # too old for Telegram to show the offer: no place for the answer

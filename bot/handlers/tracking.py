@@ -16,7 +16,7 @@ from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, reply
+from bot.handlers.common import answer_expired, pressed, reply
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
@@ -194,10 +194,10 @@ async def _askable(context: BotContext, rejected: tuple[str, ...]) -> list[str]:
 
 async def detect_online(update: Update, context: BotContext) -> None:
     """Handle "ask the detection service" for a number this chat was offered it for."""
-    query = update.callback_query
-    callback = parse(query.data) if query else None
-    if query is None or callback is None:
+    button = pressed(update)
+    if button is None:
         return
+    query, callback = button
     tr = context.tr
     number = callback.argument
     offered = context.chat_memory.get(OFFERED_DETECTION, {})
