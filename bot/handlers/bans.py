@@ -17,8 +17,8 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.ban_memory import BanMemory
 from bot.context import LANGUAGE_KEY, BotContext
-from bot.handlers.common import is_private, reply
-from bot.i18n import Translator, negotiate_language
+from bot.handlers.common import is_private, reply, user_language
+from bot.i18n import Translator
 from bot.keyboards import FORGET_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -37,16 +37,18 @@ async def refuse_banned(update: Update, context: BotContext) -> None:
     knowing where the chat is; a banned chat may also read /privacy and /forget itself.
     """
     data = context.bot_data
-    banned: set[int] = getattr(data, "banned", set())
-    if not banned:
+    if not data.banned:
         return
     chat, user = update.effective_chat, update.effective_user
-    chat_banned = chat is not None and chat.id in banned
-    if not chat_banned and (user is None or user.id not in banned):
+    if chat is not None and chat.id in data.banned:
+        key = chat.id
+    elif user is not None and user.id in data.banned:
+        key = user.id
+    else:
         return
+    chat_banned = chat is not None and key == chat.id
     if _status_update(update):
         return
-    key = chat.id if chat_banned and chat is not None else user.id if user else 0
     memory = data.ban_memory.setdefault(key, BanMemory())
     now = time.monotonic()
     if chat_banned and _privacy_request(update) and memory.may_answer(now):
@@ -117,14 +119,8 @@ def _is_command(message: Message) -> bool:
 
 def _translator(update: Update, context: BotContext) -> Translator:
     """Return a translator without touching storage: the chat's known language, or the user's."""
-    data = context.bot_data
-    language = context.chat_memory.get(LANGUAGE_KEY)
-    if language is None:
-        user = update.effective_user
-        language = negotiate_language(
-            user.language_code if user else None, data.settings.default_language
-        )
-    return data.catalogs.get(language)
+    language = context.chat_memory.get(LANGUAGE_KEY) or user_language(update, context)
+    return context.bot_data.catalogs.get(language)
 
 
 def _target(context: BotContext) -> int | None:

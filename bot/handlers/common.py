@@ -23,12 +23,18 @@ async def remember_chat(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     if chat is None or context.chat_data is None or LANGUAGE_KEY in context.chat_data:
         return
+    stored = await context.bot_data.storage.upsert_chat(
+        chat.id, chat.type, user_language(update, context)
+    )
+    context.chat_data[LANGUAGE_KEY] = stored.language
+
+
+def user_language(update: Update, context: BotContext) -> str:
+    """Return the language the update's user's Telegram settings suggest (uk, en or ru)."""
     user = update.effective_user
-    language = negotiate_language(
+    return negotiate_language(
         user.language_code if user else None, context.bot_data.settings.default_language
     )
-    stored = await context.bot_data.storage.upsert_chat(chat.id, chat.type, language)
-    context.chat_data[LANGUAGE_KEY] = stored.language
 
 
 def is_private(update: Update) -> bool:

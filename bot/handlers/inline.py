@@ -15,9 +15,8 @@ from telegram.constants import ParseMode
 from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.formatting import short_status
-from bot.handlers.common import matches_text
+from bot.handlers.common import matches_text, user_language
 from bot.handlers.tracking import render_card
-from bot.i18n import negotiate_language
 from bot.parcels import Lookup
 
 RESULTS_PER_PAGE = 20  # Telegram shows at most 50 results per answer
@@ -37,11 +36,7 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
     storage = context.bot_data.storage
     chat = await storage.get_chat(query.from_user.id)
     settings = context.bot_data.settings
-    language = (
-        chat.language
-        if chat is not None
-        else negotiate_language(query.from_user.language_code, settings.default_language)
-    )
+    language = chat.language if chat is not None else user_language(update, context)
     tr = context.bot_data.catalogs.get(language)
     typed = query.query.strip()[:64]
     wanted, as_number = typed.casefold(), normalize(typed)  # "0500 1000 3114 3" finds it too

@@ -11,15 +11,15 @@ from telegram.error import TelegramError
 from bot.context import BotContext
 from bot.handlers.common import answer_expired, pressed, reply
 from bot.handlers.scan import (
+    ANSWERED,
     CAPTIONED,
-    NOTED,
     album_state,
     mark_album,
     offer_scanned,
     picture_of,
 )
 from bot.handlers.tracking import handle_parsed, parse_text
-from bot.keyboards import ALL_SCANNED
+from bot.keyboards import ALL_SCANNED, parse
 from bot.requests import ParsedMessage, Request, parse_message
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ async def track_media(update: Update, context: BotContext) -> None:
     if picture is not None:
         await offer_scanned(update, context, picture, album=message.media_group_id)
     elif album_state(context, message.media_group_id) is None:
-        mark_album(context, message.media_group_id, NOTED)  # one answer per album
+        mark_album(context, message.media_group_id, ANSWERED)  # one answer per album
         await reply(
             update, context.tr.gettext("Send me a tracking number, and I will find the parcel.")
         )
@@ -87,4 +87,5 @@ async def _drop_buttons(offer: Message, followed: set[str]) -> None:
 
 def _argument(row: Sequence[InlineKeyboardButton]) -> str:
     """Return the argument of a row's first button ("all" or a number)."""
-    return str(row[0].callback_data or "").split(":", 1)[-1] if row else ""
+    callback = parse(str(row[0].callback_data)) if row else None
+    return callback.argument if callback else ""

@@ -22,7 +22,7 @@ from bot.requests import parse_message
 logger = logging.getLogger(__name__)
 
 ALBUMS = "albums"  # chat memory: how each recent album (media group) was answered
-CAPTIONED, OFFERED, NOTED = "captioned", "offered", "noted"
+CAPTIONED, ANSWERED = "captioned", "answered"  # an album's caption named its numbers; or not
 MAX_ALBUMS = 5
 SCANNING = "scanning"  # chat memory: pictures of the chat being read now
 MAX_PENDING = 3  # pictures of one chat read at once; more are asked for again later
@@ -50,7 +50,7 @@ def picture_of(message: Message) -> Picture | None:
 
 
 def album_state(context: BotContext, album: str | None) -> str | None:
-    """Return how an album was answered: CAPTIONED, OFFERED, NOTED, or None (not yet)."""
+    """Return how an album was answered: CAPTIONED, ANSWERED, or None (not yet)."""
     return None if album is None else context.chat_memory.get(ALBUMS, {}).get(album)
 
 
@@ -79,7 +79,7 @@ async def offer_scanned(
     memory = context.chat_memory
     if memory.get(SCANNING, 0) >= MAX_PENDING:
         if album_state(context, album) is None:
-            mark_album(context, album, NOTED)
+            mark_album(context, album, ANSWERED)
             await reply(
                 update,
                 _(
@@ -102,14 +102,14 @@ async def offer_scanned(
             "I read these tracking numbers on the picture:\n{numbers}\n\nFollow them?",
             len(numbers),
         ).format(numbers=listed)
-        mark_album(context, album, OFFERED)
+        mark_album(context, album, ANSWERED)
         await reply(update, text, reply_markup=scanned_keyboard(numbers, tr))
         return
     if album is not None:
         await asyncio.sleep(ALBUM_SETTLE)  # the album's other pictures may hold numbers
         if album_state(context, album) is not None:
             return
-        mark_album(context, album, NOTED)
+        mark_album(context, album, ANSWERED)
     if codes:
         problem = _(
             "The code on this picture holds no tracking number I know. If the number is "
