@@ -71,12 +71,9 @@ class CarrierCorrection:
         storage = self.parcels.storage
         # A reading a chat picked from the chooser stands: another reading of the same digits
         # may be a stranger's parcel. Only other clients of that reading are tried then.
-        chosen = await storage.chosen_readings(parcel.id)
-        candidates = [
-            candidate
-            for candidate in alternatives(parcel.carrier, parcel.number, tracking.registry.clients)
-            if not chosen or candidate.carrier in chosen
-        ]
+        candidates = alternatives(parcel.carrier, parcel.number, tracking.registry.clients)
+        chosen = await storage.chosen_readings(parcel.id) if candidates else set()
+        candidates = [c for c in candidates if not chosen or c.carrier in chosen]
         others = [candidate for candidate in candidates if candidate.routes[0] not in busy]
         if candidates and not others:
             return False  # only busy clients to ask: the next tick, not in three days

@@ -236,11 +236,7 @@ class Poller:
             # The circuit opened midway: numbers this chunk counted but never sent go back to
             # the budget (one sent before, or for another courier, is known to GdePosylka).
             sent = {parcel.number for parcel, _ in answered}
-            unsent = [
-                parcel.number
-                for parcel, result in zip(parcels, results, strict=True)
-                if result is None and parcel.number in counted and parcel.number not in sent
-            ]
+            unsent = [p.number for p in parcels if p.number in counted and p.number not in sent]
             if unsent:
                 await client.release(unsent)
         if answered:

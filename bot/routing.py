@@ -65,7 +65,7 @@ class Candidate:
         return next((route for route in self.routes if route in enabled), None)
 
 
-def routes_for(match: Match, number: str = "") -> tuple[str, ...]:
+def routes_for(match: Match, number: str) -> tuple[str, ...]:
     """Return the clients that can track a detected number, best first."""
     if match.carrier in _DIRECT_ROUTES:
         return _DIRECT_ROUTES[match.carrier]

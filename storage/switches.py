@@ -86,24 +86,13 @@ class SwitchesMixin(StorageCore):
             The subscriptions moved, as they now are (merged ones are not included).
         """
         async with self.transaction():
-            old = await self._fetchall(
-                "SELECT id FROM subscriptions WHERE parcel_id = ?", (old_parcel_id,)
-            )
             await self._execute(
                 merge_duplicates_sql("parcel_id", "chat_id"),
                 (old_parcel_id, old_parcel_id, new_parcel_id, old_parcel_id),
             )
-            await self._execute(
-                "DELETE FROM outbox WHERE parcel_id = ? AND sent_at IS NULL", (old_parcel_id,)
-            )
-            await self._execute(
-                "UPDATE OR IGNORE subscriptions SET parcel_id = ? WHERE parcel_id = ?",
+            moved = await self._fetchall(
+                "UPDATE OR IGNORE subscriptions SET parcel_id = ? WHERE parcel_id = ? RETURNING *",
                 (new_parcel_id, old_parcel_id),
-            )
-            moved = await self._fetch_in(
-                "SELECT * FROM subscriptions WHERE parcel_id = ? AND id IN ({ids}) ORDER BY id",
-                [row["id"] for row in old],
-                (new_parcel_id,),
             )
             if pick is not None:
                 await self._execute(
@@ -112,10 +101,11 @@ class SwitchesMixin(StorageCore):
                     "(SELECT chat_id FROM subscriptions WHERE parcel_id = ?)",
                     (pick, new_parcel_id, new_parcel_id),
                 )
-            # What could not move (a chat following both) goes with the parcel by cascade.
+            # What could not move (a chat following both), and the old parcel's unsent pushes,
+            # go with the parcel by cascade.
             await self._execute("DELETE FROM parcels WHERE id = ?", (old_parcel_id,))
             await self._execute(
                 "UPDATE parcels SET moved_in_at = ? WHERE id = ?",
                 (to_db(utc_now()), new_parcel_id),
             )
-        return [subscription_from_row(row) for row in moved]
+        return sorted(map(subscription_from_row, moved), key=lambda sub: sub.id)
