@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.carriers.detect import extract_numbers, looks_like_number, normalize
+from bot.carriers.detect import (
+    SHORT_GROUP_CHARS,
+    extract_numbers,
+    is_word,
+    looks_like_number,
+    normalize,
+)
 
 MAX_LABEL = 64
-_GROUP_CHARS = 6  # a printed group of a number ("0500 1000 3113 5")
 _MIN_GROUPED = 11  # characters of a grouped look-alike worth calling an invalid number
 _TRAILING = ".,;:!?)»\"'"
 _LABEL_TRIM = " \t-–—:;,.()[]|#*•"
@@ -67,8 +72,7 @@ def _grouped_lookalikes(text: str) -> list[str]:
         for token in [*line.split()[:40], ""]:
             group = token.rstrip(_TRAILING)
             # Words end a run ("ТТН 0500…"), but not a number's letters ("RA 067 … UA").
-            letters = group.isalpha() and not (group.isascii() and group.isupper())
-            if group and len(group) <= _GROUP_CHARS and group.isalnum() and not letters:
+            if 0 < len(group) <= SHORT_GROUP_CHARS and group.isalnum() and not is_word(group):
                 run.append(group)
                 if group == token:
                     continue

@@ -15,9 +15,11 @@ from bot.carriers.countries import ISO_COUNTRY_CODES
 
 __all__ = [
     "CARRIERS",
+    "SHORT_GROUP_CHARS",
     "Match",
     "extract_numbers",
     "identify",
+    "is_word",
     "looks_like_number",
     "normalize",
 ]
@@ -306,25 +308,35 @@ def identify(number: str) -> list[Match]:
 
 
 def _identify_normalized(number: str) -> list[Match]:
+    return _read(number)[0]
+
+
+def _read(number: str) -> tuple[list[Match], bool]:
+    """Return the matches of a normalised number, and whether it fails some rule's check.
+
+    A failed check counts when the number has the rule's exact shape (_inside_failed).
+    """
     if not _MIN_NUMBER_CHARS <= len(number) <= _MAX_NUMBER_CHARS:
-        return []
+        return [], False
     if _NUMBER_SHAPE.fullmatch(number) is None:  # also keeps "+380..." phone numbers out
-        return []
+        return [], False
     rules = _DIGIT_RULES if number.isdigit() else _LETTER_RULES
     found: list[Match] = []
+    failed = False
     for rule in rules[len(number)]:
         m = rule.pattern.fullmatch(number)
         if m is None:
             continue
         if rule.check is not None and not rule.check(m):
             if rule.veto:
-                return []
+                return [], True
+            failed = True
             continue
         if any(f.carrier == rule.carrier for f in found):
             continue  # e.g. USPS 20 and USPS legacy: one candidate per carrier is enough
         country = m["country"] if "country" in rule.pattern.groupindex else None
         found.append(Match(rule.carrier, country, rule.name, rule.checked))
-    return found
+    return found, failed
 
 
 def _tier(match: Match) -> int:
@@ -357,7 +369,7 @@ def looks_like_number(token: str) -> bool:
 # --- finding numbers in text -------------------------------------------------------------
 
 _MAX_TEXT_CHARS = 20_000  # a paste longer than this is cut; nobody sends 20 KB of numbers
-_SHORT_GROUP_CHARS = 6  # groups up to this long may be printed parts of one number
+SHORT_GROUP_CHARS = 6  # groups up to this long may be printed parts of one number
 _MAX_JOINED_CHARS = 34  # the longest format; joins never go beyond it
 _MAX_JOINED_GROUPS = 17  # a 34-digit number printed in pairs has 17 groups
 _MAX_RUN_GROUPS = 120  # groups judged together at most (a line of ten numbers in groups of 4: 40)
@@ -400,17 +412,15 @@ def _url_start(token: str) -> int:
 class _Scanner:
     """Collect accepted numbers from text, in order, joining printed groups."""
 
-    __slots__ = ("_limit", "_phone_digits", "_phone_length", "_run", "_words", "found")
+    __slots__ = ("_limit", "_phone_left", "_run", "_words", "found")
 
     def __init__(self, limit: int | None) -> None:
         self.found: dict[str, None] = {}  # an ordered set
         self._limit = limit
         self._run: list[str] = []  # adjacent short normalised groups that may form one number
-        self._words: list[bool] = []  # whether each group was typed as a word (_is_word)
-        # Digits seen so far of a "+380 50 ..." phone number (None outside one), and how many
-        # its country's numbers have.
-        self._phone_digits: int | None = None
-        self._phone_length = _MAX_PHONE_DIGITS
+        self._words: list[bool] = []  # whether each group was typed as a word (is_word)
+        # Digits a "+380 50 ..." phone number may still have (None outside one).
+        self._phone_left: int | None = None
 
     def full(self) -> bool:
         return self._limit is not None and len(self.found) >= self._limit
@@ -460,8 +470,7 @@ class _Scanner:
             if plus and piece[0].isdigit():
                 self.flush()  # "+" and digits: a phone number, never a parcel
                 digits = normalize(piece)
-                self._phone_digits = len(digits)
-                self._phone_length = _phone_length(digits)
+                self._phone_left = _phone_length(digits) - len(digits)
                 continue
             if plus:
                 self.flush()
@@ -469,7 +478,7 @@ class _Scanner:
                 self.flush()
                 self._dashed(piece)
                 continue
-            self._group(normalize(piece), _is_word(piece))
+            self._group(normalize(piece), is_word(piece))
         if isolated or end < len(token):
             self.flush()
 
@@ -489,10 +498,10 @@ class _Scanner:
         while inner and inner[-1].isalpha():
             inner.pop()
         readings = [
-            "".join(p for p, r in zip(parts, raw, strict=True) if not _is_word(r)),
+            "".join(p for p, r in zip(parts, raw, strict=True) if not is_word(r)),
             "".join(parts),
             "".join(inner),
-            *(part for part in inner if len(part) > _SHORT_GROUP_CHARS),
+            *(part for part in inner if len(part) > SHORT_GROUP_CHARS),
         ]
         best: tuple[int, bool] | None = None
         chosen = ""
@@ -509,13 +518,13 @@ class _Scanner:
     def _group(self, group: str, word: bool = False) -> None:
         if not group:
             return
-        if self._phone_digits is not None:
+        if self._phone_left is not None:
             # The rest of "+380 50 123 45 67", up to the country's length (E.164: at most 15).
-            if group.isdigit() and self._phone_digits + len(group) <= self._phone_length:
-                self._phone_digits += len(group)
+            if group.isdigit() and len(group) <= self._phone_left:
+                self._phone_left -= len(group)
                 return
-            self._phone_digits = None
-        if len(group) > _SHORT_GROUP_CHARS:
+            self._phone_left = None
+        if len(group) > SHORT_GROUP_CHARS:
             # An unbroken run is tried whole, never cut and never joined.
             self.flush()
             if _identify_normalized(group):
@@ -533,7 +542,7 @@ class _Scanner:
     def flush(self) -> None:
         """Turn the pending run of short groups into numbers (see _best_joins)."""
         run, words = self._run, self._words
-        self._run, self._words, self._phone_digits = [], [], None
+        self._run, self._words, self._phone_left = [], [], None
         if len(run) < 2:
             return
         for number in _best_joins(run, words):
@@ -547,8 +556,8 @@ class _Join:
     start: int
     end: int
     number: str
-    regular: bool
     rank: tuple[int, bool, int]
+    encloses: bool  # printed regularly, by a specific rule: a join inside it is a piece of it
 
 
 def _best_joins(run: list[str], words: list[bool]) -> list[str]:
@@ -557,27 +566,29 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
     overlap win: a Nova Poshta waybill, then another specific rule, then the broad one
     (_tier); then the longer join (printed groups belong together). A
-    candidate is refused when it is a fragment of a mistyped number (_FailedNumbers), and
+    candidate is refused when it is a fragment of a mistyped number (_inside_failed), and
     a join without a check digit must be printed regularly (_regular).
     """
     blocked = _iban_groups(run)
-    failed = _FailedNumbers(run)
-    joins: list[_Join] = []
+    read: list[tuple[int, int, str, list[Match]]] = []
+    failed: list[tuple[int, int]] = []  # regularly printed windows that fail a check
     for start in range(len(run) - 1):
-        if start in blocked:
-            continue
         joined = run[start]
         for end in range(start + 2, min(len(run), start + _MAX_JOINED_GROUPS) + 1):
-            if end - 1 in blocked:
-                break
             joined += run[end - 1]
             if len(joined) > _MAX_JOINED_CHARS:
                 break
-            matches = _identify_normalized(joined)
-            if matches:
-                join = _judge(run, start, end, joined, matches, word=words[start], failed=failed)
-                if join is not None:
-                    joins.append(join)
+            matches, fails = _read(joined)
+            if fails and _regular(run[start:end]):
+                failed.append((start, end))
+            if matches and blocked.isdisjoint(range(start, end)):
+                read.append((start, end, joined, matches))
+    joins = [
+        join
+        for start, end, joined, matches in read
+        if (join := _judge(run, start, end, joined, matches, word=words[start], failed=failed))
+        is not None
+    ]
     # A word before a number is not part of it when the number passes without it too
     # ("is EV0 000 000 000 054 3NP I": not "ISEV…").
     spans = {(j.start, j.end) for j in joins}
@@ -587,7 +598,7 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     # 88" holds a Nova Poshta-shaped "20565616246155").
     by_start: dict[int, list[_Join]] = {}
     for w in joins:
-        if w.regular and w.rank[0] > -2:
+        if w.encloses:
             by_start.setdefault(w.start, []).append(w)
     joins = [
         j
@@ -615,7 +626,7 @@ def _judge(
     matches: list[Match],
     *,
     word: bool,
-    failed: _FailedNumbers,
+    failed: list[tuple[int, int]],
 ) -> _Join | None:
     """Rank the join run[start:end], or return None when it cannot be a printed number."""
     groups = run[start:end]
@@ -626,11 +637,11 @@ def _judge(
     regular = _regular(groups)
     if not (regular or any(m.checked for m in matches)):
         return None  # "067 123 45 67 050…", "а 067 123 45 67": no format of ours
-    if failed.around(start, end, trusted=tier == 0):
+    if _inside_failed(run, failed, start, end, trusted=tier == 0):
         return None
     # "K 15 06 23 56 20 450 грн": a last group longer than the one before is a price.
     ragged = len(groups[-1]) > len(groups[-2]) and groups[-1].isdigit()
-    return _Join(start, end, number, regular, (-tier, not ragged, len(number)))
+    return _Join(start, end, number, (-tier, not ragged, len(number)), regular and tier < 2)
 
 
 def _regular(groups: list[str]) -> bool:
@@ -647,63 +658,25 @@ def _regular(groups: list[str]) -> bool:
     return all(len(edge) <= size or edge.isalpha() for edge in (groups[0], groups[-1]))
 
 
-class _FailedNumbers:
-    """The windows of a run printed regularly whose join fails a check (computed on first use).
+def _inside_failed(
+    run: list[str], failed: list[tuple[int, int]], start: int, end: int, *, trusted: bool
+) -> bool:
+    """Tell whether run[start:end] lies inside a window of the run that fails a check.
 
     "1Z 5R8 939 035 756 712 8" (a typo) is a UPS number whose check fails; its last 13 digits
     pass Ukrposhta's check by chance and must not be taken (formats doc §1: never guess).
+    A lone digit before the groups is a quantity, not part of them; a trusted join (a Nova
+    Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
     """
-
-    __slots__ = ("_run", "_windows")
-
-    def __init__(self, run: list[str]) -> None:
-        self._run = run
-        self._windows: list[tuple[int, int]] | None = None
-
-    def around(self, start: int, end: int, *, trusted: bool) -> bool:
-        """Tell whether run[start:end] lies inside a failed window.
-
-        A lone digit before the groups is a quantity, not part of them; a trusted join (a Nova
-        Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
-        """
-        run = self._run
-        size = len(run[end - 1])
-        for first, last in self._failed():
-            if first > start or last < end or (first, last) == (start, end):
-                continue
-            if any(len(run[i]) == 1 for i in range(first, start)):
-                continue
-            if trusted and any(len(run[i]) < size for i in range(end, last)):
-                continue
-            return True
-        return False
-
-    def _failed(self) -> list[tuple[int, int]]:
-        if self._windows is None:
-            run, found = self._run, []
-            for first in range(len(run) - 1):
-                joined = run[first]
-                for last in range(first + 2, min(len(run), first + _MAX_JOINED_GROUPS) + 1):
-                    joined += run[last - 1]
-                    if len(joined) > _MAX_JOINED_CHARS:
-                        break
-                    if _fails_a_check(joined) and _regular(run[first:last]):
-                        found.append((first, last))
-            self._windows = found
-        return self._windows
-
-
-def _fails_a_check(number: str) -> bool:
-    """Tell whether a number has the shape of a rule with a check digit and fails the check."""
-    if not _MIN_NUMBER_CHARS <= len(number) <= _MAX_NUMBER_CHARS:
-        return False
-    rules = _DIGIT_RULES if number.isdigit() else _LETTER_RULES
-    for rule in rules[len(number)]:
-        if rule.check is None:
+    size = len(run[end - 1])
+    for first, last in failed:
+        if first > start or last < end or (first, last) == (start, end):
             continue
-        m = rule.pattern.fullmatch(number)
-        if m is not None and not rule.check(m):
-            return True
+        if any(len(run[i]) == 1 for i in range(first, start)):
+            continue
+        if trusted and any(len(run[i]) < size for i in range(end, last)):
+            continue
+        return True
     return False
 
 
@@ -746,7 +719,7 @@ def _iban_valid(text: str) -> bool:
     return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
 
 
-def _is_word(piece: str) -> bool:
+def is_word(piece: str) -> bool:
     """Tell whether a piece was typed as a word: letters, not all upper-case Latin ("is", "ТТН").
 
     A number's own letters are typed upper-case ("RA", "EV", "GM"); after normalize() the two
