@@ -2,13 +2,17 @@
 
 Generated inputs (fixed seeds): every example number of the detection tests plus random valid
 numbers of 18 formats, each printed unbroken, in groups of 2–5 counted from either end, in the
-carriers' own label styles, with spaces or dashes, in 40 contexts of Ukrainian, Russian, Polish
-and English shop text (dates, times, prices, quantities, phone numbers, order numbers beside
-it), in URLs, dashed to words, hard-wrapped across two lines, and in pairs. An answer is
-correct when it is exactly the planted number(s); "wrong number" counts inputs whose answer
-holds a number that was not planted (the worst outcome: the bot would track a stranger's
-parcel). Hard-wrapped inputs expect the number joined across the line break, which the bot
-does not do on purpose (a line break ends a run of groups), so they count as misses.
+carriers' own label styles, with spaces or dashes, in 46 contexts of Ukrainian, Russian, Polish
+and English shop text (dates, times, prices, quantities, phone numbers, order numbers, house,
+flat and postcode numbers beside it), in URLs, dashed to words, hard-wrapped across two lines,
+and in pairs. An answer is correct when it is exactly the planted number(s); "wrong number"
+counts inputs whose answer holds a number that was not planted (the worst outcome: the bot
+would track a stranger's parcel). Hard-wrapped inputs expect the number joined across the line
+break, which the bot does not do on purpose (a line break ends a run of groups), so they count
+as misses. Two groups expect no number at all: "typo" (every number with a check digit, one
+digit changed so that it fails, printed the same ways: no piece of it may be taken) and
+"no number" (payment cards with a valid Luhn digit and Ukrainian and Polish phone numbers, as
+people print them, in six contexts).
 
 Written from a helper's regression harness (2026-11-26); the random numbers get their check
 characters from bot.carriers.detect.identify itself.
@@ -267,6 +271,12 @@ CONTEXTS = {
     "bullet": "- {n}",
     "multiline-start": "{n}\nдякую",
     "nbsp-prefix": "ТТН\u00a0{n}",
+    "street-before": "вул. Шевченка 12 {n}",
+    "flat-before": "кв. 5 {n}",
+    "pl-street-before": "ul. Długa 15 {n}",
+    "postcode-before": "Львів 79000 {n}",
+    "en-flat-before": "Flat 7 {n}",
+    "qty-plain-before": "2 {n}",
 }
 URL_CONTEXTS = {
     "url-query": "https://example.com/track?barcode={u}",
@@ -297,6 +307,61 @@ SEPS = {
     "slash": " / ",
     "crlf-list": "\r\n- ",
 }
+
+
+def luhn(body):
+    """Return body with the Luhn check digit appended (payment cards)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (1 if i % 2 else 2)
+        total += d - 9 if d > 9 else d
+    return body + str(-total % 10)
+
+
+NEGATIVE_CONTEXTS = {
+    "bare": "{x}",
+    "card-uk": "Оплата на картку {x}, дякую",
+    "card-ru": "Карта: {x} (Приватбанк)",
+    "phone-uk": "Тел. {x}",
+    "pl": "Numer: {x}",
+    "en": "Call me at {x} please",
+}
+
+
+def negatives(seed=11, per=120):
+    """Card and phone numbers as people print them: none is a parcel."""
+    random.seed(seed)
+    out = []
+    for _ in range(per):
+        card = luhn(
+            (random.choice(["4", "51", "2221", "4149", "5375", "4441", "5168", "62"]) + rd(15))[
+                :15
+            ]
+        )
+        out.append(("card-4x4", " ".join(gl(card, 4))))
+        out.append(("card-dashes", "-".join(gl(card, 4))))
+        long_card = luhn((random.choice(["4", "62", "67"]) + rd(18))[:18])
+        out.append(("card-19", " ".join(gl(long_card, 4))))
+        amex = luhn(random.choice(["34", "37"]) + rd(12))
+        out.append(("card-amex", f"{amex[:4]} {amex[4:10]} {amex[10:]}"))
+        phone = (
+            "0"
+            + random.choice(
+                ["50", "63", "66", "67", "68", "73", "93", "95", "96", "97", "98", "99"]
+            )
+            + rd(7)
+        )
+        out.append(("phone-3322", f"{phone[:3]} {phone[3:6]} {phone[6:8]} {phone[8:]}"))
+        out.append(("phone-dashes", f"{phone[:3]}-{phone[3:6]}-{phone[6:8]}-{phone[8:]}"))
+        out.append(("phone-paren", f"({phone[:3]}) {phone[3:6]}-{phone[6:8]}-{phone[8:]}"))
+        out.append(
+            ("phone-labelled", f"{random.choice(['тел.', 'Телефон:', 'tel.', 'Phone'])} {phone}")
+        )
+        out.append(("phone-38", f"38{phone}"))
+        out.append(("phone-38-groups", f"38 {phone[:3]} {phone[3:6]} {phone[6:8]} {phone[8:]}"))
+        pl = random.choice("5678") + rd(8)
+        out.append(("phone-pl", f"{pl[:3]} {pl[3:6]} {pl[6:]}"))
+    return out
 
 
 def generate_cases() -> list[dict[str, object]]:
@@ -356,6 +421,30 @@ def generate_cases() -> list[dict[str, object]]:
                     [n],
                     n,
                 )
+    # typos: one character changed so that the whole number fails; no part of it may be taken
+    random.seed(13)
+    for n, rule in fixed + rand:
+        digits = [i for i, ch in enumerate(n) if ch.isdigit()]
+        typos = [
+            n[:at] + d + n[at + 1 :]
+            for at in random.sample(digits, len(digits))
+            for d in "0123456789"
+        ]
+        typo = next((t for t in typos if not identify(t)), None)
+        if typo is None:
+            continue  # a format without a check digit: every one-digit change is valid
+        for sname, groups in styles(typo, rule).items():
+            for cname in ("bare", "uk-ttn", "street-before"):
+                add(
+                    "typo",
+                    f"{rule}:{sname}",
+                    cname,
+                    CONTEXTS[cname].format(n=" ".join(groups)),
+                    [],
+                )
+    for kind, printed in negatives():
+        for cname, tmpl in NEGATIVE_CONTEXTS.items():
+            add("no number", kind, cname, tmpl.format(x=printed), [])
     # pairs
     random.seed(3)
     pool = fixed + rand
@@ -401,7 +490,7 @@ def main() -> None:
             by_category[(name, "correct")],
             by_category[(name, "wrong number")],
         )
-        for name in ("single", "url", "dash-attached", "wrap", "pair")
+        for name in ("single", "url", "dash-attached", "wrap", "pair", "typo", "no number")
     ]
     rows.append(("all", totals["inputs"], totals["correct"], totals["wrong number"]))
     print_table(["inputs", "count", "correct", "wrong number"], rows)

@@ -422,7 +422,8 @@ EMAIL_EN = (
         ("LX 123 456 785 CN 12", ["LX123456785CN"]),  # the checked S10 join wins
         ("9865 7878 8855 4", ["9865787888554"]),  # not its 12-digit FedEx prefix
         ("in 6012 0172 2423 23", ["60120172242323"]),  # "in" is a word, not a DHL prefix
-        ("DHL 050 123 45 65", ["0501234565"]),  # mod 7 decides for 10 digits
+        ("DHL 0501234565", ["0501234565"]),  # mod 7 decides for 10 digits (formats doc §4)
+        ("DHL 050 123 45 65", []),  # ... printed like a phone number, they are one
         ("Дзвоніть +38 050 123 45 65", []),  # the same digits after "+38" are a phone
         ("ТТН ТТН ТТН", []),
         ("XRA067022855UA RA067022855UAX RA067022855UA2", []),  # runs are never cut
@@ -489,7 +490,7 @@ GROUPED = [
     # dates, times, prices and order numbers beside grouped numbers
     ("Відправлено 15.01.2024 2040 0048 7990 00", ["20400048799000"]),
     ("10:30 0500 1000 3113 5", ["0500100031135"]),
-    ("Order #4521 9865 7878 8855", ["986578788855"]),
+    ("Order #4522 9865 7878 8855", ["986578788855"]),
     ("6123 4567 8901 2345 6789 0123 1250,00 zł", ["612345678901234567890123"]),
     # a tracking number that merely starts like an IBAN
     ("GM29 5117 3225 1744 94", ["GM2951173225174494"]),
@@ -666,3 +667,61 @@ def test_ukrposhta_is_not_offered_for_foreign_u_numbers() -> None:
     assert china_u.routes == ("gdeposylka",)
     [china_l] = offline_candidates("LP123456785CN")
     assert china_l.routes == ("gdeposylka", "ukrposhta")
+
+
+# Payment cards and phone numbers are not parcels, even where a piece of them passes a check.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4441 4902 6730 4329",  # "490267304329" passes FedEx Express's check
+        "Оплата на картку 5375 7070 4999 6222, дякую",
+        "6240 0917 1452 1178 501",  # 19 digits
+        "3717 160790 96691",  # American Express: 15 digits that pass FedEx Ground's check
+        "096 515 34 16",  # passes DHL Express's mod 7 printed as one run
+        "096-515-34-16",
+        "38 099 142 20 70",
+        "380965153416",  # "+380…" without its plus; passes FedEx Express's check
+        "тел. 0634580730",  # a phone label before national digits
+        "Телефон: 063 458 07 30",
+    ],
+)
+def test_cards_and_phones_are_not_numbers(text: str) -> None:
+    assert extract_numbers(text) == []
+
+
+def _luhn(digits: str) -> bool:
+    """The payment cards' check (ISO/IEC 7812), written out independently of detect.py."""
+    doubled = [int(d) * 2 for d in digits[-2::-2]]
+    return (sum(int(d) for d in digits[::-2]) + sum(d // 10 + d % 10 for d in doubled)) % 10 == 0
+
+
+def test_a_card_check_needs_the_card_printed_alone() -> None:
+    # Six groups of four are a longer number (InPost), not a card followed by more digits,
+    # although the first sixteen digits pass the cards' Luhn check.
+    assert _luhn("6123456789012245")
+    assert extract_numbers("6123 4567 8901 2245 6789 0123") == ["612345678901224567890123"]
+    # A phone label covers only the phone: the waybill after it is found.
+    assert extract_numbers("тел. 0634580730 ТТН 2040 0048 7990 00") == ["20400048799000"]
+    assert extract_numbers("Тел. 20400048799000") == ["20400048799000"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an unbroken middle with its letters printed apart
+        ("RA 067022855 UA", ["RA067022855UA"]),
+        ("Трек: RA067022855 UA, дякую", ["RA067022855UA"]),
+        ("RA 067022855UA", ["RA067022855UA"]),
+        ("EV 00000000000543 NPI", ["EV00000000000543NPI"]),
+        ("ТТН 20400048799000 UA", ["20400048799000"]),  # whole already: the letters stay out
+        ("RA 067022855, UA", []),  # punctuation ends it
+        # a house or flat number before a number is not part of it
+        ("кв. 5 EV 00 00 00 00 00 05 43 NP I", ["EV00000000000543NPI"]),
+        ("Flat 7 OG02 1200 1001 NPG", ["OG0212001001NPG"]),
+        # "any 14 digits" (DHL eCommerce) only when its groups are printed by themselves
+        ("вул. Шевченка 12 714 890 643 909", []),
+        ("ТТН 6012 0172 2423 23", ["60120172242323"]),
+    ],
+)
+def test_letters_and_house_numbers_around_numbers(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected

@@ -375,6 +375,22 @@ _MAX_JOINED_GROUPS = 17  # a 34-digit number printed in pairs has 17 groups
 _MAX_RUN_GROUPS = 120  # groups judged together at most (a line of ten numbers in groups of 4: 40)
 _MAX_URL_DEPTH = 3  # URLs nested in query values are unwrapped only this deep
 _MAX_PHONE_DIGITS = 15  # E.164
+# Payment cards as printed: Visa, Mastercard, Mir and most others in fours (16 or 19 digits),
+# American Express 4-6-5. No tracking format of ours has 16 or 19 digits; FedEx Ground has 15.
+_CARD_GROUPS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5))
+_CARD_FIRST_DIGITS = "23456"
+# [?] Ukrainian phone numbers: 0, an area or operator code starting 3–9 ("044", "067"), ten
+# digits in all; printed in groups after a three-digit code. One table to change.
+_UA_PHONE_START = re.compile(r"0[3-9][0-9]", re.ASCII)
+_UA_PHONE_DIGITS = 10
+_UA_PHONE_FULL = re.compile(r"380[3-9][0-9]{8}", re.ASCII)  # with the country code, no plus
+# [?] Words that label the phone number after them, lower-case; and how long such a number is
+# by its start ("0": Ukrainian without the country code).
+_PHONE_WORDS = frozenset(
+    {"тел", "телефон", "телефону", "телефона", "моб", "tel", "telefon", "telefonu", "phone", "mob"}
+)
+_NATIONAL_PHONE_LENGTHS = (("380", 12), ("0", 10), ("48", 11))
+_MAX_AFFIX_CHARS = 4  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.ASCII)  # an IBAN's country and check digits
 _MIN_IBAN_CHARS, _MAX_IBAN_CHARS = 15, 34
 # Account numbers printed without their country code, or with a space after it, are
@@ -412,7 +428,7 @@ def _url_start(token: str) -> int:
 class _Scanner:
     """Collect accepted numbers from text, in order, joining printed groups."""
 
-    __slots__ = ("_limit", "_phone_left", "_run", "_words", "found")
+    __slots__ = ("_labelled", "_limit", "_lone", "_phone_left", "_run", "_words", "found")
 
     def __init__(self, limit: int | None) -> None:
         self.found: dict[str, None] = {}  # an ordered set
@@ -421,6 +437,11 @@ class _Scanner:
         self._words: list[bool] = []  # whether each group was typed as a word (is_word)
         # Digits a "+380 50 ..." phone number may still have (None outside one).
         self._phone_left: int | None = None
+        # An unbroken group that is no specific number alone, with the capitals printed before
+        # it ("RA 067022855 UA") and whether it passes a broad rule: the group after it may
+        # complete it (_glue).
+        self._lone: tuple[str, str, bool] | None = None
+        self._labelled = False  # the last piece was a phone label ("тел."): digits follow
 
     def full(self) -> bool:
         return self._limit is not None and len(self.found) >= self._limit
@@ -438,6 +459,7 @@ class _Scanner:
                     self._token(token[:start])
                     self._url(token[start:], depth + 1)
             self.flush()
+            self._labelled = False
 
     def _url(self, url: str, depth: int) -> None:
         self.flush()
@@ -467,11 +489,15 @@ class _Scanner:
                 self.flush()  # punctuation between pieces ends a run of groups
             end = m.end()
             plus, piece = m.groups()
-            if plus and piece[0].isdigit():
-                self.flush()  # "+" and digits: a phone number, never a parcel
+            labelled, self._labelled = self._labelled, piece.lower() in _PHONE_WORDS
+            if (plus or labelled) and piece[0].isdigit():
+                # "+" and digits, or digits after "тел.": a phone number, never a parcel.
                 digits = normalize(piece)
-                self._phone_left = _phone_length(digits) - len(digits)
-                continue
+                length = _phone_length(digits) if plus else _national_phone_length(digits)
+                if plus or len(digits) <= length:
+                    self.flush()
+                    self._phone_left = length - len(digits)
+                    continue
             if plus:
                 self.flush()
             if _DASH_RUN.search(piece):
@@ -497,6 +523,8 @@ class _Scanner:
             inner.pop(0)
         while inner and inner[-1].isalpha():
             inner.pop()
+        if len(_phone_groups(parts)) == len(parts):
+            return  # "096-515-34-16"
         readings = [
             "".join(p for p, r in zip(parts, raw, strict=True) if not is_word(r)),
             "".join(parts),
@@ -518,6 +546,8 @@ class _Scanner:
     def _group(self, group: str, word: bool = False) -> None:
         if not group:
             return
+        if self._lone is not None and self._glue(group, word):
+            return
         if self._phone_left is not None:
             # The rest of "+380 50 123 45 67", up to the country's length (E.164: at most 15).
             if group.isdigit() and len(group) <= self._phone_left:
@@ -525,15 +555,39 @@ class _Scanner:
                 return
             self._phone_left = None
         if len(group) > SHORT_GROUP_CHARS:
-            # An unbroken run is tried whole, never cut and never joined.
+            # An unbroken run is tried whole, never cut; only the capitals printed around it
+            # may join it ("RA 067022855 UA", "EV 00000000000543 NPI").
+            prefix = (
+                self._run[-1] if self._run and _is_affix(self._run[-1], self._words[-1]) else ""
+            )
             self.flush()
-            if _identify_normalized(group):
+            if _UA_PHONE_FULL.fullmatch(group) is not None:
+                return  # "380965153416": "+380…" without its plus (formats doc §4)
+            matches = _identify_normalized(group)
+            if matches and min(_tier(m) for m in matches) < 2:
                 self._add(group)
+            else:  # nothing, or only "any 14 digits": the letters around it may say more
+                self._lone = (prefix, group, bool(matches))
             return
         self._run.append(group)
         self._words.append(word)
         if len(self._run) >= _MAX_RUN_GROUPS:
             self.flush()  # judging joins grows with the run: a longer one is a table, not a number
+
+    def _glue(self, group: str, word: bool) -> bool:
+        """Complete the pending unbroken run with the letters around it; True if group was used."""
+        assert self._lone is not None
+        (prefix, body, broad), self._lone = self._lone, None
+        if _is_affix(group, word):
+            for reading in (prefix + body + group, body + group):
+                if _identify_normalized(reading):
+                    self._add(reading)
+                    return True
+        if prefix and _identify_normalized(prefix + body):
+            self._add(prefix + body)
+        elif broad:
+            self._add(body)
+        return False
 
     def _add(self, number: str) -> None:
         if not self.full():
@@ -541,6 +595,8 @@ class _Scanner:
 
     def flush(self) -> None:
         """Turn the pending run of short groups into numbers (see _best_joins)."""
+        if self._lone is not None:
+            self._glue("", False)
         run, words = self._run, self._words
         self._run, self._words, self._phone_left = [], [], None
         if len(run) < 2:
@@ -569,7 +625,7 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     candidate is refused when it is a fragment of a mistyped number (_inside_failed), and
     a join without a check digit must be printed regularly (_regular).
     """
-    blocked = _iban_groups(run)
+    blocked = _iban_groups(run) | _card_groups(run) | _phone_groups(run)
     read: list[tuple[int, int, str, list[Match]]] = []
     failed: list[tuple[int, int]] = []  # regularly printed windows that fail a check
     for start in range(len(run) - 1):
@@ -594,6 +650,16 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     spans = {(j.start, j.end) for j in joins}
     joins = [j for j in joins if not (words[j.start] and (j.start + 1, j.end) in spans)]
     joins = [j for j in joins if not (words[j.end - 1] and (j.start, j.end - 1) in spans)]
+    # Nor are digits before a number's letter prefix ("кв. 5 EV 00 00 …": not "5EV…").
+    joins = [
+        j
+        for j in joins
+        if not (
+            run[j.start].isdigit()
+            and run[j.start + 1][0].isalpha()
+            and (j.start + 1, j.end) in spans
+        )
+    ]
     # A join inside a longer, regularly printed one is a piece of it ("YT 20 56 56 16 24 61 55
     # 88" holds a Nova Poshta-shaped "20565616246155").
     by_start: dict[int, list[_Join]] = {}
@@ -634,6 +700,8 @@ def _judge(
     # "in 1234 5678 9012" is an English word before digits, not a DHL prefix ("GM 29 51…" is).
     if tier == 2 and word:
         return None
+    if tier == 2 and number.isdigit() and not _alone(run, start, end):
+        return None  # "any 14 digits" only for groups printed by themselves
     regular = _regular(groups)
     if not (regular or any(m.checked for m in matches)):
         return None  # "067 123 45 67 050…", "а 067 123 45 67": no format of ours
@@ -641,7 +709,19 @@ def _judge(
         return None
     # "K 15 06 23 56 20 450 грн": a last group longer than the one before is a price.
     ragged = len(groups[-1]) > len(groups[-2]) and groups[-1].isdigit()
-    return _Join(start, end, number, (-tier, not ragged, len(number)), regular and tier < 2)
+    # A join encloses the joins inside it when it is printed regularly by a specific rule, and
+    # does not start with a shorter group of digits, which may be a house or flat number.
+    lead = groups[0].isalpha() or len(groups[0]) >= len(groups[1])
+    return _Join(
+        start, end, number, (-tier, not ragged, len(number)), regular and tier < 2 and lead
+    )
+
+
+def _alone(run: list[str], start: int, end: int) -> bool:
+    """Tell whether run[start:end] has no digits printed right before or after it."""
+    before = start > 0 and run[start - 1][-1].isdigit()
+    after = end < len(run) and run[end][0].isdigit()
+    return not (before or after) and len(run[start]) >= len(run[start + 1])
 
 
 def _regular(groups: list[str]) -> bool:
@@ -711,12 +791,77 @@ def _iban_groups(run: list[str]) -> set[int]:
     return blocked
 
 
+def _card_groups(run: list[str]) -> set[int]:
+    """Return the indexes of groups that print a payment card number, never a parcel.
+
+    "4441 4902 6730 4329" holds a 12-digit join that passes FedEx's check by chance. A card is
+    recognised by its Luhn check, its first digit and its printed groups, and only when the
+    groups around it do not continue it (a longer number printed in fours is not a card).
+    """
+    blocked: set[int] = set()
+    for index, group in enumerate(run):
+        if not (group.isdigit() and group[0] in _CARD_FIRST_DIGITS):
+            continue
+        if index and run[index - 1].isdigit() and len(run[index - 1]) == len(group):
+            continue  # the middle of a longer number printed in equal groups
+        for sizes in _CARD_GROUPS:
+            end = index + len(sizes)
+            window = run[index:end]
+            if [len(g) for g in window] != list(sizes) or not all(g.isdigit() for g in window):
+                continue
+            if end < len(run) and run[end].isdigit() and len(run[end]) == sizes[-1]:
+                continue
+            if _luhn_valid("".join(window)):
+                blocked.update(range(index, end))
+    return blocked
+
+
+def _luhn_valid(digits: str) -> bool:
+    """Tell whether digits pass the Luhn check of payment card numbers (ISO/IEC 7812)."""
+    total = 0
+    for position, ch in enumerate(reversed(digits)):
+        doubled = int(ch) * (2 if position % 2 else 1)
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
+
+
+def _phone_groups(run: list[str]) -> set[int]:
+    """Return the indexes of groups that print a Ukrainian phone number ("096 515 34 16").
+
+    Printed like this, a national number (0 and nine digits) or one after "38" is a phone,
+    even when its ten digits pass DHL Express's check (1 in 7 do).
+    """
+    blocked: set[int] = set()
+    for index, group in enumerate(run):
+        if _UA_PHONE_START.fullmatch(group) is None:
+            continue
+        digits, end = len(group), index + 1
+        while end < len(run) and digits < _UA_PHONE_DIGITS and _phone_part(run[end]):
+            digits += len(run[end])
+            end += 1
+        if digits != _UA_PHONE_DIGITS or end - index < 3:
+            continue
+        first = index - 1 if index and run[index - 1] == "38" else index
+        blocked.update(range(first, end))
+    return blocked
+
+
+def _phone_part(group: str) -> bool:
+    """Tell whether a group may be a later part of a printed phone number (2–4 digits)."""
+    return 2 <= len(group) <= 4 and group.isdigit()
+
+
 def _iban_valid(text: str) -> bool:
     """Tell whether an upper-case alphanumeric text passes the IBAN check (mod 97 == 1)."""
     if not (text.isascii() and text.isalnum()):
         return False
     moved = text[4:] + text[:4]
     return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def _is_affix(group: str, word: bool) -> bool:
+    """Tell whether a group may be a number's printed letter prefix or suffix ("RA", "NPI")."""
+    return 2 <= len(group) <= _MAX_AFFIX_CHARS and group.isalpha() and not word
 
 
 def is_word(piece: str) -> bool:
@@ -734,6 +879,14 @@ def _phone_length(digits: str) -> int:
         if digits.startswith(prefix):
             return length
     return _MAX_PHONE_DIGITS
+
+
+def _national_phone_length(digits: str) -> int:
+    """Return how many digits a phone number written after a label ("тел.") has; 0 if unknown."""
+    for prefix, length in _NATIONAL_PHONE_LENGTHS:
+        if digits.startswith(prefix):
+            return length
+    return 0  # e.g. a Polish "600 123 456": nine digits pass no rule, so nothing to skip
 
 
 def _cut(text: str) -> str:
