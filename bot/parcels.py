@@ -6,8 +6,8 @@ import asyncio
 import json
 import logging
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
@@ -195,16 +195,9 @@ class ParcelService:
 
         Used by the poller for a whole carrier batch, and by single lookups.
         """
-        now = datetime.now(UTC)
-        found = [o.parcel.id for o in outcomes if o.result is not None]
-        known = await self.storage.fingerprints_many(found) if found else {}
-        records = [
-            self._lookup_record(o, known.get(o.parcel.id, set()), now, notify=notify)
-            for o in outcomes
-        ]
+        records, stored = await self._store(outcomes, notify=notify)
         # A parcel of the batch may have moved to another carrier meanwhile (carrier
         # correction deletes the old row): the others are stored all the same.
-        stored = await self.storage.record_lookups(records, missing_ok=True)
         return [
             _updated(o.parcel, r)
             for o, r in zip(outcomes, records, strict=True)
@@ -221,17 +214,42 @@ class ParcelService:
         quiet_for: int | None = None,
     ) -> int:
         """Store one lookup outcome; return how many of its events were new."""
-        known = await self.storage.fingerprints(parcel.id) if result else set()
-        record = self._lookup_record(
-            LookupOutcome(parcel, result, error), known, datetime.now(UTC), notify=notify
-        )
-        record = replace(record, quiet_for=quiet_for)
+        outcome = LookupOutcome(parcel, result, error)
         # Moved to another carrier meanwhile: nothing is stored, the answer is still shown.
-        stored = await self.storage.record_lookups([record], missing_ok=True)
+        _, stored = await self._store([outcome], notify=notify, quiet_for=quiet_for)
         return len(stored.get(parcel.id, ()))
 
+    async def _store(
+        self, outcomes: Sequence[LookupOutcome], *, notify: bool, quiet_for: int | None = None
+    ) -> tuple[list[LookupRecord], dict[int, list[StoredEvent]]]:
+        """Store lookup outcomes (parcels gone meanwhile are skipped); return records and news."""
+        if not outcomes:
+            return [], {}
+        now = datetime.now(UTC)
+
+        def decide(known: Mapping[int, set[str]]) -> list[LookupRecord]:
+            """Make the records from the fingerprints storage holds at the time it writes."""
+            return [
+                self._lookup_record(
+                    o, known.get(o.parcel.id, set()), now, notify=notify, quiet_for=quiet_for
+                )
+                for o in outcomes
+            ]
+
+        # Storage reads the fingerprints once, inside its write transaction: what is new here
+        # (so loudness and the next interval) is what it inserts, even when a Refresh and the
+        # poller store the same parcel at once.
+        found = [o.parcel.id for o in outcomes if o.result is not None]
+        return await self.storage.record_lookups_with(found, decide, missing_ok=True)
+
     def _lookup_record(
-        self, outcome: LookupOutcome, known: set[str], now: datetime, *, notify: bool
+        self,
+        outcome: LookupOutcome,
+        known: set[str],
+        now: datetime,
+        *,
+        notify: bool,
+        quiet_for: int | None = None,
     ) -> LookupRecord:
         """Decide what a lookup changes: status, new events, loudness and the next check."""
         parcel, result, error = outcome.parcel, outcome.result, outcome.error
@@ -270,6 +288,7 @@ class ParcelService:
             extras=json.dumps(dict(result.extras), sort_keys=True, ensure_ascii=False)
             if result and result.extras
             else None,
+            quiet_for=quiet_for,
         )
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:

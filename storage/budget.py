@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
-from storage.core import StorageCore
+from storage.core import IN_CHUNK, StorageCore
 
 
 class BudgetMixin(StorageCore):
@@ -51,14 +52,11 @@ class BudgetMixin(StorageCore):
         Numbers counted on another day stay counted.
         """
         unique = list(dict.fromkeys(numbers))
-        async with self.transaction():
+        # Up to IN_CHUNK numbers it is one statement, atomic on its own.
+        async with self.transaction() if len(unique) > IN_CHUNK else nullcontext():
             rows = await self._fetch_in(
-                "SELECT number FROM budget WHERE day = ? AND counter = ? AND number IN ({ids})",
-                unique,
-                (day, counter),
-            )
-            await self._write_in(
-                "DELETE FROM budget WHERE day = ? AND counter = ? AND number IN ({ids})",
+                "DELETE FROM budget WHERE day = ? AND counter = ? AND number IN ({ids}) "
+                "RETURNING number",
                 unique,
                 (day, counter),
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from storage.models import LookupRecord, NewEvent, StoredEvent
@@ -109,48 +109,95 @@ class LookupsMixin(OutboxMixin):
         Raises:
             LookupError: a parcel is unknown and not ``missing_ok`` (nothing is stored then).
         """
+        if not records:
+            return {}
+        with_events = [record.parcel_id for record in records if record.events]
+        _, new_events = await self.record_lookups_with(
+            with_events, lambda _known: records, missing_ok=missing_ok
+        )
+        return new_events
+
+    async def record_lookups_with(
+        self,
+        parcel_ids: Sequence[int],
+        decide: Callable[[Mapping[int, set[str]]], Sequence[LookupRecord]],
+        *,
+        missing_ok: bool = False,
+    ) -> tuple[list[LookupRecord], dict[int, list[StoredEvent]]]:
+        """Read parcels' stored fingerprints, then store the records ``decide`` makes of them.
+
+        Both happen in one transaction, so what ``decide`` takes for new (and so how loud a
+        push is, and when to look again) is exactly what gets inserted, even when another
+        lookup of the same parcel is being stored meanwhile. ``decide`` runs inside the
+        transaction: it must be quick and must not use storage. Otherwise as record_lookups.
+
+        Args:
+            parcel_ids: the parcels whose fingerprints ``decide`` needs (unknown ids get an
+                empty set); records with events for other parcels are still checked.
+            decide: turns the fingerprints, by parcel id, into the records to store.
+            missing_ok: skip records of parcels that are gone, as record_lookups does.
+
+        Returns:
+            The records ``decide`` made (the skipped ones included), and the new events of
+            each stored parcel, oldest first.
+
+        Raises:
+            LookupError: a parcel is unknown and not ``missing_ok`` (nothing is stored then).
+        """
+        async with self.transaction():
+            known = await self.fingerprints_many(parcel_ids)
+            records = list(decide(known))
+            new_events = await self._store_lookups(records, known, missing_ok=missing_ok)
+        return records, new_events
+
+    async def _store_lookups(
+        self, records: list[LookupRecord], known: dict[int, set[str]], *, missing_ok: bool
+    ) -> dict[int, list[StoredEvent]]:
+        """Write records given their parcels' stored fingerprints (inside a transaction)."""
         new_events: dict[int, list[StoredEvent]] = {r.parcel_id: [] for r in records}
         if not records:
             return new_events
-        async with self.transaction():
-            updated = await self._executemany(_UPDATE_PARCEL, [_update_row(r) for r in records])
-            if updated < len(records):
-                if not missing_ok:
-                    raise LookupError(f"unknown parcel among {sorted(new_events)} in {self.path}")
-                present = await self._fetch_in(
-                    "SELECT id FROM parcels WHERE id IN ({ids})", list(new_events)
+        updated = await self._executemany(_UPDATE_PARCEL, [_update_row(r) for r in records])
+        if updated < len(records):
+            if not missing_ok:
+                raise LookupError(f"unknown parcel among {sorted(new_events)} in {self.path}")
+            present = await self._fetch_in(
+                "SELECT id FROM parcels WHERE id IN ({ids})", list(new_events)
+            )
+            stored = {row["id"] for row in present}
+            records = [r for r in records if r.parcel_id in stored]
+            new_events = {parcel_id: new_events[parcel_id] for parcel_id in stored}
+        # Only a caller's mistake leaves some unread: their old events must not look new.
+        unread = [r.parcel_id for r in records if r.events and r.parcel_id not in known]
+        if unread:
+            known.update(await self.fingerprints_many(unread))
+        rows = []
+        for record in records:
+            seen = known.get(record.parcel_id, set())
+            first_seen = to_db(record.checked_at)  # once per parcel, not per event
+            for event in sorted(record.events, key=lambda item: item.occurred_at):
+                if event.fingerprint in seen:
+                    continue
+                seen.add(event.fingerprint)
+                rows.append(_event_row(record.parcel_id, event, first_seen))
+                new_events[record.parcel_id].append(
+                    _stored(record.parcel_id, event, record.checked_at)
                 )
-                stored = {row["id"] for row in present}
-                records = [r for r in records if r.parcel_id in stored]
-                new_events = {parcel_id: new_events[parcel_id] for parcel_id in stored}
-            known = await self.fingerprints_many(list(new_events))
-            rows = []
-            for record in records:
-                seen = known.get(record.parcel_id, set())
-                first_seen = to_db(record.checked_at)  # once per parcel, not per event
-                for event in sorted(record.events, key=lambda item: item.occurred_at):
-                    if event.fingerprint in seen:
-                        continue
-                    seen.add(event.fingerprint)
-                    rows.append(_event_row(record.parcel_id, event, first_seen))
-                    new_events[record.parcel_id].append(
-                        _stored(record.parcel_id, event, record.checked_at)
-                    )
-            await self._executemany(_INSERT_EVENT, rows)
-            notices = [
-                notify_row(
-                    record.parcel_id,
-                    record.kind,
-                    json.dumps([event.fingerprint for event in new_events[record.parcel_id]]),
-                    record.loud,
-                    record.quiet_for,
-                    record.checked_at,
-                )
-                for record in records
-                if record.notify and new_events[record.parcel_id]
-            ]
-            if notices:
-                await self._executemany(NOTIFY_SUBSCRIBERS, notices)
+        await self._executemany(_INSERT_EVENT, rows)
+        notices = [
+            notify_row(
+                record.parcel_id,
+                record.kind,
+                json.dumps([event.fingerprint for event in new_events[record.parcel_id]]),
+                record.loud,
+                record.quiet_for,
+                record.checked_at,
+            )
+            for record in records
+            if record.notify and new_events[record.parcel_id]
+        ]
+        if notices:
+            await self._executemany(NOTIFY_SUBSCRIBERS, notices)
         return new_events
 
 

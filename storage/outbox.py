@@ -51,11 +51,7 @@ class OutboxMixin(StorageCore):
 
     async def pending_outbox(self, limit: int) -> list[OutboxItem]:
         """Return unsent messages for reachable chats, oldest first."""
-        rows = await self._fetchall(
-            "SELECT o.* FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
-            f"WHERE o.sent_at IS NULL AND {REACHABLE_CHAT} ORDER BY o.id LIMIT ?",
-            (limit,),
-        )
+        rows = await self._fetchall(f"SELECT o.* {_WAITING} ORDER BY o.id LIMIT ?", (limit,))
         return [outbox_from_row(row) for row in rows]
 
     async def get_outbox_item(self, item_id: int) -> OutboxItem | None:
@@ -81,16 +77,19 @@ class OutboxMixin(StorageCore):
 
     async def count_waiting(self) -> int:
         """Count messages waiting to be sent to reachable chats (what the sender will send)."""
-        return await self._count(
-            "SELECT COUNT(*) FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
-            f"WHERE o.sent_at IS NULL AND {REACHABLE_CHAT}"
-        )
+        return await self._count(f"SELECT COUNT(*) {_WAITING}")
 
     async def prune_outbox(self, sent_before: datetime) -> int:
         """Delete messages sent before a time and return how many were deleted."""
         return await self._execute("DELETE FROM outbox WHERE sent_at < ?", (to_db(sent_before),))
 
 
+# What the sender will send: pending_outbox lists it, count_waiting counts it (one definition,
+# so the count shown to the operator cannot drift from what is sent).
+_WAITING = (
+    "FROM outbox AS o JOIN chats AS c ON c.id = o.chat_id "
+    f"WHERE o.sent_at IS NULL AND {REACHABLE_CHAT}"
+)
 NOTIFY_SUBSCRIBERS = (
     "INSERT INTO outbox (chat_id, subscription_id, parcel_id, kind, payload, loud, "
     "created_at) SELECT s.chat_id, s.id, s.parcel_id, ?, ?, ?, ? "

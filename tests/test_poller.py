@@ -16,6 +16,7 @@ from bot.carriers.models import KYIV, ParcelStatus, TrackingEvent, TrackingResul
 from bot.lifecycle import PICKUP, Lifecycle
 from bot.parcels import LookupOutcome
 from bot.quota import next_budget_day
+from bot.schedule import BASE_INTERVALS
 from storage import Parcel
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
@@ -402,6 +403,66 @@ async def test_a_parcel_moved_away_during_a_batch_does_not_sink_the_batch(env: B
     assert lookup.error is None
     assert lookup.result is not None
     assert lookup.result.events
+
+
+def found(*statuses: ParcelStatus) -> TrackingResult:
+    """Return a result with one event per status, an hour apart."""
+    events = tuple(
+        TrackingEvent(T0 + timedelta(hours=i), status, f"C{i}", str(status), "KYIV", "01001")
+        for i, status in enumerate(statuses)
+    )
+    return TrackingResult("ukrposhta", "x", events)
+
+
+async def test_a_batch_reads_its_stored_fingerprints_once(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = env.storage
+    parcels = await ukrposhta_parcels(env, 3)
+    service = env.app.bot_data.parcels
+    await service.record_many([LookupOutcome(p, FOUND, None) for p in parcels], notify=True)
+    reads: list[list[int]] = []
+    read = storage.fingerprints_many
+
+    async def counted(parcel_ids: list[int]) -> dict[int, set[str]]:
+        reads.append(list(parcel_ids))
+        return await read(parcel_ids)
+
+    monkeypatch.setattr(storage, "fingerprints_many", counted)
+    parcels = [p for i in parcels if (p := await storage.get_parcel(i.id)) is not None]
+    newer = found(ParcelStatus.IN_TRANSIT, ParcelStatus.READY_FOR_PICKUP)
+    outcomes = [
+        LookupOutcome(parcels[0], newer, None),
+        LookupOutcome(parcels[1], FOUND, None),  # nothing new
+        LookupOutcome(parcels[2], None, CarrierUnavailable("ukrposhta", "HTTP 503")),
+    ]
+    await service.record_many(outcomes, notify=True)
+    assert reads == [[parcels[0].id, parcels[1].id]]  # one read, of the parcels found
+    # What that one read says is new still decides the pushes and their loudness.
+    [push] = await storage.pending_outbox(10)
+    assert (push.parcel_id, push.loud) == (parcels[0].id, True)
+    assert len(json.loads(push.payload)) == 2  # FOUND's event was stored in the first batch
+
+
+async def test_concurrent_lookups_of_a_parcel_agree_on_what_is_new(env: BotEnv) -> None:
+    # A Refresh and the poller may store the same news at once: only the first is news (one
+    # push), and the second schedules the parcel as one that did not change.
+    [parcel] = await ukrposhta_parcels(env, 1)
+    service = env.app.bot_data.parcels
+    [parcel] = await service.record_many([LookupOutcome(parcel, FOUND, None)], notify=True)
+    outcome = LookupOutcome(
+        parcel, found(ParcelStatus.IN_TRANSIT, ParcelStatus.READY_FOR_PICKUP), None
+    )
+    both = await asyncio.gather(*(service.record_many([outcome], notify=True) for _ in range(2)))
+    [push] = await env.storage.pending_outbox(10)
+    assert push.loud
+    intervals = sorted(p.check_interval or 0.0 for [p] in both)
+    base = BASE_INTERVALS[ParcelStatus.READY_FOR_PICKUP] * service.policy.scale
+    # Changed: the status's base interval (±10 % jitter); unchanged: the previous one doubled.
+    assert intervals[0] < base * 1.2 < base * 1.5 < intervals[1]
+    stored = await env.storage.get_parcel(parcel.id)
+    assert stored is not None
+    assert stored.check_interval == intervals[1]  # the second to be stored saw no change
 
 
 async def test_carrier_texts_are_fetched_in_one_language_whatever_the_chat_reads(

@@ -1,4 +1,4 @@
-"""GdePosylka's daily budget of new numbers, kept in storage across restarts."""
+"""GdePosylka's daily budget of new numbers, kept in storage across restarts (and in memory)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.carriers.errors import ParcelNotFound
+from bot.carriers.gdeposylka import MemoryNewNumberBudget, NewNumberBudget
 from bot.quota import NEW_NUMBERS, StorageNewNumberBudget
 from storage import Storage, open_storage
 
@@ -129,3 +130,22 @@ async def test_a_release_makes_room_for_numbers_refused_earlier(storage: Storage
     assert await budget.admit("B") is False
     await budget.release(["A"])
     assert await budget.admit("B") is True
+
+
+@pytest.fixture(params=["memory", "storage"])
+def any_budget(request: pytest.FixtureRequest, storage: Storage) -> NewNumberBudget:
+    """Each budget the GdePosylka client may be given, with room for two new numbers a day."""
+    if request.param == "memory":
+        return MemoryNewNumberBudget(limit=2)
+    return StorageNewNumberBudget(storage, limit=2)
+
+
+async def test_every_budget_reserves_in_order_and_releases(any_budget: NewNumberBudget) -> None:
+    # What the client uses of a budget: reserve a chunk, admit one number, release the unsent.
+    assert await any_budget.reserve(["A", "B", "A", "C"]) == {"A", "B"}  # C comes too late
+    assert await any_budget.reserve(["A", "C"]) == set()  # counted already, or refused
+    assert await any_budget.admit("A") is True
+    assert await any_budget.admit("C") is False
+    await any_budget.release(["A"])
+    assert await any_budget.reserve(["C", "A"]) == {"C"}  # A's room went to C
+    assert await any_budget.admit("A") is False

@@ -138,12 +138,8 @@ class NewNumberBudget(Protocol):
         """Tell whether the number may be sent today, counting it if it is new today."""
         ...
 
-    async def admit_many(self, numbers: Sequence[str]) -> set[str]:
-        """Admit numbers in order, as admit would one by one; return those admitted."""
-        ...
-
     async def reserve(self, numbers: Sequence[str]) -> set[str]:
-        """Admit numbers like admit_many; return those this call counted (new until now)."""
+        """Admit numbers in order, as admit would one by one; return those counted (new)."""
         ...
 
     async def release(self, numbers: Sequence[str]) -> None:
@@ -180,14 +176,10 @@ class MemoryNewNumberBudget:
         self._numbers.add(number)
         return True
 
-    async def admit_many(self, numbers: Sequence[str]) -> set[str]:
-        """Admit numbers in order, as admit would one by one; return those admitted."""
-        return {number for number in numbers if await self.admit(number)}
-
     async def reserve(self, numbers: Sequence[str]) -> set[str]:
-        """Admit numbers like admit_many; return those this call counted."""
+        """Admit numbers in order, as admit would one by one; return those this call counted."""
         before = set(self._numbers) if self._day == self._clock().astimezone(UTC).date() else set()
-        return await self.admit_many(numbers) - before
+        return {number for number in numbers if await self.admit(number)} - before
 
     async def release(self, numbers: Sequence[str]) -> None:
         """Uncount numbers reserved but never sent."""

@@ -93,3 +93,15 @@ async def test_settling_more_rows_than_one_statement_takes(store: Storage) -> No
     assert await store.drop_outbox(ids[half:]) == len(ids) - half
     assert await store.pending_outbox(10_000) == []
     assert await store.count_sent_since(at(0)) == half
+
+
+async def test_count_waiting_counts_what_pending_outbox_lists(store: Storage) -> None:
+    for chat_id in (1, 2):
+        await store.upsert_chat(chat_id, "private", "uk")
+    assert await store.count_waiting() == 0
+    sent = await store.enqueue(1, "text", '"sent"', False)
+    for chat_id in (1, 1, 2):
+        await store.enqueue(chat_id, "text", '"waiting"', False)
+    await store.mark_sent([sent], at(1))
+    await store.set_chat_blocked(2, True)  # unreachable: neither listed nor counted
+    assert await store.count_waiting() == len(await store.pending_outbox(100)) == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -442,3 +444,72 @@ async def test_extras_are_kept_until_a_lookup_brings_new_ones(store: Storage) ->
     assert await record('{"pickup_point": "KRA01M"}') == '{"pickup_point": "KRA01M"}'
     assert await record(None) == '{"pickup_point": "KRA01M"}'  # a lookup without them
     assert await record('{"pickup_point": "KRA02M"}') == '{"pickup_point": "KRA02M"}'
+
+
+async def test_record_lookups_with_decides_from_the_fingerprints_it_writes_against(
+    store: Storage,
+) -> None:
+    view = await follow(store, 1, "A")
+    other = await follow(store, 1, "B")
+    await lookup(store, view.parcel, [event("a")], notify=False)
+    await lookup(store, other.parcel, [event("x")], notify=False)
+    seen: list[dict[int, set[str]]] = []
+
+    def decide(known: Mapping[int, set[str]]) -> list[LookupRecord]:
+        seen.append({parcel_id: set(prints) for parcel_id, prints in known.items()})
+        events = (event("a"), event("b", 5))
+        return [
+            LookupRecord(view.parcel_id, T0, "in_transit", at(60), 60.0, events=events),
+            # Not among the ids read: its stored events must not look new all the same.
+            LookupRecord(other.parcel_id, T0, "in_transit", at(60), 60.0, events=(event("x"),)),
+            LookupRecord(404, T0, None, at(60), 60.0),  # gone meanwhile
+        ]
+
+    records, new = await store.record_lookups_with([view.parcel_id, 405], decide, missing_ok=True)
+    assert seen == [{view.parcel_id: {"a"}, 405: set()}]
+    assert [r.parcel_id for r in records] == [view.parcel_id, other.parcel_id, 404]
+    assert {parcel_id: [e.fingerprint for e in events] for parcel_id, events in new.items()} == {
+        view.parcel_id: ["b"],
+        other.parcel_id: [],
+    }
+    assert await store.fingerprints_many([view.parcel_id, other.parcel_id]) == {
+        view.parcel_id: {"a", "b"},
+        other.parcel_id: {"x"},
+    }
+
+
+async def test_record_lookups_with_serialises_deciding_with_writing(store: Storage) -> None:
+    # Two lookups of a parcel stored at once: the second decides knowing the first's events.
+    view = await follow(store, 1, "A")
+    seen: list[set[str]] = []
+
+    def decide(known: Mapping[int, set[str]]) -> list[LookupRecord]:
+        seen.append(set(known[view.parcel_id]))
+        events = (event("a"),)
+        return [
+            LookupRecord(
+                view.parcel_id, T0, "in_transit", at(60), 60.0, events=events, notify=True
+            )
+        ]
+
+    first, second = await asyncio.gather(
+        *(store.record_lookups_with([view.parcel_id], decide) for _ in range(2))
+    )
+    assert seen == [set(), {"a"}]
+    assert [len(new[view.parcel_id]) for _, new in (first, second)] == [1, 0]
+    assert len(await store.pending_outbox(10)) == 1
+
+
+async def test_record_lookups_with_stores_nothing_when_deciding_fails(store: Storage) -> None:
+    view = await follow(store, 1, "A")
+
+    def decide(known: Mapping[int, set[str]]) -> list[LookupRecord]:
+        raise ValueError("bad outcome")
+
+    with pytest.raises(ValueError, match="bad outcome"):
+        await store.record_lookups_with([view.parcel_id], decide)
+    parcel = await store.get_parcel(view.parcel_id)
+    assert parcel is not None
+    assert parcel.last_checked_at is None
+    # The transaction was closed: the next write goes through.
+    assert [e.fingerprint for e in await lookup(store, view.parcel, [event("a")])] == ["a"]
