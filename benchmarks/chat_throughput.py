@@ -14,9 +14,25 @@ Closed loop: M users send their messages one after another, each waiting for the
 sendMessage call reaching the transport) before sending the next. Throughput = messages /
 wall time; latency = update queued → reply handed to the transport.
 
-Baseline: a bare python-telegram-bot echo bot (MessageHandler(TEXT, reply_text(text)),
-block=False, same Defaults, same AIORateLimiter settings, same transport), in its own process,
-measured the same way in the same run.
+Three bots, each in its own process, measured the same way in the same run (``--bots``):
+
+- echo: the baseline, a bare python-telegram-bot echo bot (MessageHandler(TEXT,
+  reply_text(text)), block=False, same Defaults, same AIORateLimiter settings, same transport).
+- bot: the real bot, as above.
+- floor: the least any tracking bot on this stack (PTB 22, aiohttp, aiosqlite) must do per
+  tracking-number message. Built exactly like the echo bot, but its handler makes one aiosqlite
+  read (SELECT of the parcel by number from a small table: 200 seed rows plus the numbers seen
+  so far), one GET to the same loopback fake carriers (InPost's single-number endpoint
+  ``tracking/<number>``, JSON-decoded; numbers InPost does not know get its JSON 404), one
+  aiosqlite UPSERT of the status (committed: autocommit, WAL, synchronous=NORMAL, as
+  storage/db.py) and a short fixed reply. One aiohttp.ClientSession and one aiosqlite
+  connection, opened in post_init and closed in post_shutdown. No detection, no i18n, no
+  card, no typing indicator.
+
+Why the floor: every tracking bot on this stack pays for a carrier request and SQLite thread
+hops on top of the echo bot's PTB work, so floor ÷ echo is an upper bound on what any
+tracking bot can reach here. The gap echo → floor is the stack's; floor → bot is ours.
+(The floor's fixed reply names no number, so its ``replies_naming_the_number`` is 0.)
 
 Rate limits: ``--limiter production`` keeps the AIORateLimiter that build_application sets
 (max(30, 1.2·BROADCAST_RATE) = 30 requests/s with the default BROADCAST_RATE; the typing
@@ -61,6 +77,7 @@ from benchmarks._common import (
 TOKEN = "123456:CHAT-BENCH-TOKEN"
 LABELS = ("подарунок мамі", "книги", "shoes", "телефон", "zamówienie", "запчасти")
 LIFTED_RATE = "1000000"
+BOTS = ("echo", "bot", "floor")  # run in this order, so echo's figure is there for the ratios
 
 
 def make_workload(messages: int, users: int, seed: int) -> tuple[list[list[str]], dict[str, Any]]:
@@ -146,8 +163,74 @@ def _timed_request_class() -> Any:
     return TimedRequest
 
 
+FLOOR_TABLE = """
+CREATE TABLE IF NOT EXISTS parcels (
+    number TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    checked_at REAL NOT NULL
+)
+"""
+FLOOR_SEED = 200  # rows the floor's table holds before the run ("a small table")
+FLOOR_REPLY = "Tracked."
+
+
+async def floor_post_init(app: Any) -> None:
+    """Open the floor bot's one aiohttp session and one aiosqlite connection (as post_init)."""
+    import aiohttp
+    import aiosqlite
+
+    # The bot's own settings (storage/db.py): autocommit, WAL, synchronous=NORMAL.
+    conn = await aiosqlite.connect(app.bot_data["database"], isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+        await conn.execute(f"PRAGMA {pragma}")
+    await conn.execute(FLOOR_TABLE)
+    await conn.executemany(
+        "INSERT OR IGNORE INTO parcels (number, status, checked_at) VALUES (?, 'seed', 0)",
+        [(f"SEED{index:06d}",) for index in range(FLOOR_SEED)],
+    )
+    app.bot_data["db"] = conn
+    app.bot_data["session"] = aiohttp.ClientSession()
+    app.bot_data["carrier_status"] = {}
+
+
+async def floor_post_shutdown(app: Any) -> None:
+    """Close what floor_post_init opened (as post_shutdown)."""
+    await app.bot_data["session"].close()
+    await app.bot_data["db"].close()
+
+
+async def floor_track(update: Any, context: Any) -> None:
+    """The least a tracking bot does per number: read, ask the carrier, write, reply.
+
+    One aiosqlite read (one thread hop), one GET to the fake InPost tracking endpoint on the
+    shared session, JSON-decoded (a number InPost does not know gets its JSON 404, which is
+    decoded the same way), one UPSERT of the status (one thread hop; autocommit commits it),
+    and a fixed short reply.
+    """
+    data = context.bot_data
+    message = update.effective_message
+    number = message.text.split()[0]
+    await data["db"].execute_fetchall(
+        "SELECT number, status, checked_at FROM parcels WHERE number = ?", (number,)
+    )
+    async with data["session"].get(
+        f"{data['inpost']}tracking/{number}", headers={"Accept": "application/json"}
+    ) as response:
+        answer = await response.json()
+    counts = data["carrier_status"]
+    counts[response.status] = counts.get(response.status, 0) + 1
+    status = answer.get("status") if response.status == 200 else "not_found"
+    await data["db"].execute(
+        "INSERT INTO parcels (number, status, checked_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (number) DO UPDATE SET status = excluded.status, "
+        "checked_at = excluded.checked_at",
+        (number, str(status), time.time()),
+    )
+    await message.reply_text(FLOOR_REPLY)
+
+
 async def build_bot(kind: str, limiter: str, database: Path, carriers: str, request: Any) -> Any:
-    """Return a started Application: the real bot or the bare echo bot."""
+    """Return a started Application: the real bot, the bare echo bot or the floor bot."""
     from telegram.constants import ParseMode
     from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults, MessageHandler, filters
 
@@ -170,7 +253,7 @@ async def build_bot(kind: str, limiter: str, database: Path, carriers: str, requ
         await app.initialize()
         await start_services(app)
     else:
-        app = (
+        builder = (
             ApplicationBuilder()
             .token(settings.telegram_token)
             .base_url(settings.telegram_api_base_url)
@@ -182,14 +265,23 @@ async def build_bot(kind: str, limiter: str, database: Path, carriers: str, requ
             )
             .request(request)
             .get_updates_request(request)
-            .build()
         )
+        if kind == "floor":
+            builder = builder.post_init(floor_post_init).post_shutdown(floor_post_shutdown)
+        app = builder.build()
+        if kind == "floor":
+            app.bot_data["database"] = str(database)
+            app.bot_data["inpost"] = env["INPOST_BASE_URL"]
 
         async def echo(update: Any, _context: Any) -> None:
             await update.effective_message.reply_text(update.effective_message.text)
 
-        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo, block=False))
+        handler = floor_track if kind == "floor" else echo
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handler, block=False))
         await app.initialize()
+        if kind == "floor":
+            # run_polling would call post_init after initialize(); app.start() does not.
+            await app.post_init(app)
     await app.start()
     if app.job_queue is not None:
         for job in app.job_queue.jobs():
@@ -205,6 +297,9 @@ async def stop_bot(kind: str, app: Any) -> None:
     if kind == "bot":
         await stop_services(app)
     await app.shutdown()
+    if kind == "floor":
+        # run_polling would call post_shutdown after shutdown(); we started it by hand.
+        await app.post_shutdown(app)
 
 
 async def worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -239,6 +334,7 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             latencies.append(replied - sent)
             # The card (or the echo) names the number; anything else would be an error reply.
+            # (The floor bot's fixed reply names none, so it counts 0 here.)
             named += text.split()[0] in answer
 
     profiler = None
@@ -256,6 +352,8 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         path = folder / f"profile-{args.limiter}.txt"
         path.write_text(profiler.output_text(unicode=True, color=False))
         result["profile"] = str(path)
+    if args.worker == "floor":
+        result["carrier_http_status"] = dict(app.bot_data["carrier_status"])
     await stop_bot(args.worker, app)
     done = len(latencies)
     result.update(
@@ -277,7 +375,7 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse arguments; run the bot and the echo bot per limiter setting, or one worker."""
+    """Parse arguments; run the chosen bots per limiter setting, or one worker."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -286,12 +384,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--limiter", choices=("production", "lifted"), nargs="+", default=["lifted"]
     )
+    parser.add_argument(
+        "--bots",
+        choices=BOTS,
+        nargs="+",
+        default=list(BOTS),
+        help="which bots to measure, always run in the order echo, bot, floor (default: all "
+        "three); the ÷ echo column needs echo in the same run",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--reply-timeout", type=float, default=60.0, help="seconds per reply")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per worker")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the real bot")
     parser.add_argument("--workdir", type=Path, help="keep databases and logs here")
-    parser.add_argument("--worker", choices=("bot", "echo"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=BOTS, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--carriers", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -312,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {}
     with CarrierServer(folder / "carriers.json") as server:
         for limiter in args.limiter:
-            for kind in ("echo", "bot"):
+            for kind in [name for name in BOTS if name in args.bots]:
                 command = [sys.executable, __file__, "--worker", kind, "--limiter", limiter]
                 command += ["--folder", str(folder), "--carriers", server.base_url]
                 command += ["--reply-timeout", str(args.reply_timeout)]
@@ -325,8 +431,8 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append([limiter, kind, result["error"], "", "", "", "", ""])
                     continue
                 echo = results.get(f"echo-{limiter}", {})
-                ratio = "1.00"
-                if kind == "bot" and "updates_per_s" in echo:
+                ratio = "1.00" if kind == "echo" else ""
+                if kind != "echo" and "updates_per_s" in echo:
                     ratio = f"{result['updates_per_s'] / echo['updates_per_s']:.3f}"
                 rows.append(
                     [
