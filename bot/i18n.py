@@ -19,7 +19,9 @@ from bot.carriers.models import KYIV
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("uk", "en", "ru")
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# The source tree keeps the catalogs at the top (locales/); a wheel installs them as bot/locales.
+_SOURCE_LOCALES = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = _SOURCE_LOCALES if _SOURCE_LOCALES.is_dir() else Path(__file__).parent / "locales"
 DOMAIN = "messages"
 _RUSSIAN_SPEAKING = frozenset({"ru", "be", "kk"})
 
