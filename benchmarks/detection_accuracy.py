@@ -6,13 +6,14 @@ carriers' own label styles, with spaces or dashes, in 46 contexts of Ukrainian, 
 and English shop text (dates, times, prices, quantities, phone numbers, order numbers, house,
 flat and postcode numbers beside it), in URLs, dashed to words, hard-wrapped across two lines,
 and in pairs. An answer is correct when it is exactly the planted number(s); "wrong number"
-counts inputs whose answer holds a number that was not planted (the worst outcome: the bot
-would track a stranger's parcel). Hard-wrapped inputs expect the number joined across the line
-break, which the bot does not do on purpose (a line break ends a run of groups), so they count
-as misses. Two groups expect no number at all: "typo" (every number with a check digit, one
-digit changed so that it fails, printed the same ways: no piece of it may be taken) and
-"no number" (payment cards with a valid Luhn digit and Ukrainian and Polish phone numbers, as
-people print them, in six contexts).
+counts inputs whose answer holds a number that was not planted (the worst outcome: the bot would
+track a stranger's parcel). Hard-wrapped inputs expect the number joined across the line break,
+which the bot does only for a number with a check digit (or a Nova Poshta waybill) of more than
+12 digits, printed regularly with nothing else on its two lines' ends. Two groups expect no
+number at all: "typo" (every number with a check digit, one digit changed so that it fails,
+printed the same ways: no piece of it may be taken) and "no number" (payment cards with a valid
+Luhn digit, Ukrainian and Polish phone numbers as people print them, and lines of short digit
+groups, in six contexts).
 
 Written from a helper's regression harness (2026-11-26); the random numbers get their check
 characters from bot.carriers.detect.identify itself.
@@ -359,6 +360,8 @@ def negatives(seed=11, per=120):
         )
         out.append(("phone-38", f"38{phone}"))
         out.append(("phone-38-groups", f"38 {phone[:3]} {phone[3:6]} {phone[6:8]} {phone[8:]}"))
+        out.append(("lines", f"Замовлення {rd(4)}\nКількість {rd(1)}\nСума {rd(3)} {rd(3)} грн"))
+        out.append(("digit-lines", f"{rd(3)} {rd(3)}\n{rd(3)} {rd(3)}"))
         pl = random.choice("5678") + rd(8)
         out.append(("phone-pl", f"{pl[:3]} {pl[3:6]} {pl[6:]}"))
     return out

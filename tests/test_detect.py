@@ -725,3 +725,29 @@ def test_a_card_check_needs_the_card_printed_alone() -> None:
 )
 def test_letters_and_house_numbers_around_numbers(text: str, expected: list[str]) -> None:
     assert extract_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a number hard-wrapped in an e-mail is read across the line break...
+        ("Трек-номер: 0500 1000\n3114 3", ["0500100031143"]),
+        ("ТТН 2040 0048\n7990 00, дякую", ["20400048799000"]),
+        ("RA06 7022\n855U A", ["RA067022855UA"]),
+        # ...but each line's own numbers come first, a blank line ends it, and short digit
+        # groups on two lines are amounts, not a wrapped number
+        ("0500 1000 3113 5\n0500 1000 3114 3", ["0500100031135", "0500100031143"]),
+        (
+            "ТТН 719 690 107 560 030 773 85\n92 0559 4134 6836 7322 1376",
+            ["71969010756003077385", "9205594134683673221376"],
+        ),
+        ("0500 1000\n\n3114 3", []),
+        ("232 675\n690 695", []),
+        ("Замовлення 4521\n2040 0048 7990 00", ["20400048799000"]),
+        # a phone number ends with its line
+        ("тел. 067 123 45 67\n0500 1000 3114 3", ["0500100031143"]),
+        ("тел.\n0500 1000 3114 3", ["0500100031143"]),
+    ],
+)
+def test_numbers_wrapped_across_lines(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected

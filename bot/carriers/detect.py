@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
@@ -390,7 +390,12 @@ _PHONE_WORDS = frozenset(
     {"тел", "телефон", "телефону", "телефона", "моб", "tel", "telefon", "telefonu", "phone", "mob"}
 )
 _NATIONAL_PHONE_LENGTHS = (("380", 12), ("0", 10), ("48", 11))
-_MAX_AFFIX_CHARS = 4  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
+_MAX_AFFIX_CHARS = 4
+# Digits read across a line break only beyond this many: "232 675 / 690 695" on two lines are
+# four amounts more often than a wrapped 12-digit FedEx number.
+_MIN_WRAPPED_DIGITS = (
+    12  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
+)
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.ASCII)  # an IBAN's country and check digits
 _MIN_IBAN_CHARS, _MAX_IBAN_CHARS = 15, 34
 # Account numbers printed without their country code, or with a space after it, are
@@ -428,13 +433,23 @@ def _url_start(token: str) -> int:
 class _Scanner:
     """Collect accepted numbers from text, in order, joining printed groups."""
 
-    __slots__ = ("_labelled", "_limit", "_lone", "_phone_left", "_run", "_words", "found")
+    __slots__ = (
+        "_breaks",
+        "_labelled",
+        "_limit",
+        "_lone",
+        "_phone_left",
+        "_run",
+        "_words",
+        "found",
+    )
 
     def __init__(self, limit: int | None) -> None:
         self.found: dict[str, None] = {}  # an ordered set
         self._limit = limit
         self._run: list[str] = []  # adjacent short normalised groups that may form one number
         self._words: list[bool] = []  # whether each group was typed as a word (is_word)
+        self._breaks: list[int] = []  # where in the run a new line starts
         # Digits a "+380 50 ..." phone number may still have (None outside one).
         self._phone_left: int | None = None
         # An unbroken group that is no specific number alone, with the capitals printed before
@@ -447,8 +462,13 @@ class _Scanner:
         return self._limit is not None and len(self.found) >= self._limit
 
     def text(self, text: str, depth: int = 0) -> None:
-        # A line break ends a run of groups: two numbers on two lines are never one.
+        # A line break is a soft end of a run: a number is read across it only when its check
+        # digit passes and nothing on either line claims its groups (_best_joins). A blank
+        # line ends the run.
         for line in text.splitlines():
+            if not line.strip():
+                self.flush()
+                continue
             for token in line.split():
                 if self.full():
                     return
@@ -458,8 +478,16 @@ class _Scanner:
                 else:
                     self._token(token[:start])
                     self._url(token[start:], depth + 1)
-            self.flush()
-            self._labelled = False
+            self._line_break()
+        self.flush()
+
+    def _line_break(self) -> None:
+        """End a line: a phone number or a label ends with it; the run of groups may go on."""
+        if self._lone is not None:
+            self._glue("", False)
+        self._phone_left, self._labelled = None, False
+        if self._run and (not self._breaks or self._breaks[-1] != len(self._run)):
+            self._breaks.append(len(self._run))
 
     def _url(self, url: str, depth: int) -> None:
         self.flush()
@@ -597,11 +625,11 @@ class _Scanner:
         """Turn the pending run of short groups into numbers (see _best_joins)."""
         if self._lone is not None:
             self._glue("", False)
-        run, words = self._run, self._words
-        self._run, self._words, self._phone_left = [], [], None
+        run, words, breaks = self._run, self._words, self._breaks
+        self._run, self._words, self._breaks, self._phone_left = [], [], [], None
         if len(run) < 2:
             return
-        for number in _best_joins(run, words):
+        for number in _best_joins(run, words, breaks):
             self._add(number)
 
 
@@ -612,11 +640,11 @@ class _Join:
     start: int
     end: int
     number: str
-    rank: tuple[int, bool, int]
+    rank: tuple[bool, int, bool, int]
     encloses: bool  # printed regularly, by a specific rule: a join inside it is a piece of it
 
 
-def _best_joins(run: list[str], words: list[bool]) -> list[str]:
+def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -> list[str]:
     """Return the numbers a run of printed groups holds, in text order.
 
     Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
@@ -625,8 +653,8 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
     candidate is refused when it is a fragment of a mistyped number (_inside_failed), and
     a join without a check digit must be printed regularly (_regular).
     """
-    blocked = _iban_groups(run) | _card_groups(run) | _phone_groups(run)
-    read: list[tuple[int, int, str, list[Match]]] = []
+    blocked = _iban_groups(run) | _card_groups(run) | _phone_groups(run, breaks)
+    read: list[tuple[int, int, str, list[Match], bool]] = []
     failed: list[tuple[int, int]] = []  # regularly printed windows that fail a check
     for start in range(len(run) - 1):
         joined = run[start]
@@ -635,14 +663,26 @@ def _best_joins(run: list[str], words: list[bool]) -> list[str]:
             if len(joined) > _MAX_JOINED_CHARS:
                 break
             matches, fails = _read(joined)
-            if fails and _regular(run[start:end]):
+            crossing = any(start < b < end for b in breaks)
+            if fails and not crossing and _regular(run[start:end]):
                 failed.append((start, end))
             if matches and blocked.isdisjoint(range(start, end)):
-                read.append((start, end, joined, matches))
+                read.append((start, end, joined, matches, crossing))
     joins = [
         join
-        for start, end, joined, matches in read
-        if (join := _judge(run, start, end, joined, matches, word=words[start], failed=failed))
+        for start, end, joined, matches, crossing in read
+        if (
+            join := _judge(
+                run,
+                start,
+                end,
+                joined,
+                matches,
+                word=words[start],
+                failed=failed,
+                wrapped=crossing,
+            )
+        )
         is not None
     ]
     # A word before a number is not part of it when the number passes without it too
@@ -693,18 +733,31 @@ def _judge(
     *,
     word: bool,
     failed: list[tuple[int, int]],
+    wrapped: bool = False,
 ) -> _Join | None:
-    """Rank the join run[start:end], or return None when it cannot be a printed number."""
+    """Rank the join run[start:end], or return None when it cannot be a printed number.
+
+    A join across a line break (``wrapped``) needs a check digit and regular groups, and ranks
+    below every join within a line.
+    """
     groups = run[start:end]
     tier = min(_tier(m) for m in matches)
+    checked = any(m.checked for m in matches)
     # "in 1234 5678 9012" is an English word before digits, not a DHL prefix ("GM 29 51…" is).
     if tier == 2 and word:
         return None
     if tier == 2 and number.isdigit() and not _alone(run, start, end):
         return None  # "any 14 digits" only for groups printed by themselves
     regular = _regular(groups)
-    if not (regular or any(m.checked for m in matches)):
+    if not (regular or checked):
         return None  # "067 123 45 67 050…", "а 067 123 45 67": no format of ours
+    if wrapped and not (
+        regular
+        and (checked or tier == 0)
+        and _alone(run, start, end)
+        and (len(number) > _MIN_WRAPPED_DIGITS or not number.isdigit())
+    ):
+        return None  # no piece of a longer wrapped number, no lines of small numbers
     if _inside_failed(run, failed, start, end, trusted=tier == 0):
         return None
     # "K 15 06 23 56 20 450 грн": a last group longer than the one before is a price.
@@ -713,7 +766,11 @@ def _judge(
     # does not start with a shorter group of digits, which may be a house or flat number.
     lead = groups[0].isalpha() or len(groups[0]) >= len(groups[1])
     return _Join(
-        start, end, number, (-tier, not ragged, len(number)), regular and tier < 2 and lead
+        start,
+        end,
+        number,
+        (not wrapped, -tier, not ragged, len(number)),
+        regular and tier < 2 and lead and not wrapped,
     )
 
 
@@ -825,23 +882,32 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _phone_groups(run: list[str]) -> set[int]:
+def _phone_groups(run: list[str], breaks: Sequence[int] = ()) -> set[int]:
     """Return the indexes of groups that print a Ukrainian phone number ("096 515 34 16").
 
     Printed like this, a national number (0 and nine digits) or one after "38" is a phone,
-    even when its ten digits pass DHL Express's check (1 in 7 do).
+    even when its ten digits pass DHL Express's check (1 in 7 do). It starts the digits of
+    its line ("… 560 030 773 85" is part of a longer number).
     """
     blocked: set[int] = set()
     for index, group in enumerate(run):
         if _UA_PHONE_START.fullmatch(group) is None:
             continue
+        before = run[index - 1] if index and index not in breaks else ""
+        if before.isdigit() and before != "38":
+            continue
         digits, end = len(group), index + 1
-        while end < len(run) and digits < _UA_PHONE_DIGITS and _phone_part(run[end]):
+        while (
+            end < len(run)
+            and digits < _UA_PHONE_DIGITS
+            and end not in breaks
+            and _phone_part(run[end])
+        ):
             digits += len(run[end])
             end += 1
         if digits != _UA_PHONE_DIGITS or end - index < 3:
             continue
-        first = index - 1 if index and run[index - 1] == "38" else index
+        first = index - 1 if before == "38" else index
         blocked.update(range(first, end))
     return blocked
 
