@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.carriers.detect import (
     SHORT_GROUP_CHARS,
     extract_numbers,
+    is_other_number,
     is_word,
     looks_like_number,
     normalize,
@@ -78,7 +79,12 @@ def _grouped_lookalikes(text: str) -> list[str]:
                     continue
             joined = "".join(run)
             # 11 or more characters: shorter runs are phone numbers, sizes, amounts.
-            if len(run) > 1 and len(joined) >= _MIN_GROUPED and looks_like_number(joined):
+            if (
+                len(run) > 1
+                and len(joined) >= _MIN_GROUPED
+                and looks_like_number(joined)
+                and not is_other_number(run)
+            ):
                 found.append(normalize(joined))
             run = []
     return found

@@ -656,6 +656,11 @@ def test_a_grouped_number_with_a_typo_is_answered_as_invalid() -> None:
         "Тел. +48 600 123 456",
         "Розміри 38 39 40 41 42",
         "Size 42 43 44 45",
+        # nor payment cards, IBANs, or phone numbers written without their plus
+        "Оплата на картку 4441 4902 6730 4329",
+        "IBAN UA21 3223 1300 0002 6007 2335 6600 1",
+        "тел. 38 050 123 45 67",
+        "38 096 515 34 16",
     ):
         assert parse_message(text, 5).rejected == (), text
 

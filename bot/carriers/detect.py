@@ -19,6 +19,7 @@ __all__ = [
     "Match",
     "extract_numbers",
     "identify",
+    "is_other_number",
     "is_word",
     "looks_like_number",
     "normalize",
@@ -846,6 +847,15 @@ def _iban_groups(run: list[str]) -> set[int]:
             if len(joined) >= (length or _MIN_IBAN_CHARS) and _iban_valid(joined):
                 blocked.update(range(first, last + 1))
     return blocked
+
+
+def is_other_number(groups: list[str]) -> bool:
+    """Tell whether printed groups hold a payment card, an IBAN or a phone number.
+
+    The bot then does not answer them as a mistyped tracking number either.
+    """
+    run = [normalize(group) for group in groups]
+    return bool(_iban_groups(run) or _card_groups(run) or _phone_groups(run))
 
 
 def _card_groups(run: list[str]) -> set[int]:
