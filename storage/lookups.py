@@ -173,7 +173,7 @@ class LookupsMixin(OutboxMixin):
             known.update(await self.fingerprints_many(unread))
         rows = []
         for record in records:
-            seen = known.get(record.parcel_id, set())
+            seen = set(known.get(record.parcel_id, ()))  # a copy: decide's sets stay as read
             first_seen = to_db(record.checked_at)  # once per parcel, not per event
             for event in sorted(record.events, key=lambda item: item.occurred_at):
                 if event.fingerprint in seen:

@@ -423,7 +423,8 @@ EMAIL_EN = (
         ("9865 7878 8855 4", ["9865787888554"]),  # not its 12-digit FedEx prefix
         ("in 6012 0172 2423 23", ["60120172242323"]),  # "in" is a word, not a DHL prefix
         ("DHL 0501234565", ["0501234565"]),  # mod 7 decides for 10 digits (formats doc §4)
-        ("DHL 050 123 45 65", []),  # ... printed like a phone number, they are one
+        ("DHL 050 123 45 65", ["0501234565"]),  # ... also printed in groups after a name
+        ("Дзвоніть 050 123 45 65", []),  # ... but printed like a phone after a word, a phone
         ("Дзвоніть +38 050 123 45 65", []),  # the same digits after "+38" are a phone
         ("ТТН ТТН ТТН", []),
         ("XRA067022855UA RA067022855UAX RA067022855UA2", []),  # runs are never cut
@@ -755,4 +756,32 @@ def test_letters_and_house_numbers_around_numbers(text: str, expected: list[str]
     ],
 )
 def test_numbers_wrapped_across_lines(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a longer number led by a shorter group keeps its Nova Poshta-shaped start
+        ("2016 53306 80353 72332 25838", ["201653306803537233225838"]),
+        # capitals around an unbroken run join it only for a specific rule, never DHL's broad one
+        ("GM2951173225174494 PL", ["GM2951173225174494"]),
+        ("PAID IN 12345678901", []),
+        ("ORDER SG 1234567890 OK", []),
+        # sixteen digits after a prefix, or with more digits after them, are no card
+        ("YT 4111 1111 1111 1111", ["YT4111111111111111"]),
+        ("Tracking GM 2757 3467 1325 5071", ["GM2757346713255071"]),
+        ("YT 2229 5212 7216 4446 450 грн", ["YT2229521272164446"]),
+        ("Карта 4441 4902 6730 4329 12/27", []),
+        # a phone shape inside a longer number is no phone, nor is the number's last "38" a
+        # phone's country code
+        ("K15 062 356 20 10 шт", ["K1506235620"]),
+        ("20 16 53 30 68 03 53 72 33 22 58 38 067 123 45 67", ["201653306803537233225838"]),
+        # a phone label is not carried into a link
+        ("тел https://example.com/0501234565", ["0501234565"]),
+    ],
+)
+def test_longer_numbers_keep_their_card_phone_or_prefix_shapes(
+    text: str, expected: list[str]
+) -> None:
     assert extract_numbers(text) == expected

@@ -340,6 +340,11 @@ def _read(number: str) -> tuple[list[Match], bool]:
     return found, failed
 
 
+def _specific(number: str) -> bool:
+    """Tell whether a normalised number matches a rule other than the broad DHL eCommerce ones."""
+    return any(_tier(match) < 2 for match in _identify_normalized(number))
+
+
 def _tier(match: Match) -> int:
     """Rank a match for joining groups: 0 best, 2 the broad DHL eCommerce rule.
 
@@ -380,6 +385,7 @@ _MAX_PHONE_DIGITS = 15  # E.164
 # American Express 4-6-5. No tracking format of ours has 16 or 19 digits; FedEx Ground has 15.
 _CARD_GROUPS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5))
 _CARD_FIRST_DIGITS = "23456"
+_MIN_CARD_FOLLOWER = 3  # a group of 1–2 digits after the card's groups continues a number
 # [?] Ukrainian phone numbers: 0, an area or operator code starting 3–9 ("044", "067"), ten
 # digits in all; printed in groups after a three-digit code. One table to change.
 _UA_PHONE_START = re.compile(r"0[3-9][0-9]", re.ASCII)
@@ -492,6 +498,7 @@ class _Scanner:
 
     def _url(self, url: str, depth: int) -> None:
         self.flush()
+        self._labelled = False  # "тел https://…/0501234565": the label was for the link
         try:
             parts = urlsplit(url)
             values = [value for _, value in parse_qsl(parts.query)]
@@ -552,7 +559,7 @@ class _Scanner:
             inner.pop(0)
         while inner and inner[-1].isalpha():
             inner.pop()
-        if len(_phone_groups(parts)) == len(parts):
+        if len(_phone_groups(parts, [False] * len(parts))) == len(parts):
             return  # "096-515-34-16"
         readings = [
             "".join(p for p, r in zip(parts, raw, strict=True) if not is_word(r)),
@@ -591,12 +598,14 @@ class _Scanner:
             )
             self.flush()
             if _UA_PHONE_FULL.fullmatch(group) is not None:
-                return  # "380965153416": "+380…" without its plus (formats doc §4)
-            matches = _identify_normalized(group)
-            if matches and min(_tier(m) for m in matches) < 2:
+                # "380965153416": "+380…" without its plus. Formats doc §4 only warns that these
+                # digits may pass a 12-digit check; dropping them is our choice (a FedEx number
+                # starting 380[3-9] is lost; one table, _UA_PHONE_FULL).
+                return
+            if _specific(group):
                 self._add(group)
             else:  # nothing, or only "any 14 digits": the letters around it may say more
-                self._lone = (prefix, group, bool(matches))
+                self._lone = (prefix, group, bool(_identify_normalized(group)))
             return
         self._run.append(group)
         self._words.append(word)
@@ -607,12 +616,13 @@ class _Scanner:
         """Complete the pending unbroken run with the letters around it; True if group was used."""
         assert self._lone is not None
         (prefix, body, broad), self._lone = self._lone, None
+        # Only a specific rule may take the letters: "PAID IN 12345678901" is no DHL number.
         if _is_affix(group, word):
             for reading in (prefix + body + group, body + group):
-                if _identify_normalized(reading):
+                if _specific(reading):
                     self._add(reading)
                     return True
-        if prefix and _identify_normalized(prefix + body):
+        if prefix and _specific(prefix + body):
             self._add(prefix + body)
         elif broad:
             self._add(body)
@@ -643,6 +653,9 @@ class _Join:
     number: str
     rank: tuple[bool, int, bool, int]
     encloses: bool  # printed regularly, by a specific rule: a join inside it is a piece of it
+    # Printed so too, but after a shorter first group (a house number, or its own first
+    # digits): only a join from the same first group that it runs two groups beyond is its piece.
+    led: bool = False
 
 
 def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -> list[str]:
@@ -654,7 +667,9 @@ def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -
     candidate is refused when it is a fragment of a mistyped number (_inside_failed), and
     a join without a check digit must be printed regularly (_regular).
     """
-    blocked = _iban_groups(run) | _card_groups(run) | _phone_groups(run, breaks)
+    blocked = (
+        _iban_groups(run) | _card_groups(run, words, breaks) | _phone_groups(run, words, breaks)
+    )
     read: list[tuple[int, int, str, list[Match], bool]] = []
     failed: list[tuple[int, int]] = []  # regularly printed windows that fail a check
     for start in range(len(run) - 1):
@@ -702,16 +717,20 @@ def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -
         )
     ]
     # A join inside a longer, regularly printed one is a piece of it ("YT 20 56 56 16 24 61 55
-    # 88" holds a Nova Poshta-shaped "20565616246155").
+    # 88" holds a Nova Poshta-shaped "20565616246155"; so does InPost's "2016 53306 80353
+    # 72332 25838").
     by_start: dict[int, list[_Join]] = {}
     for w in joins:
-        if w.encloses:
+        if w.encloses or w.led:
             by_start.setdefault(w.start, []).append(w)
     joins = [
         j
         for j in joins
         if not any(
-            w.start <= j.start and j.end <= w.end and w is not j
+            w.start <= j.start
+            and j.end <= w.end
+            and w is not j
+            and (w.encloses or (w.start == j.start and w.end - j.end >= 2))
             for s in range(max(0, j.end - _MAX_JOINED_GROUPS), j.start + 1)
             for w in by_start.get(s, ())
         )
@@ -738,8 +757,9 @@ def _judge(
 ) -> _Join | None:
     """Rank the join run[start:end], or return None when it cannot be a printed number.
 
-    A join across a line break (``wrapped``) needs a check digit and regular groups, and ranks
-    below every join within a line.
+    A join across a line break (``wrapped``) needs regular groups printed by themselves, more
+    than _MIN_WRAPPED_DIGITS digits (or letters) and a check digit (or Nova Poshta's waybill
+    format), and ranks below every join within a line.
     """
     groups = run[start:end]
     tier = min(_tier(m) for m in matches)
@@ -766,17 +786,23 @@ def _judge(
     # A join encloses the joins inside it when it is printed regularly by a specific rule, and
     # does not start with a shorter group of digits, which may be a house or flat number.
     lead = groups[0].isalpha() or len(groups[0]) >= len(groups[1])
+    specific = regular and tier < 2 and not wrapped
     return _Join(
         start,
         end,
         number,
         (not wrapped, -tier, not ragged, len(number)),
-        regular and tier < 2 and lead and not wrapped,
+        specific and lead,
+        specific and not lead,
     )
 
 
 def _alone(run: list[str], start: int, end: int) -> bool:
-    """Tell whether run[start:end] has no digits printed right before or after it."""
+    """Tell whether run[start:end] has no digits right before or after it, nor a shorter start.
+
+    A shorter first group may be a house or flat number ("кв. 5 …"), so "60 1201 7224 2323"
+    is not alone in this sense: the broad and the wrapped readings lose it on purpose.
+    """
     before = start > 0 and run[start - 1][-1].isdigit()
     after = end < len(run) and run[end][0].isdigit()
     return not (before or after) and len(run[start]) >= len(run[start + 1])
@@ -855,28 +881,31 @@ def is_other_number(groups: list[str]) -> bool:
     The bot then does not answer them as a mistyped tracking number either.
     """
     run = [normalize(group) for group in groups]
-    return bool(_iban_groups(run) or _card_groups(run) or _phone_groups(run))
+    words = [is_word(group) for group in groups]
+    return bool(_iban_groups(run) or _card_groups(run, words) or _phone_groups(run, words))
 
 
-def _card_groups(run: list[str]) -> set[int]:
+def _card_groups(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -> set[int]:
     """Return the indexes of groups that print a payment card number, never a parcel.
 
     "4441 4902 6730 4329" holds a 12-digit join that passes FedEx's check by chance. A card is
-    recognised by its Luhn check, its first digit and its printed groups, and only when the
-    groups around it do not continue it (a longer number printed in fours is not a card).
+    recognised by its Luhn check, its first digit and its printed groups, and only where it
+    starts (a line, or after a word) and nothing continues it: "YT 4111 1111 1111 1111" and
+    "3574 1629 9864 9840 38" are longer numbers.
     """
     blocked: set[int] = set()
     for index, group in enumerate(run):
         if not (group.isdigit() and group[0] in _CARD_FIRST_DIGITS):
             continue
-        if index and run[index - 1].isdigit() and len(run[index - 1]) == len(group):
-            continue  # the middle of a longer number printed in equal groups
+        if not _starts(index, words, breaks):
+            continue  # digits or a number's letters before it: part of a longer number
         for sizes in _CARD_GROUPS:
             end = index + len(sizes)
             window = run[index:end]
             if [len(g) for g in window] != list(sizes) or not all(g.isdigit() for g in window):
                 continue
-            if end < len(run) and run[end].isdigit() and len(run[end]) == sizes[-1]:
+            after = run[end] if end < len(run) and end not in breaks else ""
+            if after.isdigit() and (len(after) == sizes[-1] or len(after) < _MIN_CARD_FOLLOWER):
                 continue
             if _luhn_valid("".join(window)):
                 blocked.update(range(index, end))
@@ -892,19 +921,20 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _phone_groups(run: list[str], breaks: Sequence[int] = ()) -> set[int]:
+def _phone_groups(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -> set[int]:
     """Return the indexes of groups that print a Ukrainian phone number ("096 515 34 16").
 
     Printed like this, a national number (0 and nine digits) or one after "38" is a phone,
-    even when its ten digits pass DHL Express's check (1 in 7 do). It starts the digits of
-    its line ("… 560 030 773 85" is part of a longer number).
+    even when its ten digits pass DHL Express's check (1 in 7 do). It starts its line or
+    follows a word ("… 560 030 773 85" and "K15 062 356 20 10" are parts of longer numbers).
     """
     blocked: set[int] = set()
     for index, group in enumerate(run):
         if _UA_PHONE_START.fullmatch(group) is None:
             continue
-        before = run[index - 1] if index and index not in breaks else ""
-        if before.isdigit() and before != "38":
+        # "38 096 …" is the country code when the 38 itself starts (a line, or after a word).
+        code = index >= 1 and run[index - 1] == "38" and _starts(index - 1, words, breaks)
+        if not (code or _starts(index, words, breaks)):
             continue
         digits, end = len(group), index + 1
         while (
@@ -917,9 +947,13 @@ def _phone_groups(run: list[str], breaks: Sequence[int] = ()) -> set[int]:
             end += 1
         if digits != _UA_PHONE_DIGITS or end - index < 3:
             continue
-        first = index - 1 if before == "38" else index
-        blocked.update(range(first, end))
+        blocked.update(range(index - 1 if code else index, end))
     return blocked
+
+
+def _starts(index: int, words: list[bool], breaks: Sequence[int]) -> bool:
+    """Tell whether a run's group starts its digits: first on its line, or after a word."""
+    return index == 0 or index in breaks or words[index - 1]
 
 
 def _phone_part(group: str) -> bool:
