@@ -11,13 +11,50 @@ from bot.carriers.detect import (
     is_other_number,
     is_word,
     looks_like_number,
+    names_other_number,
     normalize,
 )
 
 MAX_LABEL = 64
 _MIN_GROUPED = 11  # characters of a grouped look-alike worth calling an invalid number
 _TRAILING = ".,;:!?)»\"'"
-_LABEL_TRIM = " \t-–—:;,.()[]|#*•"
+_LEADING = "№#(«\"'"
+_LABEL_TRIM = " \t-–—:;,.()[]|#*•\"'«»“”„"
+# A line of at most this many words may be a number typed on its own ("трек RA… пж"); in a
+# longer one, only what follows a word announcing a parcel is called a mistyped number.
+_SHORT_LINE = 4
+# [?] Lower-case words that announce a parcel's number after them.
+_PARCEL_WORDS = frozenset(
+    {
+        "ттн",
+        "ен",
+        "трек",
+        "трек-номер",
+        "номер",
+        "посилка",
+        "посилки",
+        "посилку",
+        "посылка",
+        "посылки",
+        "посылку",
+        "відправлення",
+        "отправления",
+        "накладна",
+        "накладної",
+        "накладная",
+        "track",
+        "tracking",
+        "number",
+        "parcel",
+        "package",
+        "shipment",
+        "nr",
+        "przesyłki",
+        "przesyłka",
+        "paczka",
+        "paczki",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +88,7 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
     rejected: tuple[str, ...] = ()
     rejected_labels: dict[str, str] = {}
     if not numbers:
-        tokens = [token for token in text.split()[:200] if looks_like_number(token)]
-        rejected = tuple(dict.fromkeys([*tokens, *_grouped_lookalikes(text)]))[:5]
+        rejected = tuple(dict.fromkeys([*_lookalike_tokens(text), *_grouped_lookalikes(text)]))[:5]
         for line in text.splitlines()[:200]:
             tokens = line.strip().split()[:40]
             if len(tokens) > 1 and looks_like_number(tokens[0]):
@@ -60,6 +96,34 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
                 if label:
                     rejected_labels.setdefault(normalize(tokens[0]), label)
     return ParsedMessage(requests, max(0, len(numbers) - limit), rejected, rejected_labels)
+
+
+def _lookalike_tokens(text: str) -> list[str]:
+    """Return unbroken tokens that look like a mistyped number where the user meant one.
+
+    Only on a short line ("трек RA067022856UA пж"), at the start of a line, or right after a
+    word that announces a parcel ("ТТН …"): a shop e-mail's order numbers, IDs and codes are
+    not typos, nor are phone numbers and IBANs.
+    """
+    found: list[str] = []
+    for line in text.splitlines()[:200]:
+        tokens = line.split()[:40]
+        for index, token in enumerate(tokens):
+            core = token.strip(_TRAILING).lstrip(_LEADING)
+            if not looks_like_number(core) or is_other_number([core]):
+                continue
+            if _meant(tokens, index):
+                found.append(core)
+    return found
+
+
+def _meant(tokens: list[str], index: int) -> bool:
+    """Tell whether the token at index was likely meant as a number: see _lookalike_tokens."""
+    if any(names_other_number(word) for word in tokens[max(0, index - 2) : index]):
+        return False  # "ЄДРПОУ 37193071", "Номер замовлення: 65f1a9…"
+    if len(tokens) <= _SHORT_LINE or index == 0:
+        return True
+    return tokens[index - 1].strip(_LABEL_TRIM).lower() in _PARCEL_WORDS
 
 
 def _grouped_lookalikes(text: str) -> list[str]:
@@ -70,17 +134,22 @@ def _grouped_lookalikes(text: str) -> list[str]:
     found: list[str] = []
     for line in text.splitlines()[:200]:
         run: list[str] = []
-        for token in [*line.split()[:40], ""]:
+        tokens = line.split()[:40]
+        meant = False
+        for index, token in enumerate([*tokens, ""]):
             group = token.rstrip(_TRAILING)
             # Words end a run ("ТТН 0500…"), but not a number's letters ("RA 067 … UA").
             if 0 < len(group) <= SHORT_GROUP_CHARS and group.isalnum() and not is_word(group):
+                if not run:
+                    meant = _meant(tokens, index)
                 run.append(group)
                 if group == token:
                     continue
             joined = "".join(run)
             # 11 or more characters: shorter runs are phone numbers, sizes, amounts.
             if (
-                len(run) > 1
+                meant
+                and len(run) > 1
                 and len(joined) >= _MIN_GROUPED
                 and looks_like_number(joined)
                 and not is_other_number(run)

@@ -48,6 +48,10 @@ GDEPOSYLKA_MIRRORS: Mapping[str, str] = {"ukrposhta": "ukrposhta"}
 # Shapes that have an offline rule with a check digit or exact format: a number of this shape
 # that our rules rejected is a typo, and must never cost a request to the online detector.
 _CHECKED_SHAPES = re.compile(r"[A-Z]{2}[0-9]{9}[A-Z]{2}|1Z[A-Z0-9]{16}|[0-9]{8,40}", re.ASCII)
+# Identifiers that are no tracking number: UUIDs (32 hex digits once dashes are gone) and
+# 24-digit database ids, upper-cased by normalize().
+_HEX = re.compile(r"[0-9A-F]+", re.ASCII)
+_HEX_ID_LENGTHS = (24, 32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,8 @@ def may_ask_online(number: str) -> bool:
         return False
     if _CHECKED_SHAPES.fullmatch(number):
         return False  # a rejected check digit or unknown digit string: a typo, not a mystery
+    if len(number) in _HEX_ID_LENGTHS and _HEX.fullmatch(number) and not number.isdigit():
+        return False  # a UUID or a database id ("65F1A9C2E4B0D71234AB56CD"), not a parcel
     return sum(ch.isdigit() for ch in number) >= 4
 
 

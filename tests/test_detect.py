@@ -422,9 +422,12 @@ EMAIL_EN = (
         ("LX 123 456 785 CN 12", ["LX123456785CN"]),  # the checked S10 join wins
         ("9865 7878 8855 4", ["9865787888554"]),  # not its 12-digit FedEx prefix
         ("in 6012 0172 2423 23", ["60120172242323"]),  # "in" is a word, not a DHL prefix
-        ("DHL 0501234565", ["0501234565"]),  # mod 7 decides for 10 digits (formats doc §4)
-        ("DHL 050 123 45 65", ["0501234565"]),  # ... also printed in groups after a name
-        ("Дзвоніть 050 123 45 65", []),  # ... but printed like a phone after a word, a phone
+        ("DHL 0441234566", ["0441234566"]),  # mod 7 decides for 10 digits (formats doc §4)
+        ("DHL 044 123 45 66", ["0441234566"]),  # ... also printed in groups after a name
+        ("Дзвоніть 044 123 45 66", []),  # ... but printed like a phone after a word, a phone
+        ("мій номер 0962754693", []),  # a mobile operator's code: a phone (our choice)
+        ("IMEI 356938035643809", []),  # passes FedEx Ground's check; labelled as a device
+        ("ІПН 3012584476, ТТН 20400048799000", ["20400048799000"]),
         ("Дзвоніть +38 050 123 45 65", []),  # the same digits after "+38" are a phone
         ("ТТН ТТН ТТН", []),
         ("XRA067022855UA RA067022855UAX RA067022855UA2", []),  # runs are never cut
@@ -778,10 +781,42 @@ def test_numbers_wrapped_across_lines(text: str, expected: list[str]) -> None:
         ("K15 062 356 20 10 шт", ["K1506235620"]),
         ("20 16 53 30 68 03 53 72 33 22 58 38 067 123 45 67", ["201653306803537233225838"]),
         # a phone label is not carried into a link
-        ("тел https://example.com/0501234565", ["0501234565"]),
+        ("тел https://example.com/0441234566", ["0441234566"]),
     ],
 )
 def test_longer_numbers_keep_their_card_phone_or_prefix_shapes(
     text: str, expected: list[str]
 ) -> None:
     assert extract_numbers(text) == expected
+
+
+def test_only_numbers_meant_as_numbers_are_called_invalid() -> None:
+    from bot.requests import parse_message
+
+    # A shop e-mail's order numbers, tax numbers, passwords and ids are not mistyped parcels.
+    for text in (
+        "Замовлення #348269059 на Prom.ua\nПокупець: Олег, 0507150885",
+        "ROZETKA: чек по замовленню № 377594580\nТОВ «Розетка.УА», ЄДРПОУ 37193071\n"
+        "Артикул 4820024700016",
+        "Wi-Fi: Kyivstar_5G_2024, пароль 58291047",
+        "IBAN: UA213223130000026007233566001",
+        "Номер замовлення: 65f1a9c2e4b0d71234ab56cd",
+        "Телефон: 067-781-92-26 або 050 715 08 85",
+        "Замовлення 2911929743470853 ще не відправлене, очікуйте повідомлення",
+    ):
+        assert parse_message(text, 5).rejected == (), text
+    # ... while a mistyped number on its own, first on a line, or after "ТТН" still is.
+    assert parse_message("Посилка з Китаю, номер LP00624358129845, де вона?", 5).rejected == (
+        "LP00624358129845",
+    )
+    assert parse_message("№RA067022856UA", 5).rejected == ("RA067022856UA",)
+    long_line = "Добрий день, ось ТТН 0500 1000 3114 4 для вашого замовлення"
+    assert parse_message(long_line, 5).rejected == ("0500100031144",)
+
+
+def test_online_detection_is_not_offered_for_ids() -> None:
+    from bot.routing import may_ask_online
+
+    assert not may_ask_online("3C9D2E10E4A211EE8F5A9B7E6D1C2A34")  # a UUID
+    assert not may_ask_online("65F1A9C2E4B0D71234AB56CD")  # a database id
+    assert may_ask_online("LP00624358129845")

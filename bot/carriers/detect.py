@@ -22,6 +22,7 @@ __all__ = [
     "is_other_number",
     "is_word",
     "looks_like_number",
+    "names_other_number",
     "normalize",
 ]
 
@@ -390,19 +391,52 @@ _MIN_CARD_FOLLOWER = 3  # a group of 1–2 digits after the card's groups contin
 # digits in all; printed in groups after a three-digit code. One table to change.
 _UA_PHONE_START = re.compile(r"0[3-9][0-9]", re.ASCII)
 _UA_PHONE_DIGITS = 10
-_UA_PHONE_FULL = re.compile(r"380[3-9][0-9]{8}", re.ASCII)  # with the country code, no plus
+# [?] Printed unbroken: any number with the country code but no plus, and mobile numbers by
+# their operator codes (Kyivstar, Vodafone, lifecell, 3mob, Intertelecom). Formats doc §4 lets
+# DHL Express's mod 7 decide for "0XXXXXXXXX"; a mobile number is far likelier here, and one
+# DHL waybill in seven would otherwise be a stranger's phone. One table to change.
+_UA_PHONE_FULL = re.compile(
+    r"380[3-9][0-9]{8}|0(?:39|50|63|66|67|68|73|89|9[1-9])[0-9]{7}", re.ASCII
+)
 # [?] Words that label the phone number after them, lower-case; and how long such a number is
 # by its start ("0": Ukrainian without the country code).
 _PHONE_WORDS = frozenset(
     {"тел", "телефон", "телефону", "телефона", "моб", "tel", "telefon", "telefonu", "phone", "mob"}
 )
 _NATIONAL_PHONE_LENGTHS = (("380", 12), ("0", 10), ("48", 11))
-_MAX_AFFIX_CHARS = 4
+# [?] Words that label another kind of number after them (a device, tax, product or order
+# number), lower-case: the number after them is never a parcel's.
+_OTHER_NUMBER_WORDS = frozenset(
+    {
+        "imei",
+        "іпн",
+        "рнокпп",
+        "єдрпоу",
+        "инн",
+        "nip",
+        "pesel",
+        "regon",
+        "ean",
+        "sku",
+        "артикул",
+        "пароль",
+        "password",
+        "hasło",
+        "pin",
+        "фіскальний",
+        "фискальный",
+        "замовлення",
+        "заказ",
+        "заказа",
+        "order",
+        "zamówienie",
+        "zamówienia",
+    }
+)
+_MAX_AFFIX_CHARS = 4  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
 # Digits read across a line break only beyond this many: "232 675 / 690 695" on two lines are
 # four amounts more often than a wrapped 12-digit FedEx number.
-_MIN_WRAPPED_DIGITS = (
-    12  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
-)
+_MIN_WRAPPED_DIGITS = 12
 _IBAN_START = re.compile(r"[A-Z]{2}[0-9]{2}", re.ASCII)  # an IBAN's country and check digits
 _MIN_IBAN_CHARS, _MAX_IBAN_CHARS = 15, 34
 # Account numbers printed without their country code, or with a space after it, are
@@ -463,7 +497,8 @@ class _Scanner:
         # it ("RA 067022855 UA") and whether it passes a broad rule: the group after it may
         # complete it (_glue).
         self._lone: tuple[str, str, bool] | None = None
-        self._labelled = False  # the last piece was a phone label ("тел."): digits follow
+        # The last piece labelled the number after it: "phone" ("тел."), "other" ("IMEI"), "".
+        self._labelled = ""
 
     def full(self) -> bool:
         return self._limit is not None and len(self.found) >= self._limit
@@ -492,13 +527,13 @@ class _Scanner:
         """End a line: a phone number or a label ends with it; the run of groups may go on."""
         if self._lone is not None:
             self._glue("", False)
-        self._phone_left, self._labelled = None, False
+        self._phone_left, self._labelled = None, ""
         if self._run and (not self._breaks or self._breaks[-1] != len(self._run)):
             self._breaks.append(len(self._run))
 
     def _url(self, url: str, depth: int) -> None:
         self.flush()
-        self._labelled = False  # "тел https://…/0501234565": the label was for the link
+        self._labelled = ""  # "тел https://…/0501234565": the label was for the link
         try:
             parts = urlsplit(url)
             values = [value for _, value in parse_qsl(parts.query)]
@@ -525,7 +560,12 @@ class _Scanner:
                 self.flush()  # punctuation between pieces ends a run of groups
             end = m.end()
             plus, piece = m.groups()
-            labelled, self._labelled = self._labelled, piece.lower() in _PHONE_WORDS
+            labelled, self._labelled = self._labelled, _label_of(piece)
+            if labelled == "other" and piece[0].isdigit() and not _DASH_RUN.search(piece):
+                # "IMEI 356938035643809", "Order #4521 …": not a parcel's number (groups after
+                # it may be one: "Order #4522 9865 7878 8855").
+                self.flush()
+                continue
             if (plus or labelled) and piece[0].isdigit():
                 # "+" and digits, or digits after "тел.": a phone number, never a parcel.
                 digits = normalize(piece)
@@ -881,6 +921,10 @@ def is_other_number(groups: list[str]) -> bool:
     The bot then does not answer them as a mistyped tracking number either.
     """
     run = [normalize(group) for group in groups]
+    if len(run) == 1:  # unbroken: an IBAN by its check, a phone by its shape
+        return _UA_PHONE_FULL.fullmatch(run[0]) is not None or (
+            _IBAN_START.match(run[0]) is not None and _iban_valid(run[0])
+        )
     words = [is_word(group) for group in groups]
     return bool(_iban_groups(run) or _card_groups(run, words) or _phone_groups(run, words))
 
@@ -989,6 +1033,19 @@ def _phone_length(digits: str) -> int:
         if digits.startswith(prefix):
             return length
     return _MAX_PHONE_DIGITS
+
+
+def names_other_number(word: str) -> bool:
+    """Tell whether a word labels a number that is not a parcel's ("IMEI", "ІПН", "Order")."""
+    return _label_of(word.strip(".,:;#№()«»\"'")) == "other"
+
+
+def _label_of(piece: str) -> str:
+    """Return what kind of number a word announces: "phone", "other" (not a parcel's), or ""."""
+    word = piece.lower()
+    if word in _PHONE_WORDS:
+        return "phone"
+    return "other" if word in _OTHER_NUMBER_WORDS else ""
 
 
 def _national_phone_length(digits: str) -> int:
