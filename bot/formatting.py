@@ -111,9 +111,8 @@ def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]
     expected = _expected(result, tr)
     if expected:
         lines.append(_("Expected delivery: {date}").format(date=expected))
-    lines.append(
-        _("Status: {status}").format(status=_bold(status_label(result.status, _), as_html))
-    )
+    status = status_label(result.status, _) if result.events else "⏳ " + _("no data yet")
+    lines.append(_("Status: {status}").format(status=_bold(status, as_html)))
     if latest is not None:
         lines.append(_("Updated: {time}").format(time=tr.datetime(latest.occurred_at)))
         # A carrier that names only the receiving branch (Nova Poshta) said it as the point.
@@ -173,6 +172,13 @@ def split_message(lines: Iterable[str], limit: int = TELEGRAM_LIMIT) -> list[str
     return chunks
 
 
-def short_status(stored_status: str, tr: Translator) -> str:
-    """Render a stored status string with its emoji and label; unknown strings fall back."""
-    return status_label(ParcelStatus.parse(stored_status), tr.gettext)
+def short_status(stored_status: str | None, tr: Translator) -> str:
+    """Render a stored status string with its emoji and label; unknown strings fall back.
+
+    A parcel the carrier never answered for has no status: it reads "no data yet", not as a
+    status the bot failed to recognise.
+    """
+    _ = tr.gettext
+    if not stored_status:
+        return "⏳ " + _("no data yet")
+    return status_label(ParcelStatus.parse(stored_status), _)

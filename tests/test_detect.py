@@ -428,6 +428,8 @@ EMAIL_EN = (
         ("мій номер 0962754693", []),  # a mobile operator's code: a phone (our choice)
         ("IMEI 356938035643809", []),  # passes FedEx Ground's check; labelled as a device
         ("ІПН 3012584476, ТТН 20400048799000", ["20400048799000"]),
+        # ... but printed groups after such a word are read as usual, never cut
+        ("Ваше замовлення: 6740 5734 8945 9357 6016 5124", ["674057348945935760165124"]),
         ("Дзвоніть +38 050 123 45 65", []),  # the same digits after "+38" are a phone
         ("ТТН ТТН ТТН", []),
         ("XRA067022855UA RA067022855UAX RA067022855UA2", []),  # runs are never cut

@@ -162,6 +162,21 @@ async def test_unregistered_number_is_saved_and_explained(env: BotEnv) -> None:
     assert view.parcel.not_found_since is not None
 
 
+async def test_an_unregistered_number_keeps_its_label_on_the_card(env: BotEnv) -> None:
+    await env.send(make_message(f"{UP2} чохол", user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert "Label: чохол" in card.text
+
+
+async def test_a_parcel_never_found_reads_no_data_yet_in_the_list(env: BotEnv) -> None:
+    await env.send(make_message(UP2, user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_message("/list", user=make_user(1, "en")))
+    [listing] = env.telegram.sent()
+    assert "no data yet" in listing.text
+    assert "not recognized" not in listing.text
+
+
 async def test_a_number_beyond_the_daily_quota_waits_for_tomorrow(env: BotEnv) -> None:
     env.app.bot_data.budget.limit = 0  # GdePosylka: no new number left today
     env.carriers.set("gdeposylka", "LM951174328CN", FakeEvent("accepted", T0, "Shenzhen"))
@@ -282,6 +297,30 @@ async def test_rename_flow(env: BotEnv) -> None:
     await env.send(make_message("Подарунок мамі"))
     [renamed] = await env.storage.list_subscriptions(1)
     assert renamed.label == "Подарунок мамі"
+
+
+async def test_a_number_sent_instead_of_a_name_is_followed(env: BotEnv) -> None:
+    await follow(env, UP)
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"n:{view.id}"))
+    await env.send(make_message("RA067022855UA"))
+    numbers = {v.parcel.number: v.label for v in await env.storage.list_subscriptions(1)}
+    assert numbers == {UP: None, "RA067022855UA": None}
+
+
+async def test_track_keeps_each_lines_label(env: BotEnv) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    text = f"/track {UP} чохол\n{NP} кеди"
+    await env.send(make_message(text, chat=group, user=make_user(5, "en")))
+    labels = {v.parcel.number: v.label for v in await env.storage.list_subscriptions(-100)}
+    assert labels == {UP: "чохол", NP: "кеди"}
+
+
+async def test_stopall_with_nothing_to_stop_does_not_ask(env: BotEnv) -> None:
+    await env.send(make_message("/stopall", user=make_user(1, "en")))
+    [answer] = env.telegram.sent()
+    assert answer.text.startswith("This chat follows no parcels yet.")
+    assert "reply_markup" not in answer.params
 
 
 async def test_rename_can_be_cancelled(env: BotEnv) -> None:
@@ -719,6 +758,8 @@ async def test_anonymous_group_admins_are_admins(env: BotEnv) -> None:
     group = make_chat(-100, Chat.SUPERGROUP)
     anonymous = User(1087968824, "Group", True, username="GroupAnonymousBot")
     await env.storage.upsert_chat(-100, Chat.SUPERGROUP, "en")
+    await env.send(make_message(f"/track {UP}", chat=group, user=make_user(5, "en")))
+    env.telegram.clear()
     message = Message(
         7001,
         datetime.now(UTC),

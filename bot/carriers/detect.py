@@ -561,9 +561,10 @@ class _Scanner:
             end = m.end()
             plus, piece = m.groups()
             labelled, self._labelled = self._labelled, _label_of(piece)
-            if labelled == "other" and piece[0].isdigit() and not _DASH_RUN.search(piece):
-                # "IMEI 356938035643809", "Order #4521 …": not a parcel's number (groups after
-                # it may be one: "Order #4522 9865 7878 8855").
+            if labelled == "other" and piece.isdigit() and len(piece) > SHORT_GROUP_CHARS:
+                # "IMEI 356938035643809", "ІПН 3012584476": not a parcel's number. Printed
+                # groups after such a word are read as usual: "Ваше замовлення: 6740 5734 …"
+                # may be the parcel's number, and skipping its first group would leave a piece.
                 self.flush()
                 continue
             if (plus or labelled) and piece[0].isdigit():

@@ -276,14 +276,19 @@ async def search_page(
 
 def list_entry(index: int, view: SubscriptionView, tr: Translator) -> str:
     """Return one numbered line of a list: label, number and short status."""
-    status = short_status(view.parcel.status or "unknown", tr)
+    status = short_status(_known_status(view), tr)
     name = html.escape(view.label) + " · " if view.label else ""
     return f"{index}. {name}<code>{html.escape(view.parcel.number)}</code> — {status}"
 
 
+def _known_status(view: SubscriptionView) -> str | None:
+    """Return the parcel's stored status, or None while the carrier has given no event."""
+    return view.parcel.status if view.parcel.last_event_at is not None else None
+
+
 def list_button(view: SubscriptionView, tr: Translator) -> str:
     """Return a button caption: status emoji, then label or number."""
-    status = short_status(view.parcel.status or "unknown", tr).split(" ", 1)[0]
+    status = short_status(_known_status(view), tr).split(" ", 1)[0]
     name = view.label or view.parcel.number
     return f"{status} {name}"[:60]
 

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 
 from telegram import ForceReply, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -16,9 +17,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.carriers.detect import extract_numbers, normalize
 from bot.context import BotContext
 from bot.handlers.cards import own_subscription
 from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.tracking import track_text
 from bot.keyboards import (
     FORGET,
     FORGET_PATTERN,
@@ -65,6 +68,12 @@ async def save_label(update: Update, context: BotContext) -> int:
     view = await own_subscription(update, context, subscription_id) if subscription_id else None
     if message is None or not message.text or view is None:
         return ConversationHandler.END
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE and _only_a_number(message.text):
+        # A tracking number sent while the name was awaited is a number to follow; the
+        # rename is dropped rather than naming the parcel after another parcel.
+        await track_text(update, context)
+        return ConversationHandler.END
     label = " ".join(message.text.split())[:MAX_LABEL]
     await context.bot_data.storage.rename_subscription(view.id, label)
     await reply(
@@ -74,6 +83,12 @@ async def save_label(update: Update, context: BotContext) -> int:
         ),
     )
     return ConversationHandler.END
+
+
+def _only_a_number(text: str) -> bool:
+    """Tell whether a message is exactly one tracking number and nothing else."""
+    found = extract_numbers(text, limit=2)
+    return len(found) == 1 and normalize(text) == found[0]
 
 
 async def label_not_text(update: Update, context: BotContext) -> int:
@@ -87,6 +102,12 @@ async def ask_stop_all(update: Update, context: BotContext) -> int:
     tr = context.tr
     if not await is_chat_admin(update, context):
         await reply(update, tr.gettext("Only chat admins can stop every parcel of a group."))
+        return ConversationHandler.END
+    chat = update.effective_chat
+    if chat is not None and not await context.bot_data.storage.count_subscriptions(chat.id):
+        await reply(
+            update, tr.gettext("This chat follows no parcels yet. Send me a tracking number.")
+        )
         return ConversationHandler.END
     await reply(
         update,

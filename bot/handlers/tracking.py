@@ -76,7 +76,10 @@ async def track_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    text = " ".join(context.args or [])
+    # The text after the command keeps its line breaks (context.args would lose them): each
+    # line's number keeps its own label, and lines are read as lines.
+    parts = (message.text or "").split(maxsplit=1)
+    text = parts[1] if len(parts) > 1 else ""
     if not text.strip() and message.reply_to_message:
         replied = message.reply_to_message
         text = replied.text or replied.caption or ""
@@ -297,7 +300,10 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
         blocks.append(render_result(lookup.result, tr, label=view.label))
     else:
         name = carrier_name(client_of_key(lookup.parcel.carrier), _)
-        blocks.append(f"{name} · <b>{html.escape(view.parcel.number)}</b>")
+        title = f"{name} · <b>{html.escape(view.parcel.number)}</b>"
+        if view.label:
+            title += "\n" + _("Label: {label}").format(label=html.escape(view.label))
+        blocks.append(title)
     if view.archived:
         blocks.append(_("This parcel is in the archive: I no longer track it."))
     if lookup.error is not None:
