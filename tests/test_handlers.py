@@ -316,6 +316,15 @@ async def test_track_keeps_each_lines_label(env: BotEnv) -> None:
     assert labels == {UP: "чохол", NP: "кеди"}
 
 
+async def test_stop_accepts_a_label(env: BotEnv) -> None:
+    await env.send(make_message(f"{UP} Phone case", user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_message("/stop phone case", user=make_user(1, "en")))
+    [answer] = env.telegram.sent()
+    assert answer.text == f"Stopped tracking {UP}."
+    assert await env.storage.count_subscriptions(1) == 0
+
+
 async def test_stopall_with_nothing_to_stop_does_not_ask(env: BotEnv) -> None:
     await env.send(make_message("/stopall", user=make_user(1, "en")))
     [answer] = env.telegram.sent()

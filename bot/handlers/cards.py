@@ -305,10 +305,16 @@ async def stop_number(update: Update, context: BotContext) -> None:
             tr.gettext("Send /stop with the number to stop, or /stopall to stop every parcel."),
         )
         return
-    number = normalize(" ".join(context.args)[:200])[:40]  # echoed back: keep it short
+    typed = " ".join(context.args)[:200]
+    number = normalize(typed)[:40]  # echoed back: keep it short
     storage = context.bot_data.storage
     views = await storage.list_subscriptions(chat.id, offset=0, limit=10_000)
     matching = [v for v in views if v.parcel.number == number]
+    if not matching:
+        # "/stop phone case": a parcel's label works too (/list finds parcels by label).
+        by_label = [v for v in views if v.label and v.label.casefold() == typed.casefold()]
+        if by_label:
+            matching, number = by_label, by_label[0].parcel.number
     if not matching:
         await reply(
             update,
