@@ -87,7 +87,15 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
     requests = tuple(Request(n, labels.get(n)) for n in numbers[:limit])
     rejected: tuple[str, ...] = ()
     rejected_labels: dict[str, str] = {}
-    if not numbers:
+    if numbers:
+        # A mistyped number beside good ones is named too, so it is not dropped without a word.
+        known = set(numbers)
+        rejected = tuple(
+            token
+            for token in dict.fromkeys(_lookalike_tokens(text))
+            if not any(number in normalize(token) for number in known)
+        )[:5]
+    else:
         rejected = tuple(dict.fromkeys([*_lookalike_tokens(text), *_grouped_lookalikes(text)]))[:5]
         for line in text.splitlines()[:200]:
             tokens = line.strip().split()[:40]

@@ -316,6 +316,14 @@ async def test_track_keeps_each_lines_label(env: BotEnv) -> None:
     assert labels == {UP: "чохол", NP: "кеди"}
 
 
+async def test_a_mistyped_number_beside_a_good_one_is_named(env: BotEnv) -> None:
+    await env.send(make_message(f"0500100031144 and {UP}", user=make_user(1, "en")))
+    [summary] = env.telegram.sent()
+    assert UP in summary.text
+    assert "<code>0500100031144</code>: not a valid tracking number" in summary.text
+    assert await env.storage.count_subscriptions(1) == 1
+
+
 async def test_stop_accepts_a_label(env: BotEnv) -> None:
     await env.send(make_message(f"{UP} Phone case", user=make_user(1, "en")))
     env.telegram.clear()

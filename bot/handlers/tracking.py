@@ -165,10 +165,10 @@ async def handle_parsed(
         outcomes = await asyncio.gather(*(one(r) for r in parsed.requests))
     finally:
         typing.cancel()
-    if len(outcomes) == 1 and not parsed.overflow:
+    if len(outcomes) == 1 and not parsed.overflow and not parsed.rejected:
         await _reply_single(update, context, outcomes[0])
     else:
-        await _reply_summary(update, context, outcomes, parsed.overflow)
+        await _reply_summary(update, context, outcomes, parsed.overflow, parsed.rejected)
     return outcomes
 
 
@@ -341,7 +341,11 @@ async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -
 
 
 async def _reply_summary(
-    update: Update, context: BotContext, outcomes: list[Outcome], overflow: int
+    update: Update,
+    context: BotContext,
+    outcomes: list[Outcome],
+    overflow: int,
+    rejected: tuple[str, ...] = (),
 ) -> None:
     """Answer several numbers with one message: a line each, choosers as buttons."""
     tr = context.tr
@@ -369,6 +373,9 @@ async def _reply_summary(
             buttons.extend(pick_keyboard(outcome.request.number, outcome.candidates, tr))
         else:
             lines.append(f"• {number}: {outcome.problem}")
+    for token in rejected:
+        invalid = _("not a valid tracking number: check it for typos")
+        lines.append(f"• <code>{html.escape(token)}</code>: {invalid}")
     if overflow:
         lines.append(
             tr.ngettext(
