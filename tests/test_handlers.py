@@ -275,6 +275,23 @@ async def test_in_a_group_only_the_adder_or_an_admin_archives(env: BotEnv) -> No
     assert await env.storage.count_subscriptions(-100) == 0
 
 
+async def test_in_a_group_only_the_adder_or_an_admin_renames(env: BotEnv) -> None:
+    group = make_chat(-100, Chat.SUPERGROUP)
+    await env.send(
+        make_message(f"/track {UP} for the office", chat=group, user=make_user(5, "en"))
+    )
+    [view] = await env.storage.list_subscriptions(-100)
+    env.telegram.clear()
+    await env.send(make_callback(f"n:{view.id}", chat=group, user=make_user(6, "en")))
+    [refusal] = env.telegram.sent("answerCallbackQuery")
+    assert "Only the person who added this parcel or a chat admin can rename it." in str(
+        refusal.params
+    )
+    await env.send(make_message("bob label", chat=group, user=make_user(6, "en")))
+    [same] = await env.storage.list_subscriptions(-100)
+    assert same.label == "for the office"
+
+
 async def test_refresh_after_the_cooldown_asks_the_carrier_again(env: BotEnv) -> None:
     await follow(env, UP)
     [view] = await env.storage.list_subscriptions(1)

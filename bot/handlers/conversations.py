@@ -19,7 +19,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.carriers.detect import extract_numbers, normalize
 from bot.context import BotContext
-from bot.handlers.cards import own_subscription
+from bot.handlers.cards import may_stop, own_subscription
 from bot.handlers.common import is_chat_admin, reply
 from bot.handlers.tracking import track_text
 from bot.keyboards import (
@@ -47,6 +47,13 @@ async def start_rename(update: Update, context: BotContext) -> int:
     if query is None or view is None:
         if query is not None:
             await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+        return ConversationHandler.END
+    if not await may_stop(update, context, view):
+        # In a group, a parcel's name is its owner's (or an admin's) to change, like stopping it.
+        refusal = tr.gettext(
+            "Only the person who added this parcel or a chat admin can rename it."
+        )
+        await query.answer(refusal, show_alert=True)
         return ConversationHandler.END
     await query.answer()
     context.chat_memory[_renaming(update)] = view.id
