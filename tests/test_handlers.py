@@ -260,34 +260,33 @@ async def test_i_have_it_archives_the_parcel_at_once(env: BotEnv) -> None:
     assert "in the archive" in answer.params["text"]
 
 
-async def test_in_a_group_only_the_adder_or_an_admin_archives(env: BotEnv) -> None:
-    group = make_chat(-100, Chat.SUPERGROUP)
-    await env.send(make_message(f"/track {UP}", chat=group, user=make_user(5, "en")))
+GROUP = make_chat(-100, Chat.SUPERGROUP)
+
+
+async def press_on_anothers_parcel(env: BotEnv, action: str) -> tuple[int, str]:
+    """User 5 adds UP "for the office" in a group; user 6 presses a button of its card."""
+    await env.send(
+        make_message(f"/track {UP} for the office", chat=GROUP, user=make_user(5, "en"))
+    )
     [view] = await env.storage.list_subscriptions(-100)
     env.telegram.clear()
-    await env.send(make_callback(f"v:{view.id}", chat=group, user=make_user(6, "en")))
+    await env.send(make_callback(f"{action}:{view.id}", chat=GROUP, user=make_user(6, "en")))
     [refusal] = env.telegram.sent("answerCallbackQuery")
-    assert "Only the person who added this parcel or a chat admin can archive it." in str(
-        refusal.params
-    )
+    return view.id, str(refusal.params)
+
+
+async def test_in_a_group_only_the_adder_or_an_admin_archives(env: BotEnv) -> None:
+    view_id, refusal = await press_on_anothers_parcel(env, "v")
+    assert "Only the person who added this parcel or a chat admin can archive it." in refusal
     assert await env.storage.count_subscriptions(-100) == 1
-    await env.send(make_callback(f"v:{view.id}", chat=group, user=make_user(5, "en")))
+    await env.send(make_callback(f"v:{view_id}", chat=GROUP, user=make_user(5, "en")))
     assert await env.storage.count_subscriptions(-100) == 0
 
 
 async def test_in_a_group_only_the_adder_or_an_admin_renames(env: BotEnv) -> None:
-    group = make_chat(-100, Chat.SUPERGROUP)
-    await env.send(
-        make_message(f"/track {UP} for the office", chat=group, user=make_user(5, "en"))
-    )
-    [view] = await env.storage.list_subscriptions(-100)
-    env.telegram.clear()
-    await env.send(make_callback(f"n:{view.id}", chat=group, user=make_user(6, "en")))
-    [refusal] = env.telegram.sent("answerCallbackQuery")
-    assert "Only the person who added this parcel or a chat admin can rename it." in str(
-        refusal.params
-    )
-    await env.send(make_message("bob label", chat=group, user=make_user(6, "en")))
+    _, refusal = await press_on_anothers_parcel(env, "n")
+    assert "Only the person who added this parcel or a chat admin can rename it." in refusal
+    await env.send(make_message("bob label", chat=GROUP, user=make_user(6, "en")))
     [same] = await env.storage.list_subscriptions(-100)
     assert same.label == "for the office"
 
