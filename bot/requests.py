@@ -89,12 +89,8 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
     rejected_labels: dict[str, str] = {}
     if numbers:
         # A mistyped number beside good ones is named too, so it is not dropped without a word.
-        known = set(numbers)
-        rejected = tuple(
-            token
-            for token in dict.fromkeys(_lookalike_tokens(text))
-            if not any(number in normalize(token) for number in known)
-        )[:5]
+        lookalikes = dict.fromkeys(_lookalike_tokens(text))
+        rejected = tuple(t for t in lookalikes if not _holds_any(normalize(t), numbers))[:5]
     else:
         rejected = tuple(dict.fromkeys([*_lookalike_tokens(text), *_grouped_lookalikes(text)]))[:5]
         for line in text.splitlines()[:200]:
@@ -104,6 +100,11 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
                 if label:
                     rejected_labels.setdefault(normalize(tokens[0]), label)
     return ParsedMessage(requests, max(0, len(numbers) - limit), rejected, rejected_labels)
+
+
+def _holds_any(token: str, numbers: list[str]) -> bool:
+    """Tell whether a normalised token contains one of the numbers found ("RA…UA-1")."""
+    return any(number in token for number in numbers)
 
 
 def _lookalike_tokens(text: str) -> list[str]:

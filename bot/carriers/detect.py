@@ -643,10 +643,11 @@ class _Scanner:
                 # digits may pass a 12-digit check; dropping them is our choice (a FedEx number
                 # starting 380[3-9] is lost; one table, _UA_PHONE_FULL).
                 return
-            if _specific(group):
+            matches = _identify_normalized(group)
+            if any(_tier(match) < 2 for match in matches):
                 self._add(group)
             else:  # nothing, or only "any 14 digits": the letters around it may say more
-                self._lone = (prefix, group, bool(_identify_normalized(group)))
+                self._lone = (prefix, group, bool(matches))
             return
         self._run.append(group)
         self._words.append(word)

@@ -373,9 +373,8 @@ async def _reply_summary(
             buttons.extend(pick_keyboard(outcome.request.number, outcome.candidates, tr))
         else:
             lines.append(f"• {number}: {outcome.problem}")
-    for token in rejected:
-        invalid = _("not a valid tracking number: check it for typos")
-        lines.append(f"• <code>{html.escape(token)}</code>: {invalid}")
+    invalid = _("not a valid tracking number: check it for typos")
+    lines += [f"• <code>{html.escape(token)}</code>: {invalid}" for token in rejected]
     if overflow:
         lines.append(
             tr.ngettext(
