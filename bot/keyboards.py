@@ -27,6 +27,7 @@ PICK_PATTERN = re.compile(rf"^{PICK}:[0-9]:[A-Z0-9]{{6,40}}$")
 LANGUAGE_PATTERN = re.compile(rf"^{LANGUAGE}:(?:uk|en|ru)$")
 STOP_ALL_PATTERN = re.compile(rf"^{STOP_ALL}:(?:yes|no)$")
 FORGET_PATTERN = re.compile(rf"^{FORGET}:(?:yes|no)$")
+CONFIRM_PATTERN = re.compile(rf"^(?:{STOP_ALL}|{FORGET}):(?:yes|no)$")  # either question
 KEEP_PATTERN = re.compile(rf"^{KEEP}:[0-9]{{1,12}}:(?:yes|no)$")
 DETECT_PATTERN = re.compile(rf"^{DETECT}:[A-Z0-9]{{8,40}}$")
 # 41: the longest number a detection rule accepts (DHL eCommerce prefixes).

@@ -100,6 +100,19 @@ class SubscriptionsMixin(StorageCore):
         )
         return None if row is None else view_from_row(row)
 
+    async def subscriptions_by_numbers(
+        self, chat_id: int, numbers: Sequence[str]
+    ) -> list[SubscriptionView]:
+        """Return the chat's current (not archived) subscriptions to parcels with these numbers."""
+        rows = await self._fetch_in(
+            SUBSCRIPTION_VIEW_SQL
+            + " WHERE s.chat_id = ? AND s.archived_at IS NULL AND p.number IN ({ids})"
+            " ORDER BY s.id",
+            list(dict.fromkeys(numbers)),
+            (chat_id,),
+        )
+        return [view_from_row(row) for row in rows]
+
     async def list_subscriptions(
         self, chat_id: int, *, archived: bool | None = False, offset: int = 0, limit: int = 10
     ) -> list[SubscriptionView]:

@@ -206,14 +206,45 @@ def make_message(
     return Update(next(_ids), message=message)
 
 
+def make_edit(original: Update, text: str) -> Update:
+    """Build the edit of a message sent before: same message, new text."""
+    message = original.message
+    assert message is not None
+    entities = []
+    if text.startswith("/"):
+        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0]))]
+    edited = Message(
+        message.message_id,
+        message.date,
+        message.chat,
+        from_user=message.from_user,
+        text=text,
+        entities=entities,
+        edit_date=datetime.now(UTC),
+    )
+    return Update(next(_ids), edited_message=edited)
+
+
 def make_callback(
-    data: str, *, chat: Chat | None = None, user: User | None = None, message_text: str = "card"
+    data: str,
+    *,
+    chat: Chat | None = None,
+    user: User | None = None,
+    message_text: str = "card",
+    reply_to: Message | None = None,
 ) -> Update:
-    """Build a button press on a message the bot sent to the chat."""
+    """Build a button press on a message the bot sent to the chat (maybe replying to one)."""
     user = user or make_user()
     chat = chat or make_chat(user.id)
     bot_user = User(BOT_ID, "Parcel", True, username=BOT_USERNAME)
-    message = Message(next(_ids), datetime.now(UTC), chat, from_user=bot_user, text=message_text)
+    message = Message(
+        next(_ids),
+        datetime.now(UTC),
+        chat,
+        from_user=bot_user,
+        text=message_text,
+        reply_to_message=reply_to,
+    )
     query = CallbackQuery(str(next(_ids)), user, "instance", data=data, message=message)
     return Update(next(_ids), callback_query=query)
 

@@ -18,6 +18,7 @@ from tests.telegram_fakes import (
     BOT_USERNAME,
     make_callback,
     make_chat,
+    make_edit,
     make_membership,
     make_message,
     make_user,
@@ -569,6 +570,127 @@ async def test_stop_all_and_forget_ask_first(env: BotEnv) -> None:
     await follow(env, "/forget")
     await env.send(make_callback("fg:yes"))
     assert await env.storage.get_chat(1) is None
+
+
+async def test_an_edit_is_answered_only_for_what_it_changed(env: BotEnv) -> None:
+    original = make_message(f"{UP} phone case")
+    await env.send(original)
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP}  phone case"))  # nothing new: no answer
+    assert env.telegram.calls == []
+    await env.send(make_edit(original, f"{UP} red phone case"))  # a new label: its card
+    [card] = env.telegram.sent()
+    assert "red phone case" in card.text
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.label == "red phone case"
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} red phone case\n{INPOST}"))  # a number added
+    [card] = env.telegram.sent()
+    assert INPOST in card.text
+    assert UP not in card.text
+    assert env.carriers.hits["ukrposhta"] == 1  # the followed number was not asked again
+
+
+async def test_an_edit_that_corrects_a_typo_follows_the_number(env: BotEnv) -> None:
+    original = make_message("0500100031144", user=make_user(1, "en"))  # wrong check digit
+    await env.send(original)
+    [invalid] = env.telegram.sent()
+    assert "typos" in invalid.text
+    env.telegram.clear()
+    await env.send(make_edit(original, UP))
+    [card] = env.telegram.sent()
+    assert "ODESA 1" in card.text
+    assert await env.storage.count_subscriptions(1) == 1
+    env.telegram.clear()
+    await env.send(make_edit(original, "thanks!"))  # an edit without numbers: no hint again
+    assert env.telegram.calls == []
+
+
+async def test_edited_commands_do_not_run_again(env: BotEnv) -> None:
+    await follow(env, UP)
+    stop_all = make_message("/stopall")
+    await env.send(stop_all)
+    env.telegram.clear()
+    await env.send(make_edit(stop_all, "/stopall"))
+    await env.send(make_edit(make_message("/list"), "/list"))
+    assert env.telegram.calls == []
+    await env.send(make_callback("sa:yes"))  # the first question still stands
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_an_edit_is_not_taken_as_a_new_name(env: BotEnv) -> None:
+    older = make_message("hello")
+    await env.send(older)
+    await follow(env, f"{UP} gift")
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"n:{view.id}"))
+    env.telegram.clear()
+    await env.send(make_edit(older, "hello there"))
+    assert env.telegram.calls == []
+    assert (await env.storage.list_subscriptions(1))[0].label == "gift"
+    await env.send(make_message("birthday gift"))  # the question still waits for its answer
+    assert (await env.storage.list_subscriptions(1))[0].label == "birthday gift"
+
+
+async def test_in_a_group_track_does_not_relabel_anothers_parcel(env: BotEnv) -> None:
+    alice, bob, admin = make_user(5, "en"), make_user(6, "en"), make_user(7, "en")
+    env.telegram.admins.add(admin.id)
+    await env.send(make_message(f"/track {UP} for the office", chat=GROUP, user=alice))
+    env.telegram.clear()
+    await env.send(make_message(f"/track {UP} mine now", chat=GROUP, user=bob))
+    [card] = env.telegram.sent()
+    assert "for the office" in card.text
+    assert "Only the person who added this parcel or a chat admin can rename it." in card.text
+    [view] = await env.storage.list_subscriptions(-100)
+    assert view.label == "for the office"
+    await env.send(make_message(f"/track {UP}\n{INPOST} bob's", chat=GROUP, user=bob))
+    assert {v.label for v in await env.storage.list_subscriptions(-100)} == {
+        "for the office",
+        "bob's",
+    }
+    await env.send(make_message(f"/track {UP} office chairs", chat=GROUP, user=admin))
+    await env.send(make_message(f"/track {INPOST} still bob's", chat=GROUP, user=bob))
+    assert {v.label for v in await env.storage.list_subscriptions(-100)} == {
+        "office chairs",
+        "still bob's",
+    }
+
+
+async def test_groups_are_greeted_with_track_and_only_own_commands_answered(
+    env: BotEnv,
+) -> None:
+    user = make_user(5, "en")
+    await env.send(make_message(f"/start@{BOT_USERNAME}", chat=GROUP, user=user))
+    [greeting] = env.telegram.sent()
+    assert "/track NUMBER" in greeting.text
+    assert "Send me a tracking number" not in greeting.text
+    env.telegram.clear()
+    await env.send(make_message("/weather", chat=GROUP, user=user))  # maybe another bot's
+    await env.send(make_message("/weather@other_bot", chat=GROUP, user=user))
+    assert env.telegram.calls == []
+    await env.send(make_message(f"/weather@{BOT_USERNAME}", chat=GROUP, user=user))
+    [unknown] = env.telegram.sent()
+    assert "I do not know this command" in unknown.text
+
+
+async def test_only_the_asker_answers_a_groups_stop_all_question(env: BotEnv) -> None:
+    admin, member = make_user(7, "en"), make_user(6, "en")
+    env.telegram.admins.add(admin.id)
+    await env.send(make_message(f"/track {UP}", chat=GROUP, user=admin))
+    asked = make_message("/stopall", chat=GROUP, user=admin)
+    await env.send(asked)
+    env.telegram.clear()
+    question = {"chat": GROUP, "reply_to": asked.message}
+    await env.send(make_callback("sa:yes", user=member, **question))  # type: ignore[arg-type]
+    [alert] = env.telegram.sent("answerCallbackQuery")
+    assert "Only the person who asked can answer this question." in str(alert.params)
+    assert await env.storage.count_subscriptions(-100) == 1
+    await env.send(make_callback("sa:yes", user=admin, **question))  # type: ignore[arg-type]
+    assert await env.storage.count_subscriptions(-100) == 0
+    env.telegram.clear()
+    await env.send(make_callback("sa:yes", user=admin, **question))  # type: ignore[arg-type]
+    [expired] = env.telegram.sent("answerCallbackQuery")
+    assert "This button is no longer valid." in str(expired.params)
 
 
 async def test_group_commands_are_answered_as_replies(env: BotEnv) -> None:

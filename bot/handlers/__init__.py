@@ -6,6 +6,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
+    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -31,7 +32,12 @@ from bot.handlers.basics import (
 )
 from bot.handlers.cards import archive_parcels, card_button, list_page, list_parcels, stop_number
 from bot.handlers.common import remember_chat
-from bot.handlers.conversations import NOT_TEXT, conversation_handlers, nothing_to_cancel
+from bot.handlers.conversations import (
+    NOT_TEXT,
+    conversation_handlers,
+    nothing_to_cancel,
+    unclaimed_confirmation,
+)
 from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
 from bot.handlers.media import follow_scanned, track_media
@@ -43,6 +49,7 @@ from bot.handlers.tracking import (
     track_text,
 )
 from bot.keyboards import (
+    CONFIRM_PATTERN,
     DETECT_PATTERN,
     KEEP_PATTERN,
     LANGUAGE_PATTERN,
@@ -52,10 +59,24 @@ from bot.keyboards import (
     SUBSCRIPTION_PATTERN,
 )
 
+EDIT_GROUP = -3  # drops edits that must not run a handler again (see ANSWERED_EDIT)
 GUARD_GROUP = -2  # stops updates of banned users and chats before anything else runs
 PRE_GROUP = -1  # registers the chat and loads its language before any other handler
 
 __all__ = ["build_handlers", "on_error"]
+
+# An edited message is answered again only where the edit can ask for something new: the
+# numbers of a private text or of /track (a corrected typo, a new label). Any other command
+# would run twice (an edited /stopall would ask again), and a flow would take the edit as
+# its answer.
+ANSWERED_EDIT = (filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND) | filters.Regex(
+    r"^/track(@\w+)?(\s|$)"
+)
+
+
+async def drop_edit(update: Update, context: object) -> None:
+    """Stop an edited message that no handler should answer again."""
+    raise ApplicationHandlerStop
 
 
 def build_handlers(
@@ -86,16 +107,18 @@ def build_handlers(
         CallbackQueryHandler(list_page, pattern=PAGE_PATTERN),
         CallbackQueryHandler(set_language, pattern=LANGUAGE_PATTERN),
         CallbackQueryHandler(keep_tracking, pattern=KEEP_PATTERN),
+        CallbackQueryHandler(unclaimed_confirmation, pattern=CONFIRM_PATTERN),
         ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, track_text, block=False),
         # Photos, files, stickers, voice…: the caption's numbers, a photographed barcode's, or a
         # word on what works.
         MessageHandler(private & NOT_TEXT, track_media, block=False),
-        MessageHandler(private & filters.COMMAND, unknown_command),
+        MessageHandler(filters.COMMAND, unknown_command),  # in groups: only "/foo@thisbot"
         CallbackQueryHandler(stale_button),
     ]
     return {
+        EDIT_GROUP: [MessageHandler(filters.UpdateType.EDITED & ~ANSWERED_EDIT, drop_edit)],
         GUARD_GROUP: [TypeHandler(Update, refuse_banned)],
         PRE_GROUP: [TypeHandler(Update, remember_chat)],
         0: main,

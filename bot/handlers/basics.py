@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.explain import outage_notes
-from bot.handlers.common import is_chat_admin, pressed, reply
+from bot.handlers.common import is_chat_admin, is_private, pressed, reply
 from bot.handlers.inline import INLINE_START
 from bot.handlers.tracking import track_deep_link
+from bot.i18n import Translator
 from bot.keyboards import language_keyboard
 
 logger = logging.getLogger(__name__)
 
 _GONE = frozenset({ChatMemberStatus.BANNED, ChatMemberStatus.LEFT})
+
+
+def group_greeting(tr: Translator) -> str:
+    """Return the greeting of a group: there, numbers are followed with /track."""
+    return tr.gettext(
+        "Hi! Use /track NUMBER to follow a parcel together; /help lists every command."
+    )
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -25,12 +33,15 @@ async def start(update: Update, context: BotContext) -> None:
         await track_deep_link(update, context, " ".join(context.args))
         return
     _ = context.tr.gettext
-    text = _(
-        "Hi! I track parcels of Ukrposhta, Nova Poshta, InPost and many international "
-        "carriers.\n\nSend me a tracking number (or paste a whole shop e-mail with several), "
-        "and I will show the status and write to you when it changes.\n\n"
-        "/help shows everything I can do."
-    )
+    if is_private(update):
+        text = _(
+            "Hi! I track parcels of Ukrposhta, Nova Poshta, InPost and many international "
+            "carriers.\n\nSend me a tracking number (or paste a whole shop e-mail with several), "
+            "and I will show the status and write to you when it changes.\n\n"
+            "/help shows everything I can do."
+        )
+    else:  # groups: plain numbers are not read there (a chat's talk is not a request)
+        text = group_greeting(context.tr)
     tracking = context.bot_data.parcels.tracking
     notes = outage_notes(filter(tracking.paused, tracking.registry.clients), context.tr)
     await reply(update, "\n\n".join([text, *notes]))
@@ -123,12 +134,7 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         and change.old_chat_member.status in _GONE
         and change.chat.id not in context.bot_data.banned
     ):
-        await context.bot.send_message(
-            change.chat.id,
-            context.tr.gettext(
-                "Hi! Use /track NUMBER to follow a parcel together; /help lists every command."
-            ),
-        )
+        await context.bot.send_message(change.chat.id, group_greeting(context.tr))
 
 
 async def chat_migrated(update: Update, context: BotContext) -> None:
@@ -154,7 +160,20 @@ async def stale_button(update: Update, context: BotContext) -> None:
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
-    """Answer an unknown command in a private chat."""
+    """Answer an unknown command in a private chat, or one addressed to the bot in a group.
+
+    In a group, "/foo" alone may be meant for another bot, so only "/foo@thisbot" is answered.
+    """
+    message = update.effective_message
+    if not is_private(update) and not (message and _addressed_to_bot(message, context)):
+        return
     await reply(
         update, context.tr.gettext("I do not know this command. /help lists what I can do.")
     )
+
+
+def _addressed_to_bot(message: Message, context: BotContext) -> bool:
+    """Tell whether the message's leading command names this bot ("/foo@thisbot")."""
+    command = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+    _name, at, username = command.partition("@")
+    return bool(at) and username.casefold() == (context.bot.username or "").casefold()

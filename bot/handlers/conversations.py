@@ -6,7 +6,7 @@ import html
 import warnings
 from collections.abc import Callable
 
-from telegram import ForceReply, Update
+from telegram import ForceReply, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
@@ -177,6 +177,26 @@ async def confirm_forget(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+async def unclaimed_confirmation(update: Update, context: BotContext) -> None:
+    """Answer a Yes/No that no running flow took: someone else's question, or an old one.
+
+    A flow belongs to the person who started it, so in a group another member's press finds
+    no flow waiting for it; they are told whose question it is rather than that it expired.
+    """
+    query = update.callback_query
+    if query is None:
+        return
+    tr = context.tr
+    asked = query.message.reply_to_message if isinstance(query.message, Message) else None
+    asker = asked.from_user if asked is not None else None
+    if asker is not None and asker.id != query.from_user.id:
+        await query.answer(
+            tr.gettext("Only the person who asked can answer this question."), show_alert=True
+        )
+    else:
+        await query.answer(tr.gettext("This button is no longer valid."))
+
+
 def _renaming(update: Update) -> str:
     """Return the chat-memory key of the parcel this user is renaming (per user: groups)."""
     user = update.effective_user
@@ -214,6 +234,7 @@ def without_warning(build: Callable[[], ConversationHandler]) -> ConversationHan
 
 # A message a text-waiting step cannot use: a photo, a sticker, a file… (not service notes).
 NOT_TEXT = ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL
+NEW = filters.UpdateType.MESSAGE  # not an edit
 
 
 def _flow(entry: object, state: int, handlers: list[object], name: str) -> ConversationHandler:  # type: ignore[type-arg]
@@ -240,8 +261,9 @@ def conversation_handlers() -> list[ConversationHandler]:  # type: ignore[type-a
             CallbackQueryHandler(start_rename, pattern=RENAME_PATTERN),
             WAITING_LABEL,
             [
-                MessageHandler(filters.TEXT & ~filters.COMMAND, save_label),
-                MessageHandler(NOT_TEXT, label_not_text),
+                # Only new messages: an edit of an earlier one is not the answer to the question.
+                MessageHandler(NEW & filters.TEXT & ~filters.COMMAND, save_label),
+                MessageHandler(NEW & NOT_TEXT, label_not_text),
             ],
             "rename",
         ),

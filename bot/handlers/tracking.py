@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 
 from bot.carriers.detect import extract_numbers, normalize
@@ -16,7 +16,7 @@ from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, pressed, reply
+from bot.handlers.common import answer_expired, is_chat_admin, pressed, reply
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
@@ -48,6 +48,7 @@ class Outcome:
     lookup: Lookup | None = None
     candidates: tuple[Candidate, ...] = ()  # several: the user must choose
     problem: str | None = None  # translated sentence when nothing was followed
+    note: str | None = None  # translated sentence shown with the card (a label kept)
 
 
 async def parse_text(text: str, limit: int) -> ParsedMessage:
@@ -68,7 +69,8 @@ async def track_text(update: Update, context: BotContext) -> None:
     if message.via_bot is not None and message.via_bot.id == context.bot.id:
         return  # a card the user posted through our inline mode: not a request
     parsed = await parse_text(message.text, context.bot_data.settings.max_numbers_per_message)
-    await handle_parsed(update, context, parsed, hint_when_empty=True)
+    edited = update.edited_message is not None
+    await handle_parsed(update, context, parsed, hint_when_empty=not edited, edited=edited)
 
 
 async def track_command(update: Update, context: BotContext) -> None:
@@ -97,7 +99,8 @@ async def track_command(update: Update, context: BotContext) -> None:
         )
         return
     parsed = await parse_text(text, context.bot_data.settings.max_numbers_per_message)
-    await handle_parsed(update, context, parsed, hint_when_empty=False)
+    edited = update.edited_message is not None
+    await handle_parsed(update, context, parsed, hint_when_empty=False, edited=edited)
 
 
 async def track_deep_link(update: Update, context: BotContext, payload: str) -> None:
@@ -121,11 +124,25 @@ async def track_deep_link(update: Update, context: BotContext, payload: str) -> 
 
 
 async def handle_parsed(
-    update: Update, context: BotContext, parsed: ParsedMessage, *, hint_when_empty: bool
+    update: Update,
+    context: BotContext,
+    parsed: ParsedMessage,
+    *,
+    hint_when_empty: bool,
+    edited: bool = False,
 ) -> list[Outcome]:
-    """Follow the parsed requests, answer with one card or one summary; return the outcomes."""
+    """Follow the parsed requests, answer with one card or one summary; return the outcomes.
+
+    ``edited``: the text is an edit of a message answered before; only what the edit changed
+    (a corrected number, a new label) is answered, and an edit that changed neither is not.
+    """
     tr = context.tr
     _ = tr.gettext
+    requests, notes = await _settled_requests(update, context, parsed.requests, edited=edited)
+    if edited and not requests and not parsed.rejected:
+        return []
+    if requests != parsed.requests:
+        parsed = replace(parsed, requests=requests)
     if not parsed.requests:
         askable = await _askable(context, parsed.rejected)
         if askable:
@@ -156,7 +173,9 @@ async def handle_parsed(
 
     async def one(request: Request) -> Outcome:
         async with semaphore:
-            return await _follow(update, context, request)
+            outcome = await _follow(update, context, request)
+        note = notes.get(request.number)
+        return replace(outcome, note=note) if note and outcome.view is not None else outcome
 
     # "typing…" only when the carriers are slow: a fast answer needs no indicator, and every
     # Bot API call counts against Telegram's ~30 messages/s.
@@ -170,6 +189,46 @@ async def handle_parsed(
     else:
         await _reply_summary(update, context, outcomes, parsed.overflow, parsed.rejected)
     return outcomes
+
+
+async def _settled_requests(
+    update: Update, context: BotContext, requests: tuple[Request, ...], *, edited: bool
+) -> tuple[tuple[Request, ...], dict[str, str]]:
+    """Return the requests left to answer and, by number, notes for labels that were kept.
+
+    An edit drops the numbers the chat already follows under the same label (they were
+    answered when the message was new). In a group, a member who neither added a parcel nor
+    is an admin cannot relabel it by sending its number again (as with the Rename button).
+    """
+    chat, user = update.effective_chat, update.effective_user
+    grouped = chat is not None and chat.type != ChatType.PRIVATE
+    if chat is None or not requests or not (edited or grouped):
+        return requests, {}
+    followed = {
+        view.parcel.number: view
+        for view in await context.bot_data.storage.subscriptions_by_numbers(
+            chat.id, [r.number for r in requests]
+        )
+    }
+    left: list[Request] = []
+    notes: dict[str, str] = {}
+    admin: bool | None = None  # asked of Telegram once, and only when needed
+    for request in requests:
+        view = followed.get(request.number)
+        if view is None or request.label in (None, view.label):
+            if view is None or not edited:
+                left.append(request)
+            continue
+        if grouped and view.added_by not in (None, user.id if user else None):
+            if admin is None:
+                admin = await is_chat_admin(update, context)
+            if not admin:
+                notes[request.number] = context.tr.gettext(
+                    "Only the person who added this parcel or a chat admin can rename it."
+                )
+                request = Request(request.number)
+        left.append(request)
+    return tuple(left), notes
 
 
 async def _typing_after(context: BotContext, chat_id: int | None) -> None:
@@ -330,9 +389,10 @@ async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -
             ),
         )
     elif outcome.view is not None and outcome.lookup is not None:
+        text = render_card(outcome.view, outcome.lookup, tr)
         card = await reply(
             update,
-            render_card(outcome.view, outcome.lookup, tr),
+            "\n\n".join(filter(None, [text, outcome.note])),
             reply_markup=card_keyboard(outcome.view.id, tr),
         )
         await remember_card(context, [outcome.view.id], card)
@@ -383,6 +443,7 @@ async def _reply_summary(
                 overflow,
             ).format(count=overflow, limit=context.bot_data.settings.max_numbers_per_message)
         )
+    lines += dict.fromkeys(o.note for o in outcomes if o.note)  # each note once
     lines.append(_("Open any parcel with /list."))
     summary = await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
