@@ -87,6 +87,18 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     assert await env.storage.count_subscriptions(1) == 3
 
 
+async def test_the_summary_says_why_a_parcel_has_no_data(env: BotEnv) -> None:
+    env.carriers.faults["inpost"] = "503"
+    env.carriers.set("ukrposhta", UP2)  # not handed over yet: no data, nothing failed
+    await env.send(make_callback("g:en"))
+    env.telegram.clear()
+    await follow(env, f"{INPOST}\n{UP2}\n{NP}")
+    [summary] = env.telegram.sent()
+    lines = {line.split("</code>")[0][8:]: line for line in summary.text.splitlines()[1:4]}
+    assert lines[INPOST].endswith("no data yet: InPost is not answering right now.")
+    assert lines[UP2].endswith("no data yet")
+
+
 _media_ids = iter(range(9_000, 10_000))
 
 

@@ -12,7 +12,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 
 from bot.carriers.detect import extract_numbers, normalize
-from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
+from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound, TrackingPending
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button was shown for
 MAX_OFFERED = 20  # the latest numbers offered per chat; older buttons stop working
 CONCURRENT_LOOKUPS = 4
+_NOT_YET = (ParcelNotFound, TrackingPending)  # lookup errors that only mean "no data yet"
 TYPING_DELAY = 1.0  # seconds before a slow answer shows "typing…"
 LONG_TEXT = 500  # characters from which a message is parsed off the event loop
 
@@ -419,11 +420,7 @@ async def _reply_summary(
     for outcome in outcomes:
         number = f"<code>{outcome.request.number}</code>"
         if outcome.view is not None and outcome.lookup is not None:
-            status = (
-                short_status(str(outcome.lookup.result.status), tr)
-                if outcome.lookup.result and outcome.lookup.result.events
-                else "⏳ " + _("no data yet")
-            )
+            status = _summary_status(outcome.lookup, outcome.request.number, tr)
             label = (
                 f" ({html.escape(outcome.view.label, quote=False)})" if outcome.view.label else ""
             )
@@ -449,6 +446,18 @@ async def _reply_summary(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
     await remember_card(context, [o.view.id for o in outcomes if o.view is not None], summary)
+
+
+def _summary_status(lookup: Lookup, number: str, tr: Translator) -> str:
+    """Return a followed parcel's short status, or why there is none yet (as its card says)."""
+    if lookup.result is not None and lookup.result.events:
+        return short_status(str(lookup.result.status), tr)
+    text = "⏳ " + tr.gettext("no data yet")
+    # A carrier that has no record yet is what "no data yet" means; a failure (not answering,
+    # a used-up quota) is worth its reason, as on the single card.
+    if lookup.error is not None and not isinstance(lookup.error, _NOT_YET):
+        text += ": " + explain(lookup.error, number, tr)
+    return text
 
 
 async def remember_card(context: BotContext, sub_ids: list[int], message: Message | None) -> None:
