@@ -173,6 +173,8 @@ def language_keyboard() -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton("🇺🇦 Українська", callback_data=f"{LANGUAGE}:uk"),
                 InlineKeyboardButton("🇬🇧 English", callback_data=f"{LANGUAGE}:en"),
+                # No flag on purpose: the bot's Russian readers are mostly in Ukraine, for whom
+                # a language is not a state's flag.
                 InlineKeyboardButton("Русский", callback_data=f"{LANGUAGE}:ru"),
             ]
         ]
