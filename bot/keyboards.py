@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -53,8 +54,30 @@ def parse(data: str | None) -> Callback | None:
     return Callback(match.group(1), match.group(2)) if match else None
 
 
+def track_link(bot_username: str, number: str) -> str:
+    """Return the deep link that follows a number in the bot (``/start NUMBER``).
+
+    Numbers are upper-case letters and digits, as a deep link's payload requires.
+    """
+    return f"https://t.me/{bot_username}?start={number}"
+
+
+def share_button(bot_username: str, number: str, tr: Translator) -> InlineKeyboardButton:
+    """Return a button that shares a number's deep link through Telegram's own share sheet.
+
+    The person it is sent to follows the parcel with one tap, without inline mode.
+    """
+    text = tr.gettext("Follow parcel {number} with me").format(number=number)
+    query = urlencode({"url": track_link(bot_username, number), "text": text}, quote_via=quote)
+    return InlineKeyboardButton(tr.gettext("📤 Share"), url=f"https://t.me/share/url?{query}")
+
+
 def card_keyboard(
-    subscription_id: int, tr: Translator, *, archived: bool = False
+    subscription_id: int,
+    tr: Translator,
+    *,
+    archived: bool = False,
+    share: InlineKeyboardButton | None = None,
 ) -> InlineKeyboardMarkup:
     """Return the status card's buttons (an archived parcel: its history, or delete it)."""
     _ = tr.gettext
@@ -88,7 +111,8 @@ def card_keyboard(
             [
                 InlineKeyboardButton(
                     _("🛑 Stop tracking"), callback_data=f"{STOP}:{subscription_id}"
-                )
+                ),
+                *([share] if share else []),
             ],
         ]
     )

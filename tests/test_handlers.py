@@ -55,7 +55,11 @@ def keyboard(call_params: dict) -> list[list[dict]]:  # type: ignore[type-arg]
 
 
 def buttons(call_params: dict) -> list[str]:  # type: ignore[type-arg]
-    return [b["callback_data"] for row in keyboard(call_params) for b in row]
+    return [b["callback_data"] for row in keyboard(call_params) for b in row if "url" not in b]
+
+
+def links(call_params: dict) -> list[str]:  # type: ignore[type-arg]
+    return [b["url"] for row in keyboard(call_params) for b in row if "url" in b]
 
 
 async def follow(env: BotEnv, text: str, user_id: int = 1) -> None:
@@ -70,6 +74,13 @@ async def test_single_number_gets_a_card_and_is_followed(env: BotEnv) -> None:
     assert "ODESA 1" in card.text
     data = buttons(card.params)
     assert {d.split(":")[0] for d in data} == {"h", "r", "n", "v", "x"}
+    # Share: Telegram's share sheet with the deep link that follows the number, and a text.
+    [share] = links(card.params)
+    assert share == (
+        f"https://t.me/share/url?url=https%3A%2F%2Ft.me%2F{BOT_USERNAME}%3Fstart%3D{UP}"
+        f"&text=%D0%A1%D1%82%D0%B5%D0%B6%D0%BC%D0%BE%20%D1%80%D0%B0%D0%B7%D0%BE%D0%BC"
+        f"%20%D0%B7%D0%B0%20%D0%BF%D0%BE%D1%81%D0%B8%D0%BB%D0%BA%D0%BE%D1%8E%20{UP}"
+    )
     [view] = await env.storage.list_subscriptions(1)
     assert view.label == "phone case"
     assert view.parcel.number == UP

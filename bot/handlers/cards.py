@@ -13,7 +13,7 @@ from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.explain import outage_notes
 from bot.formatting import render_history, short_status
-from bot.handlers.common import is_chat_admin, matches_text, pressed, reply
+from bot.handlers.common import is_chat_admin, matches_text, pressed, reply, view_keyboard
 from bot.handlers.tracking import remember_card, render_card
 from bot.i18n import Translator
 from bot.keyboards import (
@@ -98,7 +98,7 @@ async def card_button(update: Update, context: BotContext) -> None:
         card = await reply(
             update,
             render_card(view, Lookup(view.parcel, result, None), tr),
-            reply_markup=card_keyboard(view.id, tr, archived=view.archived),
+            reply_markup=view_keyboard(context, view),
         )
         await remember_card(context, [view.id], card)
     elif callback.action == HISTORY:
@@ -157,11 +157,11 @@ async def _refresh(update: Update, context: BotContext, view: SubscriptionView) 
         lookup = await parcels.check(view.parcel, notify=True, quiet_for=view.id)
     text = render_card(view, lookup, tr)
     try:
-        await query.edit_message_text(text, reply_markup=card_keyboard(view.id, tr))
+        await query.edit_message_text(text, reply_markup=view_keyboard(context, view))
     except BadRequest as err:
         # "message is not modified" when nothing changed; any other edit failure: send anew.
         if "not modified" not in str(err).lower():
-            await reply(update, text, reply_markup=card_keyboard(view.id, tr))
+            await reply(update, text, reply_markup=view_keyboard(context, view))
 
 
 async def list_parcels(update: Update, context: BotContext) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Chat, Message, Update
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
 from bot.context import LANGUAGE_KEY, BotContext
 from bot.i18n import Translator, negotiate_language
-from bot.keyboards import Callback, parse
+from bot.keyboards import Callback, card_keyboard, parse, share_button
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,15 @@ async def is_chat_admin(update: Update, context: BotContext) -> bool:
         logger.warning("cannot read membership in chat %s: %s", chat.id, err)
         return False
     return member.status in ADMIN_STATUSES
+
+
+def view_keyboard(context: BotContext, view: SubscriptionView) -> InlineKeyboardMarkup:
+    """Return a subscription's card buttons; a current parcel's include "Share"."""
+    tr = context.tr
+    if view.archived:
+        return card_keyboard(view.id, tr, archived=True)
+    share = share_button(context.bot.username, view.parcel.number, tr)
+    return card_keyboard(view.id, tr, share=share)
 
 
 def matches_text(view: SubscriptionView, words: str, digits: str) -> bool:

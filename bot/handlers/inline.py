@@ -17,6 +17,7 @@ from bot.context import BotContext
 from bot.formatting import short_status
 from bot.handlers.common import matches_text, user_language
 from bot.handlers.tracking import render_card
+from bot.keyboards import track_link
 from bot.parcels import Lookup
 
 RESULTS_PER_PAGE = 20  # Telegram shows at most 50 results per answer
@@ -65,7 +66,7 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
                     [
                         InlineKeyboardButton(
                             tr.gettext("➕ Track it too"),
-                            url=f"https://t.me/{context.bot.username}?start={view.parcel.number}",
+                            url=track_link(context.bot.username, view.parcel.number),
                         )
                     ]
                 ]

@@ -16,10 +16,10 @@ from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound, T
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, is_chat_admin, pressed, reply
+from bot.handlers.common import answer_expired, is_chat_admin, pressed, reply, view_keyboard
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
-from bot.keyboards import card_keyboard, detect_keyboard, parse, pick_keyboard
+from bot.keyboards import detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
 from bot.requests import ParsedMessage, Request, parse_message
 from bot.routing import (
@@ -394,7 +394,7 @@ async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -
         card = await reply(
             update,
             "\n\n".join(filter(None, [text, outcome.note])),
-            reply_markup=card_keyboard(outcome.view.id, tr),
+            reply_markup=view_keyboard(context, outcome.view),
         )
         await remember_card(context, [outcome.view.id], card)
     else:
