@@ -31,7 +31,7 @@ from bot.correction import CarrierCorrection
 from bot.handlers import build_handlers, on_error
 from bot.handlers.admin import start_delivery
 from bot.i18n import LANGUAGES, N_, Catalogs
-from bot.lifecycle import Lifecycle
+from bot.lifecycle import ARCHIVE_DAYS, Lifecycle
 from bot.logs import configure_logging
 from bot.notifier import Notifier
 from bot.parcels import ParcelService
@@ -192,6 +192,8 @@ async def prune_storage(context: BotContext) -> None:
     storage = context.bot_data.storage
     now = datetime.now(UTC)
     removed = {
+        # First, so that the parcels of deleted archive entries go in the same run.
+        "archived parcels": await storage.prune_archive(now - timedelta(days=ARCHIVE_DAYS)),
         "parcels nobody follows": await storage.prune_orphan_parcels(now - timedelta(days=1)),
         "sent pushes": await storage.prune_outbox(now - timedelta(days=7)),
         "carrier calls": await storage.prune_carrier_calls(now - timedelta(days=7)),

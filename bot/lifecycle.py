@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 TERMINAL_WATCH = 3 * DAY  # delivered/returned parcels are re-checked daily this long
 NOT_FOUND_LIMIT = 14 * DAY  # "not registered yet" this long → ask whether to keep tracking
 NO_MOVEMENT_LIMIT = 30 * DAY  # no new event this long → ask whether to keep tracking
+# Archived parcels (and their histories) are deleted this many days after they were archived:
+# kept long enough to look a delivery up, not forever (/privacy says so).
+ARCHIVE_DAYS = 180
 # [?] How long a branch or a locker keeps a parcel is not in the carriers' documents (InPost
 # lockers are commonly said to keep one 48 h, Nova Poshta branches a few days for free): the
 # reminders say how long the parcel has waited, never a deadline. One table to change.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from storage.core import StorageCore
 from storage.errors import StorageError
@@ -189,6 +190,17 @@ class SubscriptionsMixin(StorageCore):
             (to_db(utc_now()), sub_id),
         )
         return changed > 0
+
+    async def prune_archive(self, archived_before: datetime) -> int:
+        """Delete subscriptions archived before a time (their queued messages go with them).
+
+        Returns:
+            How many were deleted.
+        """
+        return await self._execute(
+            "DELETE FROM subscriptions WHERE archived_at IS NOT NULL AND archived_at < ?",
+            (to_db(archived_before),),
+        )
 
     async def unsubscribe(self, sub_id: int) -> bool:
         """Delete a subscription and its queued messages.

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.app import prune_storage, send_notifications
+from bot.lifecycle import ARCHIVE_DAYS
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
 
@@ -47,6 +48,36 @@ async def test_outbox_job_leaves_the_drain_to_a_running_tick(
     assert "Delivered" in push.text
 
 
+def travel(monkeypatch: pytest.MonkeyPatch, days: int) -> None:
+    """Make the jobs believe it is this many days later."""
+    later = datetime.now(UTC) + timedelta(days=days)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return later if tz else later.replace(tzinfo=None)
+
+    monkeypatch.setattr("bot.app.datetime", Later)
+
+
+async def test_maintenance_deletes_the_archive_after_its_time(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = env.storage
+    await env.follow(1, "ukrposhta", UP)
+    await env.follow(1, "ukrposhta", "0500100031135")
+    archived, current = await storage.list_subscriptions(1)
+    await storage.archive_subscription(archived.id)
+    travel(monkeypatch, ARCHIVE_DAYS - 1)
+    await prune_storage(job_context(env))
+    assert await storage.count_subscriptions(1, archived=True) == 1
+    travel(monkeypatch, ARCHIVE_DAYS + 1)
+    await prune_storage(job_context(env))
+    assert await storage.count_subscriptions(1, archived=True) == 0
+    assert await storage.get_parcel(archived.parcel.id) is None  # its history went with it
+    assert await storage.get_subscription(current.id) == current  # not archived: kept
+
+
 async def test_maintenance_deletes_only_what_nobody_needs(
     env: BotEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,14 +97,7 @@ async def test_maintenance_deletes_only_what_nobody_needs(
     assert await storage.get_parcel(orphan.id) is not None
     assert await storage.get_outbox_item(sent) is not None
 
-    later = datetime.now(UTC) + timedelta(days=100)
-
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
-            return later if tz else later.replace(tzinfo=None)
-
-    monkeypatch.setattr("bot.app.datetime", Later)
+    travel(monkeypatch, 100)
     await prune_storage(job_context(env))
     assert await storage.get_parcel(orphan.id) is None  # nobody followed it
     assert await storage.get_parcel(followed.parcel_id) is not None  # still followed

@@ -14,6 +14,7 @@ from bot.handlers.inline import INLINE_START
 from bot.handlers.tracking import track_deep_link
 from bot.i18n import Translator
 from bot.keyboards import language_keyboard
+from bot.lifecycle import ARCHIVE_DAYS
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,11 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def privacy(update: Update, context: BotContext) -> None:
     """Say what is stored and why."""
     _ = context.tr.gettext
+    kept = context.tr.ngettext(
+        "Parcels in the archive are deleted {days} day after they were archived.",
+        "Parcels in the archive are deleted {days} days after they were archived.",
+        ARCHIVE_DAYS,
+    ).format(days=ARCHIVE_DAYS)
     await reply(
         update,
         _(
@@ -90,7 +96,9 @@ async def privacy(update: Update, context: BotContext) -> None:
             "is lifted (/forget does not lift it).\n\n"
             "Numbers are sent only to the carrier that tracks them. Nothing is shared with anyone "
             "else. Photos are read for barcodes in memory and not kept. /forget deletes all of it."
-        ),
+        )
+        + "\n\n"
+        + kept,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -77,6 +78,17 @@ async def test_subscriptions_by_numbers_are_the_chats_current_ones(store: Storag
     found = await store.subscriptions_by_numbers(1, ["RR1", "RR2", "RR3", "RR4", "RR1"])
     assert found == [boots, hat]
     assert await store.subscriptions_by_numbers(1, []) == []
+
+
+async def test_prune_archive_deletes_only_subscriptions_archived_before(store: Storage) -> None:
+    old, recent, current = [await follow(store, 1, f"RR{i}") for i in range(3)]
+    await store.archive_subscription(old.id)
+    cutoff = datetime.now(UTC)
+    await store.archive_subscription(recent.id)
+    assert await store.prune_archive(cutoff) == 1  # the one archived before the cutoff
+    assert await store.get_subscription(old.id) is None
+    assert await store.prune_archive(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert [v.id for v in await store.list_subscriptions(1, archived=None)] == [current.id]
 
 
 async def test_list_subscriptions_pages_newest_first(store: Storage) -> None:
