@@ -108,11 +108,11 @@ def card_keyboard(
                     _("✅ I have it"), callback_data=f"{RECEIVED}:{subscription_id}"
                 ),
             ],
+            *([[share]] if share else []),  # its own row: uk/ru labels are long
             [
                 InlineKeyboardButton(
                     _("🛑 Stop tracking"), callback_data=f"{STOP}:{subscription_id}"
-                ),
-                *([share] if share else []),
+                )
             ],
         ]
     )

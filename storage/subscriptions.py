@@ -104,11 +104,9 @@ class SubscriptionsMixin(StorageCore):
     async def subscriptions_by_numbers(
         self, chat_id: int, numbers: Sequence[str]
     ) -> list[SubscriptionView]:
-        """Return the chat's current (not archived) subscriptions to parcels with these numbers."""
+        """Return the chat's subscriptions to parcels with these numbers, archived ones too."""
         rows = await self._fetch_in(
-            SUBSCRIPTION_VIEW_SQL
-            + " WHERE s.chat_id = ? AND s.archived_at IS NULL AND p.number IN ({ids})"
-            " ORDER BY s.id",
+            SUBSCRIPTION_VIEW_SQL + " WHERE s.chat_id = ? AND p.number IN ({ids}) ORDER BY s.id",
             list(dict.fromkeys(numbers)),
             (chat_id,),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
@@ -25,6 +26,8 @@ from telegram.request import BaseRequest, RequestData
 BOT_ID = 999
 BOT_USERNAME = "parcel_test_bot"
 _ids = count(1000)
+# What Telegram marks as a command: "/name" or "/name@bot", up to the first other character.
+COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{1,32})?")
 
 
 @dataclass
@@ -190,9 +193,9 @@ def make_message(
     user = user or make_user()
     chat = chat or make_chat(user.id)
     entities = []
-    if text.startswith("/"):
-        command = text.split()[0]
-        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, len(command))]
+    command = COMMAND.match(text)
+    if command:
+        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, command.end())]
     message = Message(
         next(_ids),
         datetime.now(UTC),
@@ -211,8 +214,9 @@ def make_edit(original: Update, text: str) -> Update:
     message = original.message
     assert message is not None
     entities = []
-    if text.startswith("/"):
-        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0]))]
+    command = COMMAND.match(text)
+    if command:
+        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, command.end())]
     edited = Message(
         message.message_id,
         message.date,

@@ -679,6 +679,123 @@ async def test_in_a_group_track_does_not_relabel_anothers_parcel(env: BotEnv) ->
     }
 
 
+async def test_an_edit_does_not_bring_back_a_stopped_or_archived_parcel(env: BotEnv) -> None:
+    original = make_message(f"{UP} gift\n{INPOST} shoes\n{NP} hat", user=make_user(1, "en"))
+    await env.send(original)
+    views = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
+    await env.storage.unsubscribe(views[INPOST].id)
+    await env.storage.archive_subscription(views[NP].id)
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} birthday gift\n{INPOST} shoes\n{NP} hat"))
+    [card] = env.telegram.sent()  # only the relabelled number
+    assert "birthday gift" in card.text
+    assert INPOST not in card.text
+    assert [v.parcel.number for v in await env.storage.list_subscriptions(1)] == [UP]
+    assert await env.storage.count_subscriptions(1, archived=True) == 1
+
+
+async def test_an_unchanged_edit_is_not_answered_even_with_a_rejected_token(
+    env: BotEnv,
+) -> None:
+    original = make_message(f"{UP} gift\n0500100031144", user=make_user(1, "en"))
+    await env.send(original)
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} gift\n0500100031144 "))
+    assert env.telegram.calls == []
+    await env.send(make_edit(original, f"{UP} gift\n0500100031144\n0500100031136"))
+    [invalid] = env.telegram.sent()  # for the new mistyped number, as if sent alone
+    assert "Check the number for typos" in invalid.text
+
+
+async def test_an_edit_after_a_restart_is_judged_by_what_the_chat_follows(env: BotEnv) -> None:
+    original = make_message(f"{UP} gift\n{INPOST} shoes", user=make_user(1, "en"))
+    await env.send(original)
+    views = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
+    await env.storage.archive_subscription(views[INPOST].id)
+    env.app.chat_data[1].pop("answered_messages")  # what a restart forgets
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} gift\n{INPOST} shoes\n{NP}"))
+    [card] = env.telegram.sent()
+    assert NP in card.text
+    assert await env.storage.count_subscriptions(1, archived=True) == 1  # not brought back
+
+
+async def test_edited_track_commands(env: BotEnv) -> None:
+    user = make_user(5, "en")
+    original = make_message(f"/Track {UP}", chat=GROUP, user=user)  # any case, as Telegram
+    await env.send(original)
+    env.telegram.clear()
+    await env.send(make_edit(original, f"/Track {UP}\n{INPOST}"))
+    [card] = env.telegram.sent()
+    assert INPOST in card.text
+    env.telegram.clear()
+    await env.send(make_edit(original, "/track"))  # its usage text was not asked for again
+    assert env.telegram.calls == []
+    assert await env.storage.count_subscriptions(-100) == 2
+
+
+async def test_in_a_group_an_archived_parcel_keeps_its_owners_label(env: BotEnv) -> None:
+    alice, bob = make_user(5, "en"), make_user(6, "en")
+    await env.send(make_message(f"/track {UP} for the office", chat=GROUP, user=alice))
+    [view] = await env.storage.list_subscriptions(-100)
+    await env.storage.archive_subscription(view.id)
+    env.telegram.clear()
+    await env.send(make_message(f"/track {UP} mine now", chat=GROUP, user=bob))
+    [card] = env.telegram.sent()
+    assert "Only the person who added this parcel or a chat admin can rename it." in card.text
+    [after] = await env.storage.list_subscriptions(-100)  # followed again, as asked
+    assert after.label == "for the office"
+
+
+def channel_post(text: str, *, edited: bool = False) -> Update:
+    """Build a post (or an edited post) in a channel the bot was added to."""
+    channel = Chat(-1001234, Chat.CHANNEL, title="News")
+    command = MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0]))
+    post = Message(
+        next(_media_ids),
+        datetime.now(UTC),
+        channel,
+        sender_chat=channel,
+        text=text,
+        entities=[command],
+        edit_date=datetime.now(UTC) if edited else None,
+    )
+    if edited:
+        return Update(next(_media_ids), edited_channel_post=post)
+    return Update(next(_media_ids), channel_post=post)
+
+
+async def test_commands_in_channel_posts_are_not_answered(env: BotEnv) -> None:
+    for text in (f"/help@{BOT_USERNAME}", f"/track@{BOT_USERNAME} {UP}", f"/foo@{BOT_USERNAME}"):
+        await env.send(channel_post(text))
+        await env.send(channel_post(text, edited=True))
+    assert env.telegram.sent() == []
+
+
+async def test_an_anonymous_admins_question_is_answered_by_an_admin(env: BotEnv) -> None:
+    admin, member = make_user(7, "en"), make_user(6, "en")
+    env.telegram.admins.add(admin.id)
+    await env.send(make_message(f"/track {UP}", chat=GROUP, user=admin))
+    anonymous = User(1087968824, "Group", True, username="GroupAnonymousBot")
+    asked = Message(
+        next(_media_ids),
+        datetime.now(UTC),
+        GROUP,
+        from_user=anonymous,
+        sender_chat=GROUP,
+        text="/stopall",
+        entities=[MessageEntity(MessageEntity.BOT_COMMAND, 0, 8)],
+    )
+    await env.send(Update(next(_media_ids), message=asked))
+    env.telegram.clear()
+    await env.send(make_callback("sa:yes", chat=GROUP, user=member, reply_to=asked))
+    [refusal] = env.telegram.sent("answerCallbackQuery")
+    assert "Only chat admins can stop every parcel of a group." in str(refusal.params)
+    assert await env.storage.count_subscriptions(-100) == 1
+    await env.send(make_callback("sa:yes", chat=GROUP, user=admin, reply_to=asked))
+    assert await env.storage.count_subscriptions(-100) == 0
+
+
 async def test_groups_are_greeted_with_track_and_only_own_commands_answered(
     env: BotEnv,
 ) -> None:
@@ -691,7 +808,7 @@ async def test_groups_are_greeted_with_track_and_only_own_commands_answered(
     await env.send(make_message("/weather", chat=GROUP, user=user))  # maybe another bot's
     await env.send(make_message("/weather@other_bot", chat=GROUP, user=user))
     assert env.telegram.calls == []
-    await env.send(make_message(f"/weather@{BOT_USERNAME}", chat=GROUP, user=user))
+    await env.send(make_message(f"/weather@{BOT_USERNAME}, please", chat=GROUP, user=user))
     [unknown] = env.telegram.sent()
     assert "I do not know this command" in unknown.text
 

@@ -69,8 +69,9 @@ __all__ = ["build_handlers", "on_error"]
 # numbers of a private text or of /track (a corrected typo, a new label). Any other command
 # would run twice (an edited /stopall would ask again), and a flow would take the edit as
 # its answer.
-ANSWERED_EDIT = (filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND) | filters.Regex(
-    r"^/track(@\w+)?(\s|$)"
+ANSWERED_EDIT = filters.UpdateType.EDITED_MESSAGE & (
+    (filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND)
+    | filters.Regex(r"(?i)^/track(@\w+)?(\s|$)")  # CommandHandler ignores the command's case
 )
 
 
@@ -114,7 +115,9 @@ def build_handlers(
         # Photos, files, stickers, voice…: the caption's numbers, a photographed barcode's, or a
         # word on what works.
         MessageHandler(private & NOT_TEXT, track_media, block=False),
-        MessageHandler(filters.COMMAND, unknown_command),  # in groups: only "/foo@thisbot"
+        # Chats' messages only (commands are never read from channel posts); in groups only
+        # "/foo@thisbot".
+        MessageHandler(filters.UpdateType.MESSAGES & filters.COMMAND, unknown_command),
         CallbackQueryHandler(stale_button),
     ]
     return {

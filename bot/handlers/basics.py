@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Message, Update
+from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import LANGUAGE_KEY, BotContext
@@ -181,7 +181,10 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 def _addressed_to_bot(message: Message, context: BotContext) -> bool:
-    """Tell whether the message's leading command names this bot ("/foo@thisbot")."""
-    command = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+    """Tell whether the message's leading command names this bot ("/foo@thisbot, please")."""
+    entity = message.entities[0] if message.entities else None
+    if entity is None or entity.type != MessageEntity.BOT_COMMAND or entity.offset != 0:
+        return False
+    command = message.parse_entity(entity)
     _name, at, username = command.partition("@")
     return bool(at) and username.casefold() == (context.bot.username or "").casefold()

@@ -182,14 +182,28 @@ async def unclaimed_confirmation(update: Update, context: BotContext) -> None:
 
     A flow belongs to the person who started it, so in a group another member's press finds
     no flow waiting for it; they are told whose question it is rather than that it expired.
+    An anonymous admin asks as the group itself, and presses as themselves: any chat admin
+    may answer that question.
     """
-    query = update.callback_query
-    if query is None:
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None:
         return
     tr = context.tr
     asked = query.message.reply_to_message if isinstance(query.message, Message) else None
     asker = asked.from_user if asked is not None else None
-    if asker is not None and asker.id != query.from_user.id:
+    if asked is not None and asked.sender_chat is not None and asked.sender_chat.id == chat.id:
+        stop_all = (query.data or "").startswith(STOP_ALL)
+        if await is_chat_admin(update, context):
+            await (confirm_stop_all if stop_all else confirm_forget)(update, context)
+        elif stop_all:
+            await query.answer(
+                tr.gettext("Only chat admins can stop every parcel of a group."), show_alert=True
+            )
+        else:
+            await query.answer(
+                tr.gettext("Only chat admins can delete a group's data."), show_alert=True
+            )
+    elif asker is not None and asker.id != query.from_user.id:
         await query.answer(
             tr.gettext("Only the person who asked can answer this question."), show_alert=True
         )

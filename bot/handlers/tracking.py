@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.carriers.detect import extract_numbers, normalize
@@ -16,7 +16,8 @@ from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound, T
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, is_chat_admin, pressed, reply, view_keyboard
+from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
+from bot.handlers.revisions import settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import detect_keyboard, parse, pick_keyboard
@@ -83,6 +84,9 @@ async def track_command(update: Update, context: BotContext) -> None:
     # line's number keeps its own label, and lines are read as lines.
     parts = (message.text or "").split(maxsplit=1)
     text = parts[1] if len(parts) > 1 else ""
+    edited = update.edited_message is not None
+    if edited and not text.strip():
+        return  # the usage text, or a photo's scan, was answered to the message before
     if not text.strip() and message.reply_to_message:
         replied = message.reply_to_message
         text = replied.text or replied.caption or ""
@@ -100,7 +104,6 @@ async def track_command(update: Update, context: BotContext) -> None:
         )
         return
     parsed = await parse_text(text, context.bot_data.settings.max_numbers_per_message)
-    edited = update.edited_message is not None
     await handle_parsed(update, context, parsed, hint_when_empty=False, edited=edited)
 
 
@@ -135,15 +138,15 @@ async def handle_parsed(
     """Follow the parsed requests, answer with one card or one summary; return the outcomes.
 
     ``edited``: the text is an edit of a message answered before; only what the edit changed
-    (a corrected number, a new label) is answered, and an edit that changed neither is not.
+    (a corrected number, a new label) is answered, and an edit that changed neither is not
+    (see bot/handlers/revisions.py).
     """
     tr = context.tr
     _ = tr.gettext
-    requests, notes = await _settled_requests(update, context, parsed.requests, edited=edited)
-    if edited and not requests and not parsed.rejected:
-        return []
-    if requests != parsed.requests:
-        parsed = replace(parsed, requests=requests)
+    settled = await settle(update, context, parsed)
+    parsed, notes = settled.parsed, settled.notes
+    if edited and not parsed.requests and not parsed.rejected:
+        return []  # the edit asks for nothing that was not answered before
     if not parsed.requests:
         askable = await _askable(context, parsed.rejected)
         if askable:
@@ -190,46 +193,6 @@ async def handle_parsed(
     else:
         await _reply_summary(update, context, outcomes, parsed.overflow, parsed.rejected)
     return outcomes
-
-
-async def _settled_requests(
-    update: Update, context: BotContext, requests: tuple[Request, ...], *, edited: bool
-) -> tuple[tuple[Request, ...], dict[str, str]]:
-    """Return the requests left to answer and, by number, notes for labels that were kept.
-
-    An edit drops the numbers the chat already follows under the same label (they were
-    answered when the message was new). In a group, a member who neither added a parcel nor
-    is an admin cannot relabel it by sending its number again (as with the Rename button).
-    """
-    chat, user = update.effective_chat, update.effective_user
-    grouped = chat is not None and chat.type != ChatType.PRIVATE
-    if chat is None or not requests or not (edited or grouped):
-        return requests, {}
-    followed = {
-        view.parcel.number: view
-        for view in await context.bot_data.storage.subscriptions_by_numbers(
-            chat.id, [r.number for r in requests]
-        )
-    }
-    left: list[Request] = []
-    notes: dict[str, str] = {}
-    admin: bool | None = None  # asked of Telegram once, and only when needed
-    for request in requests:
-        view = followed.get(request.number)
-        if view is None or request.label in (None, view.label):
-            if view is None or not edited:
-                left.append(request)
-            continue
-        if grouped and view.added_by not in (None, user.id if user else None):
-            if admin is None:
-                admin = await is_chat_admin(update, context)
-            if not admin:
-                notes[request.number] = context.tr.gettext(
-                    "Only the person who added this parcel or a chat admin can rename it."
-                )
-                request = Request(request.number)
-        left.append(request)
-    return tuple(left), notes
 
 
 async def _typing_after(context: BotContext, chat_id: int | None) -> None:
