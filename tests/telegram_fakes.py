@@ -181,6 +181,33 @@ def make_chat(chat_id: int = 1, kind: str = Chat.PRIVATE) -> Chat:
     return Chat(chat_id, kind, title=None if kind == Chat.PRIVATE else "Family")
 
 
+def text_message(
+    text: str,
+    chat: Chat,
+    user: User | None,
+    *,
+    message_id: int | None = None,
+    edit_date: datetime | None = None,
+    sender_chat: Chat | None = None,
+    reply_to: Message | None = None,
+    via_bot: User | None = None,
+) -> Message:
+    """Build a text message; a leading command gets its entity like Telegram adds it."""
+    command = COMMAND.match(text)
+    return Message(
+        next(_ids) if message_id is None else message_id,
+        datetime.now(UTC),
+        chat,
+        from_user=user,
+        sender_chat=sender_chat,
+        text=text,
+        entities=[MessageEntity(MessageEntity.BOT_COMMAND, 0, command.end())] if command else [],
+        reply_to_message=reply_to,
+        via_bot=via_bot,
+        edit_date=edit_date,
+    )
+
+
 def make_message(
     text: str,
     *,
@@ -188,23 +215,13 @@ def make_message(
     user: User | None = None,
     reply_to: Message | None = None,
     via_bot: User | None = None,
+    sender_chat: Chat | None = None,
 ) -> Update:
-    """Build a text message update; commands get their entity like Telegram adds it."""
+    """Build a text message update (``sender_chat``: an anonymous admin's, in a group)."""
     user = user or make_user()
     chat = chat or make_chat(user.id)
-    entities = []
-    command = COMMAND.match(text)
-    if command:
-        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, command.end())]
-    message = Message(
-        next(_ids),
-        datetime.now(UTC),
-        chat,
-        from_user=user,
-        text=text,
-        entities=entities,
-        reply_to_message=reply_to,
-        via_bot=via_bot,
+    message = text_message(
+        text, chat, user, reply_to=reply_to, via_bot=via_bot, sender_chat=sender_chat
     )
     return Update(next(_ids), message=message)
 
@@ -213,17 +230,11 @@ def make_edit(original: Update, text: str) -> Update:
     """Build the edit of a message sent before: same message, new text."""
     message = original.message
     assert message is not None
-    entities = []
-    command = COMMAND.match(text)
-    if command:
-        entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, command.end())]
-    edited = Message(
-        message.message_id,
-        message.date,
+    edited = text_message(
+        text,
         message.chat,
-        from_user=message.from_user,
-        text=text,
-        entities=entities,
+        message.from_user,
+        message_id=message.message_id,
         edit_date=datetime.now(UTC),
     )
     return Update(next(_ids), edited_message=edited)

@@ -22,6 +22,7 @@ from tests.telegram_fakes import (
     make_membership,
     make_message,
     make_user,
+    text_message,
 )
 
 T0 = datetime(2026, 7, 27, 13, 33, tzinfo=UTC)
@@ -750,15 +751,8 @@ async def test_in_a_group_an_archived_parcel_keeps_its_owners_label(env: BotEnv)
 def channel_post(text: str, *, edited: bool = False) -> Update:
     """Build a post (or an edited post) in a channel the bot was added to."""
     channel = Chat(-1001234, Chat.CHANNEL, title="News")
-    command = MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0]))
-    post = Message(
-        next(_media_ids),
-        datetime.now(UTC),
-        channel,
-        sender_chat=channel,
-        text=text,
-        entities=[command],
-        edit_date=datetime.now(UTC) if edited else None,
+    post = text_message(
+        text, channel, None, sender_chat=channel, edit_date=datetime.now(UTC) if edited else None
     )
     if edited:
         return Update(next(_media_ids), edited_channel_post=post)
@@ -777,16 +771,9 @@ async def test_an_anonymous_admins_question_is_answered_by_an_admin(env: BotEnv)
     env.telegram.admins.add(admin.id)
     await env.send(make_message(f"/track {UP}", chat=GROUP, user=admin))
     anonymous = User(1087968824, "Group", True, username="GroupAnonymousBot")
-    asked = Message(
-        next(_media_ids),
-        datetime.now(UTC),
-        GROUP,
-        from_user=anonymous,
-        sender_chat=GROUP,
-        text="/stopall",
-        entities=[MessageEntity(MessageEntity.BOT_COMMAND, 0, 8)],
-    )
-    await env.send(Update(next(_media_ids), message=asked))
+    question = make_message("/stopall", chat=GROUP, user=anonymous, sender_chat=GROUP)
+    await env.send(question)
+    asked = question.message
     env.telegram.clear()
     await env.send(make_callback("sa:yes", chat=GROUP, user=member, reply_to=asked))
     [refusal] = env.telegram.sent("answerCallbackQuery")
