@@ -7,13 +7,14 @@ and English shop text (dates, times, prices, quantities, phone numbers, order nu
 flat and postcode numbers beside it), in URLs, dashed to words, hard-wrapped across two lines,
 and in pairs. An answer is correct when it is exactly the planted number(s); "wrong number"
 counts inputs whose answer holds a number that was not planted (the worst outcome: the bot would
-track a stranger's parcel). Hard-wrapped inputs expect the number joined across the line break,
-which the bot does only for a number with a check digit (or a Nova Poshta waybill) of more than
-12 digits, printed regularly with nothing else on its two lines' ends. Two groups expect no
+track a stranger's parcel). Hard-wrapped inputs (bare, and after a word announcing the parcel's
+number) expect the number joined across the line break, which the bot does only for a number
+with a check digit (or a Nova Poshta waybill; or an InPost number after such a word) of more
+than 12 digits, printed regularly with nothing else on its two lines' ends. Two groups expect no
 number at all: "typo" (every number with a check digit, one digit changed so that it fails,
 printed the same ways: no piece of it may be taken) and "no number" (payment cards with a valid
 Luhn digit, Ukrainian and Polish phone numbers as people print them, and lines of short digit
-groups, in six contexts).
+groups, in six contexts; IMEI, tax and company numbers in groups after their labels).
 
 Written from a helper's regression harness (2026-11-26); the random numbers get their check
 characters from bot.carriers.detect.identify itself.
@@ -90,6 +91,15 @@ MORE = [
     "0501234565",
     "60120172242323",
 ]
+# Numbers led by a group starting with 0 after which a Nova Poshta-shaped piece ends them
+# ("0 20 04 95 92 76 02 79": FedEx Ground in pairs from the right). Added 2026-11-26; kept
+# out of the pairs so that the pairs' random sample stays as it was.
+ZERO_LED = [
+    "020049592760279",
+    "059812345678907",
+    "000020512345678904",
+    "03071759001234567891",
+]
 
 
 def rule_of(n):
@@ -163,9 +173,10 @@ def random_numbers(seed=7, per=8):
 
 def all_numbers(per=8):
     fixed = [(n, rule_of(n)) for n, _ in VALID] + [(n, rule_of(n)) for n in MORE]
-    for n, r in fixed:
+    extra = [(n, rule_of(n)) for n in ZERO_LED]
+    for n, r in fixed + extra:
         assert r, n
-    return fixed, random_numbers(per=per)
+    return fixed, random_numbers(per=per), extra
 
 
 def gl(n, k):  # groups of k from the left, last shorter
@@ -298,6 +309,7 @@ DASH_ATTACHED = {
     "url-query-slug": "https://shop.example/t?id=parcel-{u}",
     "ups-dash": "UPS-{u}",
 }
+WRAP_LABELS = ("Numer przesyłki: ", "ТТН ", "Your tracking number: ", "Трек-номер: ")
 SEPS = {
     "space": " ",
     "comma": ", ",
@@ -327,6 +339,25 @@ NEGATIVE_CONTEXTS = {
     "pl": "Numer: {x}",
     "en": "Call me at {x} please",
 }
+
+
+# Other numbers printed in groups after the word that names them (a device's IMEI with its
+# Luhn digit, a Ukrainian tax number, a company code, a PESEL): none is a parcel. Added
+# 2026-11-26.
+LABELLED_OTHERS = {
+    "imei": lambda d: (lambda n: f"IMEI: {n[:2]} {n[2:8]} {n[8:14]} {n[14]}")(luhn("35" + d[:12])),
+    "imei-4": lambda d: "IMEI " + " ".join(gl(luhn("86" + d[:12]), 4)),
+    "ipn": lambda d: f"ІПН {d[:3]} {d[3:6]} {d[6:8]} {d[8:10]}",
+    "ipn-4": lambda d: "РНОКПП " + " ".join(gl(d[:10], 4)),
+    "edrpou-run": lambda d: "ЄДРПОУ " + " ".join(gl(d[:14], 2)),
+    "pesel": lambda d: "PESEL: " + " ".join(gl(d[:11], 3)),
+}
+
+
+def labelled_others(seed=17, per=60):
+    """Other numbers in groups after their labels: none is a parcel."""
+    random.seed(seed)
+    return [(kind, make(rd(14))) for _ in range(per) for kind, make in LABELLED_OTHERS.items()]
 
 
 def negatives(seed=11, per=120):
@@ -369,7 +400,7 @@ def negatives(seed=11, per=120):
 
 def generate_cases() -> list[dict[str, object]]:
     """Return the generated inputs with their expected answers."""
-    fixed, rand = all_numbers(per=6)
+    fixed, rand, extra = all_numbers(per=6)
     cases = []
 
     def add(cat, style, ctx, text, expected, num=None):
@@ -384,8 +415,8 @@ def generate_cases() -> list[dict[str, object]]:
             }
         )
 
-    for n, rule in fixed + rand:
-        full = (n, rule) in fixed
+    for n, rule in fixed + rand + extra:
+        full = (n, rule) not in rand
         st = styles(n, rule)
         ctxs = CONTEXTS if full else {k: CONTEXTS[k] for k in list(CONTEXTS)[::3]}
         for sname, groups in st.items():
@@ -414,19 +445,18 @@ def generate_cases() -> list[dict[str, object]]:
             add("dash-attached", f"{rule}:plain", cname, tmpl.format(u=n), [n], n)
         for sname, groups in st.items():
             if sname in ("plain", "g4L") or sname in carrier_styles(n, rule):
-                add(
-                    "wrap",
-                    f"{rule}:{sname}",
-                    "hard-wrap",
+                wrapped = (
                     " ".join(groups[: len(groups) // 2])
                     + "\n"
-                    + " ".join(groups[len(groups) // 2 :]),
-                    [n],
-                    n,
+                    + " ".join(groups[len(groups) // 2 :])
                 )
+                add("wrap", f"{rule}:{sname}", "hard-wrap", wrapped, [n], n)
+                # Added 2026-11-26: the same after a word announcing the parcel's number.
+                label = WRAP_LABELS[len(cases) % len(WRAP_LABELS)]
+                add("wrap", f"{rule}:{sname}", "hard-wrap-labelled", label + wrapped, [n], n)
     # typos: one character changed so that the whole number fails; no part of it may be taken
     random.seed(13)
-    for n, rule in fixed + rand:
+    for n, rule in fixed + rand + extra:
         digits = [i for i, ch in enumerate(n) if ch.isdigit()]
         typos = [
             n[:at] + d + n[at + 1 :]
@@ -448,6 +478,8 @@ def generate_cases() -> list[dict[str, object]]:
     for kind, printed in negatives():
         for cname, tmpl in NEGATIVE_CONTEXTS.items():
             add("no number", kind, cname, tmpl.format(x=printed), [])
+    for kind, printed in labelled_others():
+        add("no number", kind, "labelled", printed, [])
     # pairs
     random.seed(3)
     pool = fixed + rand

@@ -12,6 +12,7 @@ from bot.carriers.detect import (
     is_word,
     looks_like_number,
     names_other_number,
+    names_parcel_number,
     normalize,
 )
 
@@ -23,38 +24,6 @@ _LABEL_TRIM = " \t-–—:;,.()[]|#*•\"'«»“”„"
 # A line of at most this many words may be a number typed on its own ("трек RA… пж"); in a
 # longer one, only what follows a word announcing a parcel is called a mistyped number.
 _SHORT_LINE = 4
-# [?] Lower-case words that announce a parcel's number after them.
-_PARCEL_WORDS = frozenset(
-    {
-        "ттн",
-        "ен",
-        "трек",
-        "трек-номер",
-        "номер",
-        "посилка",
-        "посилки",
-        "посилку",
-        "посылка",
-        "посылки",
-        "посылку",
-        "відправлення",
-        "отправления",
-        "накладна",
-        "накладної",
-        "накладная",
-        "track",
-        "tracking",
-        "number",
-        "parcel",
-        "package",
-        "shipment",
-        "nr",
-        "przesyłki",
-        "przesyłka",
-        "paczka",
-        "paczki",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +101,7 @@ def _meant(tokens: list[str], index: int) -> bool:
         return False  # "ЄДРПОУ 37193071", "Номер замовлення: 65f1a9…"
     if len(tokens) <= _SHORT_LINE or index == 0:
         return True
-    return tokens[index - 1].strip(_LABEL_TRIM).lower() in _PARCEL_WORDS
+    return names_parcel_number(tokens[index - 1].strip(_LABEL_TRIM))
 
 
 def _grouped_lookalikes(text: str) -> list[str]:

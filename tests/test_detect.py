@@ -17,6 +17,8 @@ from bot.carriers.detect import (
     extract_numbers,
     identify,
     looks_like_number,
+    names_other_number,
+    names_parcel_number,
     normalize,
 )
 
@@ -822,3 +824,95 @@ def test_online_detection_is_not_offered_for_ids() -> None:
     assert not may_ask_online("3C9D2E10E4A211EE8F5A9B7E6D1C2A34")  # a UUID
     assert not may_ask_online("65F1A9C2E4B0D71234AB56CD")  # a database id
     assert may_ask_online("LP00624358129845")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an InPost number (no check digit) is read across a line break right after a word
+        # announcing a parcel's number on the first line...
+        ("Numer przesyłki: 6123 4567 8901\n2345 6789 0123", ["612345678901234567890123"]),
+        (
+            "Numer paczki 5230 0001 5802\n6770 0388 1245, dziękujemy",
+            ["523000015802677003881245"],
+        ),
+        ("ТТН 6123 4567 8901\n2345 6789 0123", ["612345678901234567890123"]),
+        ("Трек-номер: 61 23 45 67 89 01\n23 45 67 89 01 23", ["612345678901234567890123"]),
+        # ... also when its first line alone passes FedEx Express's check
+        ("Your tracking number: 3690 7093 3302\n9250 7469 4711", ["369070933302925074694711"]),
+        # ... but not without the word, nor with the word on a line of its own, nor after an
+        # order word, nor with more digits after it, nor across three lines, nor irregularly
+        ("6123 4567 8901\n2345 6789 0123", []),
+        ("Numer przesyłki:\n6123 4567 8901\n2345 6789 0123", []),
+        ("Order number: 6123 4567 8901\n2345 6789 0123", []),
+        ("Numer przesyłki: 6123 4567 8901\n2345 6789 0123 4567", []),
+        ("Numer przesyłki: 6123 4567\n8901 2345\n6789 0123", []),
+        ("ТТН 612 345 678 901\n2345 6789 0123", []),
+        # two lines that are each a number with a check digit stay two numbers
+        ("ТТН 9865 7878 8855\n4771 7908 1230", ["986578788855", "477179081230"]),
+    ],
+)
+def test_an_announced_inpost_number_is_read_across_a_line_break(
+    text: str, expected: list[str]
+) -> None:
+    assert extract_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a checked number led by a group starting with 0 is not a waybill after a "0" (no
+        # house number or quantity starts with 0): FedEx Ground printed in pairs from the right
+        ("0 20 04 95 92 76 02 79", ["020049592760279"]),
+        ("ТТН 0 59 81 23 45 67 89 07", ["059812345678907"]),
+        # ... and mistyped, it is no waybill either (formats doc §1: never guess)
+        ("0 20 04 95 92 76 02 09", []),
+        # an SSCC-18 and a USPS 20 in pairs keep their leading zeros
+        ("00 00 20 51 23 45 67 89 04", ["000020512345678904"]),
+        ("03 07 17 59 00 12 34 56 78 91", ["03071759001234567891"]),
+        # a flat number or a quantity before a waybill stays out, although the 15 digits
+        # pass FedEx Ground's check; so does a quantity after one
+        ("кв. 5 20 04 95 92 76 02 74", ["20049592760274"]),
+        ("2 20 04 95 92 76 02 77", ["20049592760277"]),
+        ("2040 0048 7990 00 3 шт", ["20400048799000"]),
+    ],
+)
+def test_a_waybill_shape_after_a_leading_zero_is_a_piece(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a device's or a tax number's word covers every group printed after it...
+        ("IMEI: 86 867565 088995 9", []),  # 15 digits that pass FedEx Ground's check
+        ("IMEI 86-867565-088995-9", []),
+        ("ЄДРПОУ 12 34 56 78 90 12 34", []),
+        ("ІПН 3104 5172 90", []),  # passes DHL Express's mod 7
+        # ... up to punctuation, a line break or a number's letters
+        ("ЄДРПОУ 12 34 56 78, ТТН 2040 0048 7990 00", ["20400048799000"]),
+        ("IMEI (86 867565 088995 9), ТТН 2040 0048 7990 00", ["20400048799000"]),
+        ("IMEI: 86 867565 088995 9\nТТН 2040 0048 7990 00", ["20400048799000"]),
+        ("ІПН 3012584476 RA 067 022 855 UA", ["RA067022855UA"]),
+        # an order word covers only an unbroken number: its printed groups are read
+        ("Ваше замовлення: 6740 5734 8945 9357 6016 5124", ["674057348945935760165124"]),
+        ("Ваше замовлення: ТТН 20400048799000", ["20400048799000"]),
+    ],
+)
+def test_an_other_number_word_covers_the_groups_after_it(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "parcel", "other"),
+    [
+        ("ТТН:", True, False),
+        ("przesyłki", True, False),
+        ("IMEI", False, True),
+        ("«Order»", False, True),
+        ("дякую", False, False),
+    ],
+)
+def test_label_words(word: str, parcel: bool, other: bool) -> None:
+    assert names_parcel_number(word) is parcel
+    assert names_other_number(word) is other

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
@@ -23,6 +23,7 @@ __all__ = [
     "is_word",
     "looks_like_number",
     "names_other_number",
+    "names_parcel_number",
     "normalize",
 ]
 
@@ -404,8 +405,9 @@ _PHONE_WORDS = frozenset(
     {"тел", "телефон", "телефону", "телефона", "моб", "tel", "telefon", "telefonu", "phone", "mob"}
 )
 _NATIONAL_PHONE_LENGTHS = (("380", 12), ("0", 10), ("48", 11))
-# [?] Words that label another kind of number after them (a device, tax, product or order
-# number), lower-case: the number after them is never a parcel's.
+# [?] Words that label another kind of number after them (a device, tax or product number, a
+# password), lower-case: the number after them is never a parcel's, nor is any group of the
+# run printed after them on their line ("IMEI 35 209900 176148 1", "ЄДРПОУ 12 34 56 78").
 _OTHER_NUMBER_WORDS = frozenset(
     {
         "imei",
@@ -425,14 +427,49 @@ _OTHER_NUMBER_WORDS = frozenset(
         "pin",
         "фіскальний",
         "фискальный",
-        "замовлення",
-        "заказ",
-        "заказа",
-        "order",
-        "zamówienie",
-        "zamówienia",
     }
 )
+# [?] Words that label an order's number, lower-case: an unbroken number after them is the
+# order's, but printed groups after them are read as usual ("Ваше замовлення: 6740 5734 …"
+# may be the parcel's number).
+_ORDER_WORDS = frozenset({"замовлення", "заказ", "заказа", "order", "zamówienie", "zamówienia"})
+# [?] Words that announce a parcel's number after them, lower-case (bot.requests uses them to
+# tell a mistyped number from a shop's other numbers).
+_PARCEL_WORDS = frozenset(
+    {
+        "ттн",
+        "ен",
+        "трек",
+        "трек-номер",
+        "номер",
+        "посилка",
+        "посилки",
+        "посилку",
+        "посылка",
+        "посылки",
+        "посылку",
+        "відправлення",
+        "отправления",
+        "накладна",
+        "накладної",
+        "накладная",
+        "track",
+        "tracking",
+        "number",
+        "parcel",
+        "package",
+        "shipment",
+        "nr",
+        "przesyłki",
+        "przesyłka",
+        "paczka",
+        "paczki",
+    }
+)
+# [?] Format-only rules whose numbers are read across a line break when a parcel word stands
+# right before them on the first line ("Numer przesyłki: 6123 4567 8901 / 2345 6789 0123");
+# without the word, 24 digits on two lines are as likely two amounts' lines as one number.
+_ANNOUNCED_WRAPS = frozenset({"inpost-24"})
 _MAX_AFFIX_CHARS = 4  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
 # Digits read across a line break only beyond this many: "232 675 / 690 695" on two lines are
 # four amounts more often than a wrapped 12-digit FedEx number.
@@ -447,6 +484,7 @@ _IBAN_LENGTHS = {"UA": 29, "PL": 28}
 # "+38" is how Ukrainians usually write "+380".
 _PHONE_LENGTHS = (("38", 12), ("48", 11), ("7", 11), ("1", 11), ("373", 11), ("49", 13))
 
+_LABEL_PUNCTUATION = ".,:;#№()«»\"'"  # stripped from a word before it is looked up as a label
 _PIECE = re.compile(rf"(\+?)([^\W_]+(?:[{_DASHES}]+[^\W_]+)*)")
 _DASH_RUN = re.compile(rf"[{_DASHES}]+")
 _WWW = re.compile(r"www\.", re.IGNORECASE)
@@ -475,6 +513,7 @@ class _Scanner:
     """Collect accepted numbers from text, in order, joining printed groups."""
 
     __slots__ = (
+        "_announced",
         "_breaks",
         "_labelled",
         "_limit",
@@ -491,13 +530,16 @@ class _Scanner:
         self._run: list[str] = []  # adjacent short normalised groups that may form one number
         self._words: list[bool] = []  # whether each group was typed as a word (is_word)
         self._breaks: list[int] = []  # where in the run a new line starts
+        self._announced: set[int] = set()  # groups of the run right after a parcel word
         # Digits a "+380 50 ..." phone number may still have (None outside one).
         self._phone_left: int | None = None
         # An unbroken group that is no specific number alone, with the capitals printed before
         # it ("RA 067022855 UA") and whether it passes a broad rule: the group after it may
         # complete it (_glue).
         self._lone: tuple[str, str, bool] | None = None
-        # The last piece labelled the number after it: "phone" ("тел."), "other" ("IMEI"), "".
+        # The last piece labelled the number after it: "phone" ("тел."), "other" ("IMEI"),
+        # "order", "parcel" ("ТТН"), "" (see _label_of); or "covered": the digits after an
+        # "other" word go on, and so does its label.
         self._labelled = ""
 
     def full(self) -> bool:
@@ -505,8 +547,8 @@ class _Scanner:
 
     def text(self, text: str, depth: int = 0) -> None:
         # A line break is a soft end of a run: a number is read across it only when its check
-        # digit passes and nothing on either line claims its groups (_best_joins). A blank
-        # line ends the run.
+        # digit passes (or a parcel word announces it, _announced_wrap) and nothing on either
+        # line claims its groups (_best_joins). A blank line ends the run.
         for line in text.splitlines():
             if not line.strip():
                 self.flush()
@@ -558,17 +600,25 @@ class _Scanner:
         for m in pieces:
             if m.start() > end:
                 self.flush()  # punctuation between pieces ends a run of groups
+                self._uncover()
             end = m.end()
             plus, piece = m.groups()
-            labelled, self._labelled = self._labelled, _label_of(piece)
-            if labelled == "other" and piece.isdigit() and len(piece) > SHORT_GROUP_CHARS:
-                # "IMEI 356938035643809", "ІПН 3012584476": not a parcel's number. Printed
-                # groups after such a word are read as usual: "Ваше замовлення: 6740 5734 …"
-                # may be the parcel's number, and skipping its first group would leave a piece.
+            labelled, self._labelled = self._labelled, _next_label(self._labelled, piece)
+            if labelled in ("other", "covered") and piece[0].isdigit():
+                # "IMEI 35 209900 176148 1", "ІПН 3012584476": the device's or the tax
+                # number's digits, up to a word or punctuation; no piece of them is a parcel's.
+                self.flush()
+                self._labelled = "covered"
+                continue
+            if labelled == "order" and piece.isdigit() and len(piece) > SHORT_GROUP_CHARS:
+                # "Замовлення 348269059": the order's number. Printed groups after the word are
+                # read as usual: "Ваше замовлення: 6740 5734 …" may be the parcel's number.
                 self.flush()
                 continue
-            if (plus or labelled) and piece[0].isdigit():
-                # "+" and digits, or digits after "тел.": a phone number, never a parcel.
+            if (plus or labelled in ("phone", "order")) and piece[0].isdigit():
+                # "+" and digits, or digits after "тел.": a phone number, never a parcel. Short
+                # digits after an order word go this way too, as before order words had a label
+                # of their own ("Order 0500 1000 3113 5" stays unread).
                 digits = normalize(piece)
                 length = _phone_length(digits) if plus else _national_phone_length(digits)
                 if plus or len(digits) <= length:
@@ -581,9 +631,16 @@ class _Scanner:
                 self.flush()
                 self._dashed(piece)
                 continue
-            self._group(normalize(piece), is_word(piece))
+            self._group(normalize(piece), is_word(piece), announced=labelled == "parcel")
         if isolated or end < len(token):
             self.flush()
+        if end < len(token):
+            self._uncover()
+
+    def _uncover(self) -> None:
+        """End the digits an "other" word covers: punctuation after them ends its run."""
+        if self._labelled == "covered":
+            self._labelled = ""
 
     def _dashed(self, piece: str) -> None:
         """Read a dashed piece: "2040-0048-7990-00" is one number printed in parts.
@@ -620,7 +677,7 @@ class _Scanner:
         if chosen:
             self._add(chosen)
 
-    def _group(self, group: str, word: bool = False) -> None:
+    def _group(self, group: str, word: bool = False, *, announced: bool = False) -> None:
         if not group:
             return
         if self._lone is not None and self._glue(group, word):
@@ -649,6 +706,8 @@ class _Scanner:
             else:  # nothing, or only "any 14 digits": the letters around it may say more
                 self._lone = (prefix, group, bool(matches))
             return
+        if announced:
+            self._announced.add(len(self._run))
         self._run.append(group)
         self._words.append(word)
         if len(self._run) >= _MAX_RUN_GROUPS:
@@ -678,11 +737,12 @@ class _Scanner:
         """Turn the pending run of short groups into numbers (see _best_joins)."""
         if self._lone is not None:
             self._glue("", False)
-        run, words, breaks = self._run, self._words, self._breaks
+        run, words, breaks, announced = self._run, self._words, self._breaks, self._announced
         self._run, self._words, self._breaks, self._phone_left = [], [], [], None
+        self._announced = set()
         if len(run) < 2:
             return
-        for number in _best_joins(run, words, breaks):
+        for number in _best_joins(run, words, breaks, announced):
             self._add(number)
 
 
@@ -698,16 +758,23 @@ class _Join:
     # Printed so too, but after a shorter first group (a house number, or its own first
     # digits): only a join from the same first group that it runs two groups beyond is its piece.
     led: bool = False
+    checked: bool = False  # printed regularly, and a check digit passes
 
 
-def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -> list[str]:
+def _best_joins(
+    run: list[str],
+    words: list[bool],
+    breaks: Sequence[int] = (),
+    announced: Set[int] = frozenset(),
+) -> list[str]:
     """Return the numbers a run of printed groups holds, in text order.
 
     Every join of adjacent groups that passes a rule is a candidate; the best ones that do not
     overlap win: a Nova Poshta waybill, then another specific rule, then the broad one
     (_tier); then the longer join (printed groups belong together). A
     candidate is refused when it is a fragment of a mistyped number (_inside_failed), and
-    a join without a check digit must be printed regularly (_regular).
+    a join without a check digit must be printed regularly (_regular). ``announced`` holds
+    the groups right after a parcel word (_announced_wrap).
     """
     blocked = (
         _iban_groups(run) | _card_groups(run, words, breaks) | _phone_groups(run, words, breaks)
@@ -726,6 +793,12 @@ def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -
                 failed.append((start, end))
             if matches and blocked.isdisjoint(range(start, end)):
                 read.append((start, end, joined, matches, crossing))
+    # Spans that are each a whole number by a check digit, within a line (_announced_wrap).
+    whole = {
+        (start, end)
+        for start, end, _, matches, crossing in (read if announced else ())
+        if not crossing and any(m.checked for m in matches)
+    }
     joins = [
         join
         for start, end, joined, matches, crossing in read
@@ -739,10 +812,14 @@ def _best_joins(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -
                 word=words[start],
                 failed=failed,
                 wrapped=crossing,
+                announced=crossing
+                and start in announced
+                and _announced_wrap(start, end, matches, breaks, whole),
             )
         )
         is not None
     ]
+    joins = _without_zero_led_waybills(joins, run)
     # A word before a number is not part of it when the number passes without it too
     # ("is EV0 000 000 000 054 3NP I": not "ISEV…").
     spans = {(j.start, j.end) for j in joins}
@@ -796,12 +873,14 @@ def _judge(
     word: bool,
     failed: list[tuple[int, int]],
     wrapped: bool = False,
+    announced: bool = False,
 ) -> _Join | None:
     """Rank the join run[start:end], or return None when it cannot be a printed number.
 
     A join across a line break (``wrapped``) needs regular groups printed by themselves, more
     than _MIN_WRAPPED_DIGITS digits (or letters) and a check digit (or Nova Poshta's waybill
-    format), and ranks below every join within a line.
+    format), and ranks below every join within a line. One that a parcel word ``announced``
+    (_announced_wrap) needs no check digit and ranks as if within a line.
     """
     groups = run[start:end]
     tier = min(_tier(m) for m in matches)
@@ -816,7 +895,7 @@ def _judge(
         return None  # "067 123 45 67 050…", "а 067 123 45 67": no format of ours
     if wrapped and not (
         regular
-        and (checked or tier == 0)
+        and (checked or tier == 0 or announced)
         and _alone(run, start, end)
         and (len(number) > _MIN_WRAPPED_DIGITS or not number.isdigit())
     ):
@@ -833,10 +912,43 @@ def _judge(
         start,
         end,
         number,
-        (not wrapped, -tier, not ragged, len(number)),
+        (not wrapped or announced, -tier, not ragged, len(number)),
         specific and lead,
         specific and not lead,
+        regular and checked,
     )
+
+
+def _announced_wrap(
+    start: int, end: int, matches: list[Match], breaks: Sequence[int], whole: set[tuple[int, int]]
+) -> bool:
+    """Tell whether a join across a line break, right after a parcel word, is one number.
+
+    "Numer przesyłki: 6123 4567 8901 / 2345 6789 0123": a format of _ANNOUNCED_WRAPS across
+    one break, unless each line is a whole number with a check digit ("ТТН 9865 7878 8855 /
+    4771 7908 1230" are two FedEx numbers).
+    """
+    inside = [b for b in breaks if start < b < end]
+    if len(inside) != 1 or not any(m.rule in _ANNOUNCED_WRAPS for m in matches):
+        return False
+    return not ((start, inside[0]) in whole and (inside[0], end) in whole)
+
+
+def _without_zero_led_waybills(joins: list[_Join], run: list[str]) -> list[_Join]:
+    """Drop the Nova Poshta waybill joins that end a checked join led by a group starting 0.
+
+    "0 20 04 95 92 76 02 79" is a FedEx Ground number printed in pairs from the right, not a
+    waybill after a "0": a house or flat number or a quantity never starts with 0, so the
+    check digit decides. A waybill with digits after it stays one (_tier).
+    """
+    first: dict[int, int] = {}  # by end: the first start of such a checked join
+    for w in joins:
+        if w.checked and run[w.start][0] == "0":
+            first[w.end] = min(first.get(w.end, w.start), w.start)
+    if not first:
+        return joins
+    waybill = 0  # -tier, rank[1], of a Nova Poshta waybill
+    return [j for j in joins if not (j.rank[1] == waybill and first.get(j.end, j.start) < j.start)]
 
 
 def _alone(run: list[str], start: int, end: int) -> bool:
@@ -871,14 +983,15 @@ def _inside_failed(
 
     "1Z 5R8 939 035 756 712 8" (a typo) is a UPS number whose check fails; its last 13 digits
     pass Ukrposhta's check by chance and must not be taken (formats doc §1: never guess).
-    A lone digit before the groups is a quantity, not part of them; a trusted join (a Nova
-    Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
+    A lone digit before the groups is a quantity, not part of them, unless it is a 0, which no
+    quantity is ("0 20 04 95 92 76 02 78": a mistyped FedEx Ground number, not a waybill); a
+    trusted join (a Nova Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
     """
     size = len(run[end - 1])
     for first, last in failed:
         if first > start or last < end or (first, last) == (start, end):
             continue
-        if any(len(run[i]) == 1 for i in range(first, start)):
+        if any(len(run[i]) == 1 and run[i] != "0" for i in range(first, start)):
             continue
         if trusted and any(len(run[i]) < size for i in range(end, last)):
             continue
@@ -1039,15 +1152,36 @@ def _phone_length(digits: str) -> int:
 
 def names_other_number(word: str) -> bool:
     """Tell whether a word labels a number that is not a parcel's ("IMEI", "ІПН", "Order")."""
-    return _label_of(word.strip(".,:;#№()«»\"'")) == "other"
+    return _label_of(word.strip(_LABEL_PUNCTUATION)) in ("other", "order")
+
+
+def names_parcel_number(word: str) -> bool:
+    """Tell whether a word announces a parcel's number after it ("ТТН", "tracking", "paczki")."""
+    return _label_of(word.strip(_LABEL_PUNCTUATION)) == "parcel"
 
 
 def _label_of(piece: str) -> str:
-    """Return what kind of number a word announces: "phone", "other" (not a parcel's), or ""."""
+    """Return what kind of number a word announces: "phone", "other", "order", "parcel" or ""."""
     word = piece.lower()
     if word in _PHONE_WORDS:
         return "phone"
-    return "other" if word in _OTHER_NUMBER_WORDS else ""
+    if word in _OTHER_NUMBER_WORDS:
+        return "other"
+    if word in _ORDER_WORDS:
+        return "order"
+    return "parcel" if word in _PARCEL_WORDS else ""
+
+
+def _next_label(labelled: str, piece: str) -> str:
+    """Return the label a piece puts on the number after it (_label_of).
+
+    A parcel word right after another label announces nothing: "Order number:" does not
+    announce a parcel's number, and "Ваше замовлення: ТТН 2040…" is no order's number.
+    """
+    kind = _label_of(piece)
+    if kind == "parcel" and labelled in ("phone", "other", "order"):
+        return ""
+    return kind
 
 
 def _national_phone_length(digits: str) -> int:
