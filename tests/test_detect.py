@@ -807,6 +807,8 @@ def test_only_numbers_meant_as_numbers_are_called_invalid() -> None:
         "Номер замовлення: 65f1a9c2e4b0d71234ab56cd",
         "Телефон: 067-781-92-26 або 050 715 08 85",
         "Замовлення 2911929743470853 ще не відправлене, очікуйте повідомлення",
+        "Номер відправлення: 59005227376717\nID оголошення: 798694111",
+        "IBAN: UA213223130000026007233566001\nЄДРПОУ/РНОКПП: 3012584476",
     ):
         assert parse_message(text, 5).rejected == (), text
     # ... while a mistyped number on its own, first on a line, or after "ТТН" still is.

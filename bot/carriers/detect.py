@@ -427,6 +427,11 @@ _OTHER_NUMBER_WORDS = frozenset(
         "pin",
         "фіскальний",
         "фискальный",
+        # a listing's number on OLX and the like ("ID оголошення: 798694111")
+        "оголошення",
+        "объявления",
+        "ogłoszenia",
+        "ogłoszenie",
     }
 )
 # [?] Words that label an order's number, lower-case: an unbroken number after them is the
@@ -1151,8 +1156,13 @@ def _phone_length(digits: str) -> int:
 
 
 def names_other_number(word: str) -> bool:
-    """Tell whether a word labels a number that is not a parcel's ("IMEI", "ІПН", "Order")."""
-    return _label_of(word.strip(_LABEL_PUNCTUATION)) in ("other", "order")
+    """Tell whether a word labels a number that is not a parcel's ("IMEI", "ІПН", "Order").
+
+    Two labels written as one word ("ЄДРПОУ/РНОКПП:") name one if either does.
+    """
+    return any(
+        _label_of(part.strip(_LABEL_PUNCTUATION)) in ("other", "order") for part in word.split("/")
+    )
 
 
 def names_parcel_number(word: str) -> bool:
