@@ -145,7 +145,9 @@ def _leading_number(line: str) -> tuple[str, str] | None:
         found = extract_numbers(head)
         if len(found) == 1 and normalize(head) == found[0]:
             label = " ".join(tokens[end:]).strip(_LABEL_TRIM)[:MAX_LABEL].strip()
-            if label and not extract_numbers(label):
+            # "2040… 0500100031144": the rest is another (mistyped) number, not a name.
+            numbers_only = all(looks_like_number(t.strip(_TRAILING)) for t in label.split())
+            if label and not numbers_only and not extract_numbers(label):
                 return found[0], label
             return None
     return None

@@ -99,6 +99,15 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     assert await env.storage.count_subscriptions(1) == 3
 
 
+async def test_a_mistyped_number_beside_a_good_one_is_not_its_label(env: BotEnv) -> None:
+    await follow(env, f"{NP} 0500100031144", user_id=1)
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.label is None
+    [summary] = env.telegram.sent()
+    assert summary.text.startswith("Перевірено 2 номери:")  # both lines are counted
+    assert "0500100031144" in summary.text
+
+
 async def test_the_summary_says_why_a_parcel_has_no_data(env: BotEnv) -> None:
     env.carriers.faults["inpost"] = "503"
     env.carriers.set("ukrposhta", UP2)  # not handed over yet: no data, nothing failed

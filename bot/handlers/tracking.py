@@ -374,10 +374,11 @@ async def _reply_summary(
     """Answer several numbers with one message: a line each, choosers as buttons."""
     tr = context.tr
     _ = tr.gettext
+    looked_at = len(outcomes) + len(rejected)  # every line below names one number
     lines = [
         tr.ngettext(
-            "I looked at {count} number:", "I looked at {count} numbers:", len(outcomes)
-        ).format(count=len(outcomes))
+            "I looked at {count} number:", "I looked at {count} numbers:", looked_at
+        ).format(count=looked_at)
     ]
     buttons = []
     for outcome in outcomes:
