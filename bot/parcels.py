@@ -121,7 +121,7 @@ class ParcelService:
                 continue
             break
         if parcel.last_checked_at is not None:  # another chat follows it: show what we know
-            lookup = Lookup(parcel, await self.stored_result(parcel), None)
+            lookup = await self.stored_lookup(parcel)
         else:
             lookup = await self.check(parcel)
         view = await self.storage.get_subscription(subscription.id)
@@ -290,6 +290,18 @@ class ParcelService:
             else None,
             quiet_for=quiet_for,
         )
+
+    async def stored_lookup(self, parcel: Parcel) -> Lookup:
+        """Return what storage knows of a parcel as a lookup, for cards shown without asking.
+
+        A parcel the carrier had no record of at its last check says so again (a card shown
+        moments after the first one must not lose the explanation).
+        """
+        result = await self.stored_result(parcel)
+        error = None
+        if parcel.not_found_since is not None and not result.events:
+            error = ParcelNotFound(result.carrier, "no record at the last check")
+        return Lookup(parcel, result, error)
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:
         """Rebuild a tracking result from what storage holds, for cards without a lookup."""

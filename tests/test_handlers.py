@@ -99,6 +99,15 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     assert await env.storage.count_subscriptions(1) == 3
 
 
+async def test_a_number_sent_again_keeps_the_carriers_no_record_note(env: BotEnv) -> None:
+    for chat_id in (1, 2):  # the second chat is shown what the first lookup stored
+        await env.send(make_message(UP2, user=make_user(chat_id, "en")))
+        [card] = env.telegram.sent()
+        assert f"Ukrposhta has no record of {UP2} yet" in card.text
+        env.telegram.clear()
+    assert env.carriers.hits["ukrposhta"] == 1
+
+
 async def test_a_mistyped_number_beside_a_good_one_is_not_its_label(env: BotEnv) -> None:
     await follow(env, f"{NP} 0500100031144", user_id=1)
     [view] = await env.storage.list_subscriptions(1)

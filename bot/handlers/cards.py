@@ -27,7 +27,6 @@ from bot.keyboards import (
     list_keyboard,
     parse,
 )
-from bot.parcels import Lookup
 from bot.routing import client_of_key
 from storage import SubscriptionView
 
@@ -94,10 +93,9 @@ async def card_button(update: Update, context: BotContext) -> None:
     parcels = context.bot_data.parcels
     if callback.action == CARD:
         await query.answer()
-        result = await parcels.stored_result(view.parcel)
         card = await reply(
             update,
-            render_card(view, Lookup(view.parcel, result, None), tr),
+            render_card(view, await parcels.stored_lookup(view.parcel), tr),
             reply_markup=view_keyboard(context, view),
         )
         await remember_card(context, [view.id], card)
@@ -151,7 +149,7 @@ async def _refresh(update: Update, context: BotContext, view: SubscriptionView) 
     checked = view.parcel.last_checked_at
     if checked is not None and datetime.now(UTC) - checked < REFRESH_COOLDOWN:
         await query.answer(tr.gettext("Checked less than a minute ago; showing the latest data."))
-        lookup = Lookup(view.parcel, await parcels.stored_result(view.parcel), None)
+        lookup = await parcels.stored_lookup(view.parcel)
     else:
         await query.answer(tr.gettext("Checking…"))
         lookup = await parcels.check(view.parcel, notify=True, quiet_for=view.id)
