@@ -709,6 +709,10 @@ async def test_an_edit_does_not_bring_back_a_stopped_or_archived_parcel(env: Bot
     [card] = env.telegram.sent()  # only the relabelled number
     assert "birthday gift" in card.text
     assert INPOST not in card.text
+    env.telegram.clear()
+    # Relabelling the stopped and the archived one in the old message does not bring them back.
+    await env.send(make_edit(original, f"{UP} birthday gift\n{INPOST} red shoes\n{NP} big hat"))
+    assert env.telegram.calls == []
     assert [v.parcel.number for v in await env.storage.list_subscriptions(1)] == [UP]
     assert await env.storage.count_subscriptions(1, archived=True) == 1
 
@@ -751,6 +755,12 @@ async def test_edited_track_commands(env: BotEnv) -> None:
     await env.send(make_edit(original, "/track"))  # its usage text was not asked for again
     assert env.telegram.calls == []
     assert await env.storage.count_subscriptions(-100) == 2
+    bare = make_message("/track", chat=GROUP, user=user)
+    await env.send(bare)
+    env.telegram.clear()
+    await env.send(make_edit(bare, f"/track {UP}"))  # followed already, but asked for now
+    [card] = env.telegram.sent()
+    assert UP in card.text
 
 
 async def test_in_a_group_an_archived_parcel_keeps_its_owners_label(env: BotEnv) -> None:

@@ -10,6 +10,7 @@ from telegram.constants import ChatType
 from bot.context import BotContext
 from bot.handlers.common import is_chat_admin
 from bot.requests import ParsedMessage, Request
+from storage import SubscriptionView
 
 ANSWERED = "answered_messages"  # chat memory: message id → what its latest version asked for
 MAX_ANSWERED = 50  # messages remembered per chat; an edit of an older one is judged by storage
@@ -35,14 +36,15 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     """Return what is left to answer of a parsed message (new or edited).
 
     An edit is compared with the message's version answered before: only numbers it added or
-    relabelled, and rejected tokens it added, are answered; a stopped or archived parcel is
-    not brought back by editing something else. When that version is no longer remembered
-    (a restart, an old message), numbers the chat follows or archived under the same label
-    count as answered. In a group, a member who neither added a parcel nor is an admin cannot
-    relabel it by sending its number again (as with the Rename button): the label is kept.
+    relabelled, and rejected tokens it added, are answered. An edit never brings back a
+    parcel the chat stopped or archived since (relabelling it in the old message included).
+    When that version is no longer remembered (a restart, an old message), numbers the chat
+    follows under the same label count as answered, and archived ones stay archived. In a
+    group, a member who neither added a parcel nor is an admin cannot relabel it by sending
+    its number again (as with the Rename button): the label is kept.
     """
     edited = update.edited_message is not None
-    before = _remember(update, context, parsed)
+    before = remember(update, context, parsed)
     requests, rejected = parsed.requests, parsed.rejected
     if edited and before is not None:
         requests = tuple(r for r in requests if not _asked_before(r, before.labels))
@@ -50,7 +52,7 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     chat, user = update.effective_chat, update.effective_user
     grouped = chat is not None and chat.type != ChatType.PRIVATE
     notes: dict[str, str] = {}
-    if chat is not None and requests and (grouped or (edited and before is None)):
+    if chat is not None and requests and (grouped or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [r.number for r in requests]
         )
@@ -59,9 +61,10 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         admin: bool | None = None  # asked of Telegram once, and only when needed
         for request in requests:
             view = followed.get(request.number)
+            if edited and _gone_or_answered(request, view, before):
+                continue
             if view is None or request.label in (None, view.label):
-                if view is None or not (edited and before is None):
-                    left.append(request)
+                left.append(request)
                 continue
             if grouped and view.added_by not in (None, user.id if user else None):
                 if admin is None:
@@ -78,12 +81,23 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     return Settled(parsed, notes)
 
 
+def _gone_or_answered(
+    request: Request, view: SubscriptionView | None, before: Answered | None
+) -> bool:
+    """Tell whether an edit must leave a number alone: stopped or archived, or answered."""
+    if before is not None and request.number in before.labels:
+        return view is None or view.archived  # stopped or archived since that version
+    if before is None and view is not None:
+        return view.archived or request.label in (None, view.label)
+    return False
+
+
 def _asked_before(request: Request, labels: dict[str, str | None]) -> bool:
     """Tell whether an earlier version of the message asked for this number and label."""
     return request.number in labels and request.label in (None, labels[request.number])
 
 
-def _remember(update: Update, context: BotContext, parsed: ParsedMessage) -> Answered | None:
+def remember(update: Update, context: BotContext, parsed: ParsedMessage) -> Answered | None:
     """Store what this version of the message asks for; return the earlier version's."""
     message = update.effective_message
     if message is None:

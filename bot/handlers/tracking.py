@@ -17,7 +17,7 @@ from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
 from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
-from bot.handlers.revisions import settle
+from bot.handlers.revisions import remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import detect_keyboard, parse, pick_keyboard
@@ -95,6 +95,7 @@ async def track_command(update: Update, context: BotContext) -> None:
             await offer_scanned(update, context, picture)  # /track replying to a label's photo
             return
     if not text.strip():
+        remember(update, context, ParsedMessage(()))  # an edit that adds a number is news
         await reply(
             update,
             context.tr.gettext(
