@@ -125,7 +125,7 @@ async def test_the_summary_says_why_a_parcel_has_no_data(env: BotEnv) -> None:
     await follow(env, f"{INPOST}\n{UP2}\n{NP}")
     [summary] = env.telegram.sent()
     lines = {line.split("</code>")[0][8:]: line for line in summary.text.splitlines()[1:4]}
-    assert lines[INPOST].endswith("no data yet: InPost is not answering right now.")
+    assert lines[INPOST].endswith("no data yet. InPost is not answering right now.")
     assert lines[UP2].endswith("no data yet")
 
 
@@ -682,7 +682,7 @@ async def test_in_a_group_track_does_not_relabel_anothers_parcel(env: BotEnv) ->
     await env.send(make_message(f"/track {UP} mine now", chat=GROUP, user=bob))
     [card] = env.telegram.sent()
     assert "for the office" in card.text
-    assert "Only the person who added this parcel or a chat admin can rename it." in card.text
+    assert f"{UP} keeps its label: only the person who added it or a chat admin" in card.text
     [view] = await env.storage.list_subscriptions(-100)
     assert view.label == "for the office"
     await env.send(make_message(f"/track {UP}\n{INPOST} bob's", chat=GROUP, user=bob))
@@ -771,7 +771,7 @@ async def test_in_a_group_an_archived_parcel_keeps_its_owners_label(env: BotEnv)
     env.telegram.clear()
     await env.send(make_message(f"/track {UP} mine now", chat=GROUP, user=bob))
     [card] = env.telegram.sent()
-    assert "Only the person who added this parcel or a chat admin can rename it." in card.text
+    assert f"{UP} keeps its label: only the person who added it or a chat admin" in card.text
     [after] = await env.storage.list_subscriptions(-100)  # followed again, as asked
     assert after.label == "for the office"
 

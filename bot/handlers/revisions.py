@@ -71,8 +71,9 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
                     admin = await is_chat_admin(update, context)
                 if not admin:
                     notes[request.number] = context.tr.gettext(
-                        "Only the person who added this parcel or a chat admin can rename it."
-                    )
+                        "{number} keeps its label: only the person who added it or a chat "
+                        "admin can rename it."
+                    ).format(number=request.number)
                     request = Request(request.number)
             left.append(request)
         requests = tuple(left)

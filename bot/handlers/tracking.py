@@ -334,6 +334,8 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
         note = explain(lookup.error, view.parcel.number, tr)
         if isinstance(lookup.error, ParcelNotFound):
             note += " " + _("I will keep checking and write when it appears.")
+        elif isinstance(lookup.error, BudgetExhausted):
+            note += " " + _("The parcel is saved.")  # the note already says when
         else:
             note += " " + _("The parcel is saved; I will keep trying.")
         blocks.append(note)
@@ -421,7 +423,7 @@ def _summary_status(lookup: Lookup, number: str, tr: Translator) -> str:
     # A carrier that has no record yet is what "no data yet" means; a failure (not answering,
     # a used-up quota) is worth its reason, as on the single card.
     if lookup.error is not None and not isinstance(lookup.error, _NOT_YET):
-        text += ": " + explain(lookup.error, number, tr)
+        text += ". " + explain(lookup.error, number, tr)
     return text
 
 
