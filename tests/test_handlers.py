@@ -815,6 +815,12 @@ async def test_groups_are_greeted_with_track_and_only_own_commands_answered(
     env: BotEnv,
 ) -> None:
     user = make_user(5, "en")
+    await env.send(make_message(f"/help@{BOT_USERNAME}", chat=GROUP, user=user))
+    [group_help] = env.telegram.sent()
+    assert group_help.text.startswith("<b>How to use me in a group</b>")
+    assert "Send a tracking number" not in group_help.text
+    assert "/stopall – stop following every parcel" in group_help.text
+    env.telegram.clear()
     await env.send(make_message(f"/start@{BOT_USERNAME}", chat=GROUP, user=user))
     [greeting] = env.telegram.sent()
     assert "/track NUMBER" in greeting.text
@@ -1035,6 +1041,7 @@ async def test_a_shared_deep_link_follows_the_parcel_with_its_carrier(env: BotEn
     env.telegram.clear()
     await env.send(make_message(f"/start {number}", user=make_user(9, "en")))  # "Track it too"
     [card] = env.telegram.sent()
+    assert card.text.startswith("You now follow this parcel: I will write when its status")
     assert "Shenzhen" in card.text
     [view] = await env.storage.list_subscriptions(9)
     assert view.parcel.carrier == "gdeposylka/china-post"

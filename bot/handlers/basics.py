@@ -51,23 +51,39 @@ async def start(update: Update, context: BotContext) -> None:
 async def help_command(update: Update, context: BotContext) -> None:
     """List what the bot can do."""
     _ = context.tr.gettext
-    text = _(
-        "<b>How to use me</b>\n"
-        "• Send a tracking number; text after it on the same line becomes its label.\n"
-        "• Paste a message with several numbers: I follow all of them.\n"
-        "• Send a photo of a label: I read its barcode and ask before following it.\n"
-        "• In groups: /track NUMBER [label], or reply /track to a message with numbers.\n\n"
-        "<b>Commands</b>\n"
-        "/track NUMBER [label] – follow a parcel\n"
-        "/list [text] – the parcels this chat follows, or those matching the text\n"
-        "/archive – delivered and returned parcels\n"
-        "/stop NUMBER – stop following a parcel\n"
-        "/stopall – stop following every parcel\n"
-        "/quiet – quiet hours for updates\n"
-        "/language – change the language\n"
-        "/privacy – what I store\n"
-        "/forget – delete everything about this chat\n"
-        "/cancel – leave the current step"
+    if is_private(update):
+        how = _(
+            "<b>How to use me</b>\n"
+            "• Send a tracking number; text after it on the same line becomes its label.\n"
+            "• Paste a message with several numbers: I follow all of them.\n"
+            "• Send a photo of a label: I read its barcode and ask before following it.\n"
+            "• In groups: /track NUMBER [label], or reply /track to a message with numbers."
+        )
+    else:  # plain messages are not read in groups: only what works there
+        how = _(
+            "<b>How to use me in a group</b>\n"
+            "• /track NUMBER [label] follows a parcel for the whole group; I write here when "
+            "it changes.\n"
+            "• Reply /track to a message with numbers (a shop e-mail, several at once) or to "
+            "a photo of a label.\n"
+            "• Only the person who added a parcel or an admin can rename or stop it."
+        )
+    text = (
+        how
+        + "\n\n"
+        + _(
+            "<b>Commands</b>\n"
+            "/track NUMBER [label] – follow a parcel\n"
+            "/list [text] – the parcels this chat follows, or those matching the text\n"
+            "/archive – delivered and returned parcels\n"
+            "/stop NUMBER – stop following a parcel\n"
+            "/stopall – stop following every parcel\n"
+            "/quiet – quiet hours for updates\n"
+            "/language – change the language\n"
+            "/privacy – what I store\n"
+            "/forget – delete everything about this chat\n"
+            "/cancel – leave the current step"
+        )
     )
     # Only when the operator switched inline mode on in @BotFather (getMe tells).
     if context.bot.supports_inline_queries:

@@ -122,7 +122,12 @@ async def track_deep_link(update: Update, context: BotContext, payload: str) -> 
         outcome = await follow_candidate(
             context, chat.id, user.id if user else None, Request(number), candidate
         )
-        await _reply_single(update, context, outcome)
+        # A shared link may be someone's first contact with the bot: say what just happened.
+        intro = context.tr.gettext(
+            "You now follow this parcel: I will write when its status changes. "
+            "/help shows what I can do."
+        )
+        await _reply_single(update, context, outcome, intro=intro)
         return
     parsed = parse_message(payload, 1)
     await handle_parsed(update, context, parsed, hint_when_empty=False)
@@ -342,8 +347,10 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
     return "\n\n".join(blocks)
 
 
-async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -> None:
-    """Answer one number: its card, the carrier chooser, or the problem."""
+async def _reply_single(
+    update: Update, context: BotContext, outcome: Outcome, *, intro: str | None = None
+) -> None:
+    """Answer one number: its card (after ``intro``), the carrier chooser, or the problem."""
     tr = context.tr
     if outcome.candidates:
         await reply(
@@ -359,7 +366,7 @@ async def _reply_single(update: Update, context: BotContext, outcome: Outcome) -
         text = render_card(outcome.view, outcome.lookup, tr)
         card = await reply(
             update,
-            "\n\n".join(filter(None, [text, outcome.note])),
+            "\n\n".join(filter(None, [intro, text, outcome.note])),
             reply_markup=view_keyboard(context, outcome.view),
         )
         await remember_card(context, [outcome.view.id], card)
