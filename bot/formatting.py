@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.i18n import Translator
 from bot.status_labels import STATUS_EMOJI, carrier_name, event_label, status_label
+from bot.transliteration import to_latin
 
 TELEGRAM_LIMIT = 4096
 CARD_EVENTS = 5
@@ -25,6 +26,15 @@ def carrier_text(value: str, as_html: bool = True) -> str:
     return _esc(value[:MAX_CARRIER_TEXT], as_html)
 
 
+def place_text(value: str, tr: Translator, as_html: bool = True) -> str:
+    """Render a carrier's name of a place (city, branch, street), cut and escaped.
+
+    English readers get Ukrainian names in Latin letters, as on maps (bot/transliteration.py);
+    Ukrainian and Russian readers get them as the carrier wrote them.
+    """
+    return carrier_text(to_latin(value) if tr.language == "en" else value, as_html)
+
+
 def _bold(text: str, as_html: bool) -> str:
     """Wrap in <b> for HTML output only."""
     return f"<b>{text}</b>" if as_html else text
@@ -38,7 +48,7 @@ def event_line(event: TrackingEvent, carrier: str, tr: Translator, *, as_html: b
     parts = [f"{when}  {STATUS_EMOJI[event.status]} {_esc(label, as_html)}"]
     place = ", ".join(p for p in (event.location, event.postcode) if p)
     if place:
-        parts.append(carrier_text(place, as_html))
+        parts.append(place_text(place, tr, as_html))
     line = " — ".join(parts)
     detail = (event.description or "").strip()[:MAX_CARRIER_TEXT]
     if detail and detail.casefold() != label.casefold():
@@ -93,17 +103,20 @@ def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]
     def text(value: str) -> str:
         return carrier_text(value, as_html)
 
+    def name(value: str) -> str:
+        return place_text(value, tr, as_html)
+
     extras, latest = result.extras, result.latest
     lines: list[str] = []
     route_from, route_to = extras.get("route_from"), extras.get("route_to")
     if route_from and route_to:
-        lines.append(_("Route: {route}").format(route=f"{text(route_from)} → {text(route_to)}"))
+        lines.append(_("Route: {route}").format(route=f"{name(route_from)} → {name(route_to)}"))
     point = extras.get("pickup_point")
     if point:
         hint = extras.get("pickup_hint")
         lines.append(
             _("Pickup point: {point}").format(
-                point=f"{text(point)} ({text(hint)})" if hint else text(point)
+                point=f"{name(point)} ({name(hint)})" if hint else name(point)
             )
         )
         if extras.get("pickup_hours"):
@@ -117,7 +130,7 @@ def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]
         lines.append(_("Updated: {time}").format(time=tr.datetime(latest.occurred_at)))
         # A carrier that names only the receiving branch (Nova Poshta) said it as the point.
         if latest.location and latest.location != point:
-            lines.append(_("Place: {place}").format(place=text(latest.location)))
+            lines.append(_("Place: {place}").format(place=name(latest.location)))
     return lines
 
 

@@ -16,7 +16,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.carriers.models import KYIV, ParcelStatus
 from bot.correction import SWITCHED
-from bot.formatting import TELEGRAM_LIMIT, carrier_text, event_line
+from bot.formatting import TELEGRAM_LIMIT, event_line, place_text
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import keep_buttons
 from bot.lifecycle import FINAL, PICKUP, STALE
@@ -311,7 +311,7 @@ def _point_line(view: SubscriptionView, tr: Translator, unless: str | None = Non
     point = stored_extras(view.parcel).get("pickup_point")
     if not point or point == unless:
         return None
-    return tr.gettext("Pickup point: {point}").format(point=carrier_text(point))
+    return tr.gettext("Pickup point: {point}").format(point=place_text(point, tr))
 
 
 def _render_switch(

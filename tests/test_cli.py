@@ -61,7 +61,7 @@ async def carriers():  # type: ignore[no-untyped-def]
         (["612345678901234567890123", "--lang", "en"], ["InPost", "Delivered"]),
         (["20400048799000", "--lang", "en"], ["Nova Poshta", "Delivered"]),
         (["LP00000005PP", "--carrier", "postplus", "--lang", "en"], ["PostPlus", "Delivered"]),
-        (["LM951174328CN", "--lang", "en"], ["Delivered", "Воронеж 88"]),
+        (["LM951174328CN", "--lang", "en"], ["Delivered", "Voronezh 88"]),
     ],
 )
 async def test_found_parcels_print_status_and_history(

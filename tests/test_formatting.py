@@ -9,6 +9,7 @@ import pytest
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.formatting import render_result
 from bot.i18n import Catalogs
+from bot.transliteration import to_latin
 
 SCANNED = datetime(2024, 11, 18, 9, 0, tzinfo=UTC)
 NOVA_POSHTA = {
@@ -27,9 +28,41 @@ def card(status: ParcelStatus, extras: dict[str, str], language: str = "en") -> 
 
 def test_the_card_shows_route_point_and_expected_day_escaped() -> None:
     text = card(ParcelStatus.IN_TRANSIT, NOVA_POSHTA)
-    assert "Route: Львів → Одеса" in text
-    assert "Pickup point: Відділення №25 &lt;до 30 кг&gt;" in text
+    # English readers get the carrier's Ukrainian names in the official Latin spelling.
+    assert "Route: Lviv → Odesa" in text
+    assert "Pickup point: Viddilennia №25 &lt;do 30 kh&gt;" in text
     assert "Expected delivery: 20 November 2024" in text
+    ukrainian = card(ParcelStatus.IN_TRANSIT, NOVA_POSHTA, "uk")
+    assert "Львів → Одеса" in ukrainian
+    assert "Відділення №25 &lt;до 30 кг&gt;" in ukrainian
+
+
+@pytest.mark.parametrize(
+    ("written", "latin"),
+    [
+        # Examples of Ukraine's official romanization table (CMU resolution No. 55, 2010).
+        ("Алушта", "Alushta"),
+        ("Згурський", "Zghurskyi"),
+        ("Гадяч", "Hadiach"),
+        ("Ґорґани", "Gorgany"),
+        ("Єнакієве", "Yenakiieve"),
+        ("Їжакевич", "Yizhakevych"),
+        ("Кадиївка", "Kadyivka"),
+        ("Йосипівка", "Yosypivka"),
+        ("Стрий", "Stryi"),
+        ("Розгон", "Rozghon"),
+        ("Щербухи", "Shcherbukhy"),
+        ("Юрій", "Yurii"),
+        ("Знам'янка", "Znamianka"),
+        ("Короп’є", "Koropie"),
+        ("Біла Церква", "Bila Tserkva"),
+        ("УКРАЇНА м.Київ", "UKRAINA m.Kyiv"),
+        ("вул. Хрещатик, 22", "vul. Khreshchatyk, 22"),
+        ("Kraków, DKD KYIV", "Kraków, DKD KYIV"),
+    ],
+)
+def test_place_names_are_romanized_as_ukraine_does(written: str, latin: str) -> None:
+    assert to_latin(written) == latin
 
 
 @pytest.mark.parametrize(
@@ -55,7 +88,7 @@ def test_a_branch_named_as_the_latest_place_is_shown_as_the_pickup_point() -> No
     extras = {"pickup_point": "Відділення №1"}
     result = TrackingResult("nova-poshta", "20400048799000", (event,), extras)
     text = render_result(result, Catalogs.load().get("en"))
-    assert "Pickup point: Відділення №1" in text
+    assert "Pickup point: Viddilennia №1" in text
     assert "Place:" not in text  # Nova Poshta names only the receiving branch: said once
 
 
