@@ -10,6 +10,7 @@ from bot.carriers.errors import (
     CarrierError,
     CarrierNotConfigured,
     CarrierUnavailable,
+    NoDataAtLastCheck,
     NotTrackable,
     ParcelNotFound,
     TrackingPending,
@@ -22,7 +23,9 @@ def explain(err: CarrierError, number: str, tr: Translator) -> str:
     """Say in the reader's language why a lookup gave no result."""
     _ = tr.gettext
     name = carrier_name(err.carrier, _)
-    if isinstance(err, TrackingPending):
+    if isinstance(err, NoDataAtLastCheck):
+        text = _("Last check: {carrier} has no data about {number} yet.")
+    elif isinstance(err, TrackingPending):
         text = _("{carrier} is still collecting data about {number}.")
     elif isinstance(err, ParcelNotFound):
         text = _(

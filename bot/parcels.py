@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
+from bot.carriers.errors import BudgetExhausted, CarrierError, NoDataAtLastCheck, ParcelNotFound
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.quota import next_budget_day
 from bot.routing import Candidate, candidate_from_key, client_of_key, parcel_key
@@ -300,7 +300,7 @@ class ParcelService:
         result = await self.stored_result(parcel)
         error = None
         if parcel.not_found_since is not None and not result.events:
-            error = ParcelNotFound(result.carrier, "no record at the last check")
+            error = NoDataAtLastCheck(result.carrier, "no data at the last check")
         return Lookup(parcel, result, error)
 
     async def stored_result(self, parcel: Parcel) -> TrackingResult:

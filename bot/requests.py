@@ -53,14 +53,16 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
         found = _leading_number(line)
         if found:
             labels.setdefault(*found)
-    requests = tuple(Request(n, labels.get(n)) for n in numbers[:limit])
     rejected: tuple[str, ...] = ()
     rejected_labels: dict[str, str] = {}
     if numbers:
         # A mistyped number beside good ones is named too, so it is not dropped without a word.
         lookalikes = dict.fromkeys(_lookalike_tokens(text))
-        rejected = tuple(t for t in lookalikes if not _holds_any(normalize(t), numbers))[:5]
-    else:
+        rejected = tuple(t for t in lookalikes if not _holds_any(normalize(t), numbers))
+        labels, rejected = _labels_or_typos(labels, rejected)
+        rejected = rejected[:5]
+    requests = tuple(Request(n, labels.get(n)) for n in numbers[:limit])
+    if not numbers:
         rejected = tuple(dict.fromkeys([*_lookalike_tokens(text), *_grouped_lookalikes(text)]))[:5]
         for line in text.splitlines()[:200]:
             tokens = line.strip().split()[:40]
@@ -69,6 +71,27 @@ def parse_message(text: str, limit: int) -> ParsedMessage:
                 if label:
                     rejected_labels.setdefault(normalize(tokens[0]), label)
     return ParsedMessage(requests, max(0, len(numbers) - limit), rejected, rejected_labels)
+
+
+def _labels_or_typos(
+    labels: dict[str, str], rejected: tuple[str, ...]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Decide whether number-like words after a number are its label or mistyped numbers.
+
+    A label made only of them ("2040… 0500100031144") is another, mistyped number, named as
+    such; one with other words too ("RA… 12345678 order") is a label, and its numbers are not
+    called typos.
+    """
+    typos = {normalize(t) for t in rejected}
+    named: set[str] = set()
+    kept: dict[str, str] = {}
+    for number, label in labels.items():
+        words = {normalize(word.strip(_TRAILING)) for word in label.split()}
+        if words <= typos:
+            continue
+        kept[number] = label
+        named |= words
+    return kept, tuple(t for t in rejected if normalize(t) not in named)
 
 
 def _holds_any(token: str, numbers: list[str]) -> bool:
@@ -145,9 +168,7 @@ def _leading_number(line: str) -> tuple[str, str] | None:
         found = extract_numbers(head)
         if len(found) == 1 and normalize(head) == found[0]:
             label = " ".join(tokens[end:]).strip(_LABEL_TRIM)[:MAX_LABEL].strip()
-            # "2040… 0500100031144": the rest is another (mistyped) number, not a name.
-            numbers_only = all(looks_like_number(t.strip(_TRAILING)) for t in label.split())
-            if label and not numbers_only and not extract_numbers(label):
+            if label and not extract_numbers(label):
                 return found[0], label
             return None
     return None

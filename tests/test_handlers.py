@@ -100,12 +100,31 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
 
 
 async def test_a_number_sent_again_keeps_the_carriers_no_record_note(env: BotEnv) -> None:
-    for chat_id in (1, 2):  # the second chat is shown what the first lookup stored
-        await env.send(make_message(UP2, user=make_user(chat_id, "en")))
-        [card] = env.telegram.sent()
-        assert f"Ukrposhta has no record of {UP2} yet" in card.text
-        env.telegram.clear()
+    await env.send(make_message(UP2, user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert f"Ukrposhta has no record of {UP2} yet" in card.text
+    env.telegram.clear()
+    await env.send(make_message(UP2, user=make_user(2, "en")))  # shown what storage knows
+    [card] = env.telegram.sent()
+    assert f"Last check: Ukrposhta has no data about {UP2} yet." in card.text
     assert env.carriers.hits["ukrposhta"] == 1
+    [view] = await env.storage.list_subscriptions(2)
+    await env.send(make_callback(f"v:{view.id}", user=make_user(2, "en")))  # "I have it"
+    env.telegram.clear()
+    await env.send(make_callback(f"c:{view.id}", user=make_user(2, "en")))
+    [archived] = env.telegram.sent("sendMessage")
+    assert "I no longer track it" in archived.text
+    assert "keep checking" not in archived.text
+
+
+async def test_numbers_after_a_number_are_its_label_only_beside_words(env: BotEnv) -> None:
+    await follow(env, f"{UP} 12345678 order\n{NP} 0671234567")
+    labels = {v.parcel.number: v.label for v in await env.storage.list_subscriptions(1)}
+    assert labels == {UP: "12345678 order", NP: "0671234567"}  # a phone is no typo
+    [summary] = env.telegram.sent()
+    assert "12345678" not in summary.text.split("\n", 1)[0]
+    assert "typos" not in summary.text
+    assert "помилки" not in summary.text
 
 
 async def test_a_mistyped_number_beside_a_good_one_is_not_its_label(env: BotEnv) -> None:
@@ -741,6 +760,29 @@ async def test_an_edit_after_a_restart_is_judged_by_what_the_chat_follows(env: B
     [card] = env.telegram.sent()
     assert NP in card.text
     assert await env.storage.count_subscriptions(1, archived=True) == 1  # not brought back
+
+
+async def test_an_edit_asks_again_what_was_not_followed(env: BotEnv) -> None:
+    original = make_message(f"{AMBIGUOUS} old label", user=make_user(1, "en"))
+    await env.send(original)  # a carrier chooser, nothing followed yet
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{AMBIGUOUS} new label"))
+    [chooser] = env.telegram.sent()
+    assert "could belong to several carriers" in chooser.text
+    await env.send(make_callback(f"p:0:{AMBIGUOUS}", user=make_user(1, "en")))
+    [view] = await env.storage.list_subscriptions(1)
+    assert view.label == "new label"
+
+
+async def test_edits_of_messages_sent_before_forget_are_ignored(env: BotEnv) -> None:
+    original = make_message(f"{UP} gift\n{INPOST} shoes", user=make_user(1, "en"))
+    await env.send(original)
+    await follow(env, "/forget")
+    await env.send(make_callback("fg:yes"))
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} birthday gift\n{INPOST} shoes"))
+    assert env.telegram.calls == []
+    assert await env.storage.get_chat(1) is None
 
 
 async def test_edited_track_commands(env: BotEnv) -> None:

@@ -4,7 +4,8 @@
 
     CarrierError
     ├── ParcelNotFound          the carrier has no record of the number (yet)
-    │   └── TrackingPending     the carrier accepted the number and is collecting data
+    │   ├── TrackingPending     the carrier accepted the number and is collecting data
+    │   └── NoDataAtLastCheck   storage's memory of either, for a card shown without asking
     ├── NotTrackable            the carrier will never track this number (e.g. UPE02000)
     ├── CarrierNotConfigured    the operator did not give this carrier's credentials
     ├── CarrierUnavailable      timeout, network failure, 5xx: try again later
@@ -32,6 +33,10 @@ class ParcelNotFound(CarrierError):
 
 class TrackingPending(ParcelNotFound):
     """The carrier took the number and is collecting its first data."""
+
+
+class NoDataAtLastCheck(ParcelNotFound):
+    """The last lookup found no data (no record, or still collecting): storage keeps no more."""
 
 
 class NotTrackable(CarrierError):

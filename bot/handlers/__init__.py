@@ -6,7 +6,6 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
-    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -42,6 +41,7 @@ from bot.handlers.errors import on_error
 from bot.handlers.inline import inline_parcels
 from bot.handlers.media import follow_scanned, track_media
 from bot.handlers.preferences import keep_tracking, quiet_hours
+from bot.handlers.revisions import guard_edit
 from bot.handlers.tracking import (
     detect_online,
     pick_carrier,
@@ -59,25 +59,11 @@ from bot.keyboards import (
     SUBSCRIPTION_PATTERN,
 )
 
-EDIT_GROUP = -3  # drops edits that must not run a handler again (see ANSWERED_EDIT)
+EDIT_GROUP = -3  # drops edits that must not run a handler again (revisions.guard_edit)
 GUARD_GROUP = -2  # stops updates of banned users and chats before anything else runs
 PRE_GROUP = -1  # registers the chat and loads its language before any other handler
 
 __all__ = ["build_handlers", "on_error"]
-
-# An edited message is answered again only where the edit can ask for something new: the
-# numbers of a private text or of /track (a corrected typo, a new label). Any other command
-# would run twice (an edited /stopall would ask again), and a flow would take the edit as
-# its answer.
-ANSWERED_EDIT = filters.UpdateType.EDITED_MESSAGE & (
-    (filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND)
-    | filters.Regex(r"(?i)^/track(@\w+)?(\s|$)")  # CommandHandler ignores the command's case
-)
-
-
-async def drop_edit(update: Update, context: object) -> None:
-    """Stop an edited message that no handler should answer again."""
-    raise ApplicationHandlerStop
 
 
 def build_handlers(
@@ -121,7 +107,7 @@ def build_handlers(
         CallbackQueryHandler(stale_button),
     ]
     return {
-        EDIT_GROUP: [MessageHandler(filters.UpdateType.EDITED & ~ANSWERED_EDIT, drop_edit)],
+        EDIT_GROUP: [MessageHandler(filters.UpdateType.EDITED, guard_edit)],
         GUARD_GROUP: [TypeHandler(Update, refuse_banned)],
         PRE_GROUP: [TypeHandler(Update, remember_chat)],
         0: main,

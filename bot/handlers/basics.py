@@ -11,6 +11,7 @@ from bot.context import LANGUAGE_KEY, BotContext
 from bot.explain import outage_notes
 from bot.handlers.common import is_chat_admin, is_private, pressed, reply
 from bot.handlers.inline import INLINE_START
+from bot.handlers.revisions import ANSWERED
 from bot.handlers.tracking import track_deep_link
 from bot.i18n import Translator
 from bot.keyboards import language_keyboard
@@ -151,6 +152,8 @@ async def membership_changed(update: Update, context: BotContext) -> None:
     status = change.new_chat_member.status
     gone = status in _GONE
     await context.bot_data.storage.set_chat_blocked(change.chat.id, gone)
+    if gone:  # what the bot remembers of the chat's messages is of no use any more
+        context.application.drop_chat_data(change.chat.id)
     logger.info("chat %s is now %s", change.chat.id, "blocked" if gone else "active")
     if (
         not gone
@@ -172,6 +175,8 @@ async def chat_migrated(update: Update, context: BotContext) -> None:
         data.banned.discard(message.chat.id)
         data.banned.add(message.migrate_to_chat_id)
         data.ban_memory.pop(message.chat.id, None)
+    # Message ids start again in the supergroup: what old ids were answered with must not move.
+    context.chat_memory.pop(ANSWERED, None)
     context.application.migrate_chat_data(message=message)
     logger.info("chat %s moved to %s", message.chat.id, message.migrate_to_chat_id)
 

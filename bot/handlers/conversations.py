@@ -21,6 +21,7 @@ from bot.carriers.detect import extract_numbers, normalize
 from bot.context import BotContext
 from bot.handlers.cards import may_stop, own_subscription
 from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.revisions import forget_answers
 from bot.handlers.tracking import track_text
 from bot.keyboards import (
     FORGET,
@@ -168,8 +169,9 @@ async def confirm_forget(update: Update, context: BotContext) -> int:
     if query.data == f"{FORGET}:yes":
         await context.bot_data.storage.forget_chat(chat.id)
         # Everything the bot remembers in memory goes too (pending labels, offers, language):
-        # the chat is registered again on its next update.
+        # the chat is registered again on its next update. Edits of older messages are ignored.
         context.chat_memory.clear()
+        forget_answers(context)
         text = tr.gettext("Done: I deleted everything about this chat.")
     else:
         text = tr.gettext("Nothing was changed.")

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, filters
 
+from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.handlers.common import is_chat_admin
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
 
-ANSWERED = "answered_messages"  # chat memory: message id → what its latest version asked for
-MAX_ANSWERED = 50  # messages remembered per chat; an edit of an older one is judged by storage
+ANSWERED_EDIT = filters.UpdateType.EDITED_MESSAGE & (
+    (filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND)
+    | filters.Regex(r"(?i)^/track(@\w+)?(\s|$)")  # CommandHandler ignores the command's case
+)
+ANSWERED = "answered_messages"  # chat memory: message id → what its versions were answered
+FORGOTTEN_AT = "forgotten_at"  # chat memory: when the chat last used /forget
+MAX_ANSWERED = 20  # messages remembered per chat …
+ANSWERED_FOR = timedelta(days=2)  # … for this long; older edits are judged by storage
 
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    """What one version of a message asked for: numbers with their labels, rejected tokens."""
+    """What a message's versions were answered with: followed numbers' labels, typos named."""
 
+    sent_at: datetime
     labels: dict[str, str | None]
     rejected: frozenset[str]
 
@@ -35,21 +46,22 @@ class Settled:
 async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> Settled:
     """Return what is left to answer of a parsed message (new or edited).
 
-    An edit is compared with the message's version answered before: only numbers it added or
-    relabelled, and rejected tokens it added, are answered. An edit never brings back a
-    parcel the chat stopped or archived since (relabelling it in the old message included).
-    When that version is no longer remembered (a restart, an old message), numbers the chat
-    follows under the same label count as answered, and archived ones stay archived. In a
-    group, a member who neither added a parcel nor is an admin cannot relabel it by sending
-    its number again (as with the Rename button): the label is kept.
+    An edit is compared with what the message's earlier versions were answered with: only
+    numbers it added or relabelled, and mistyped numbers it added, are answered. An edit never
+    brings back a parcel the chat stopped or archived since (relabelling it in the old message
+    included), nor anything after the chat used /forget. When the earlier versions are no
+    longer remembered (a restart, an old message), numbers the chat follows under the same
+    label count as answered, and archived ones stay archived. In a group, a member who neither
+    added a parcel nor is an admin cannot relabel it by sending its number again (as with the
+    Rename button): the label is kept.
     """
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     edited = update.edited_message is not None
-    before = remember(update, context, parsed)
+    before = _answered(context, message.message_id) if edited and message else None
     requests, rejected = parsed.requests, parsed.rejected
-    if edited and before is not None:
+    if before is not None:
         requests = tuple(r for r in requests if not _asked_before(r, before.labels))
-        rejected = tuple(t for t in rejected if t not in before.rejected)
-    chat, user = update.effective_chat, update.effective_user
+        rejected = tuple(t for t in rejected if normalize(t) not in before.rejected)
     grouped = chat is not None and chat.type != ChatType.PRIVATE
     notes: dict[str, str] = {}
     if chat is not None and requests and (grouped or edited):
@@ -63,7 +75,7 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
             view = followed.get(request.number)
             if edited and _gone_or_answered(request, view, before):
                 continue
-            if view is None or request.label in (None, view.label):
+            if view is None or _same_label(request.label, view.label):
                 left.append(request)
                 continue
             if grouped and view.added_by not in (None, user.id if user else None):
@@ -82,31 +94,83 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     return Settled(parsed, notes)
 
 
+def remember(
+    update: Update,
+    context: BotContext,
+    followed: Iterable[Request] = (),
+    rejected: Iterable[str] = (),
+) -> None:
+    """Add what this version of the message was answered with to what earlier ones were.
+
+    Only numbers that ended up followed count: a number answered with a carrier chooser, a
+    refusal or an error is asked for again when an edit sends it again.
+    """
+    message = update.effective_message
+    if message is None:
+        return
+    memory: dict[int, Answered] = context.chat_memory.setdefault(ANSWERED, {})
+    earlier = memory.pop(message.message_id, None)
+    labels = dict(earlier.labels) if earlier else {}
+    for request in followed:  # a number sent again without a label keeps the one it had
+        labels[request.number] = request.label or labels.get(request.number)
+    typos = (earlier.rejected if earlier else frozenset()) | {normalize(t) for t in rejected}
+    memory[message.message_id] = Answered(message.date, labels, typos)
+    oldest = datetime.now(UTC) - ANSWERED_FOR
+    for key in [k for k, entry in memory.items() if entry.sent_at < oldest]:
+        del memory[key]
+    for key in list(memory)[:-MAX_ANSWERED]:
+        del memory[key]
+
+
+async def guard_edit(update: Update, context: BotContext) -> None:
+    """Stop an edited message that no handler should answer again (runs before the others).
+
+    Only an edit that can ask for something new goes on: the numbers of a private text or of
+    /track (a corrected typo, a new label). Any other command would run twice (an edited
+    /stopall would ask again), a flow would take the edit as its answer, and an edit of a
+    message sent before the chat used /forget would bring its data back.
+    """
+    message = update.effective_message
+    if not ANSWERED_EDIT.check_update(update) or (
+        message is not None and _sent_before_forget(context, message.date)
+    ):
+        raise ApplicationHandlerStop
+
+
+def forget_answers(context: BotContext) -> None:
+    """Drop what the chat's messages were answered with, and ignore edits of them from now."""
+    context.chat_memory.pop(ANSWERED, None)
+    context.chat_memory[FORGOTTEN_AT] = datetime.now(UTC)
+
+
+def _answered(context: BotContext, message_id: int) -> Answered | None:
+    """Return what the message's earlier versions were answered with, if still remembered."""
+    memory: dict[int, Answered] = context.chat_memory.get(ANSWERED, {})
+    return memory.get(message_id)
+
+
+def _sent_before_forget(context: BotContext, sent_at: datetime) -> bool:
+    """Tell whether a message was sent before the chat last used /forget."""
+    forgotten: datetime | None = context.chat_memory.get(FORGOTTEN_AT)
+    return forgotten is not None and sent_at < forgotten
+
+
+def _same_label(asked: str | None, stored: str | None) -> bool:
+    """Tell whether a request leaves a label as it is (none given, or the same but for case)."""
+    return asked is None or (stored is not None and asked.casefold() == stored.casefold())
+
+
 def _gone_or_answered(
     request: Request, view: SubscriptionView | None, before: Answered | None
 ) -> bool:
     """Tell whether an edit must leave a number alone: stopped or archived, or answered."""
     if before is not None and request.number in before.labels:
-        return view is None or view.archived  # stopped or archived since that version
+        return view is None or view.archived  # followed once, stopped or archived since
     if before is None and view is not None:
-        return view.archived or request.label in (None, view.label)
+        return view.archived or _same_label(request.label, view.label)
     return False
 
 
 def _asked_before(request: Request, labels: dict[str, str | None]) -> bool:
-    """Tell whether an earlier version of the message asked for this number and label."""
-    return request.number in labels and request.label in (None, labels[request.number])
-
-
-def remember(update: Update, context: BotContext, parsed: ParsedMessage) -> Answered | None:
-    """Store what this version of the message asks for; return the earlier version's."""
-    message = update.effective_message
-    if message is None:
-        return None
-    memory: dict[int, Answered] = context.chat_memory.setdefault(ANSWERED, {})
-    before = memory.pop(message.message_id, None)
-    labels = {r.number: r.label for r in parsed.requests}
-    memory[message.message_id] = Answered(labels, frozenset(parsed.rejected))
-    for stale in list(memory)[:-MAX_ANSWERED]:
-        del memory[stale]
-    return before
+    """Tell whether an earlier version of the message was answered for this number and label."""
+    return request.number in labels and _same_label(request.label, labels[request.number])

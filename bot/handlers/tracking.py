@@ -95,7 +95,7 @@ async def track_command(update: Update, context: BotContext) -> None:
             await offer_scanned(update, context, picture)  # /track replying to a label's photo
             return
     if not text.strip():
-        remember(update, context, ParsedMessage(()))  # an edit that adds a number is news
+        remember(update, context)  # an edit that adds a number is news
         await reply(
             update,
             context.tr.gettext(
@@ -154,6 +154,7 @@ async def handle_parsed(
     if edited and not parsed.requests and not parsed.rejected:
         return []  # the edit asks for nothing that was not answered before
     if not parsed.requests:
+        remember(update, context, rejected=parsed.rejected)
         askable = await _askable(context, parsed.rejected)
         if askable:
             # Offered numbers (and their labels) are remembered, the latest few only: a forged
@@ -194,6 +195,8 @@ async def handle_parsed(
         outcomes = await asyncio.gather(*(one(r) for r in parsed.requests))
     finally:
         typing.cancel()
+    followed = [o.request for o in outcomes if o.view is not None]
+    remember(update, context, followed, parsed.rejected)
     if len(outcomes) == 1 and not parsed.overflow and not parsed.rejected:
         await _reply_single(update, context, outcomes[0])
     else:
@@ -335,7 +338,7 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
         blocks.append(title)
     if view.archived:
         blocks.append(_("This parcel is in the archive: I no longer track it."))
-    if lookup.error is not None:
+    elif lookup.error is not None:  # an archived parcel is not checked: no "I keep trying"
         note = explain(lookup.error, view.parcel.number, tr)
         if isinstance(lookup.error, ParcelNotFound):
             note += " " + _("I will keep checking and write when it appears.")
