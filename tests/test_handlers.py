@@ -402,6 +402,15 @@ async def test_a_mistyped_number_beside_a_good_one_is_named(env: BotEnv) -> None
     assert await env.storage.count_subscriptions(1) == 1
 
 
+async def test_replies_name_a_labelled_parcel_in_quotes(env: BotEnv) -> None:
+    await follow(env, f"{UP} shoes <b>")
+    [view] = await env.storage.list_subscriptions(1)
+    env.telegram.clear()
+    await env.send(make_callback(f"x:{view.id}"))
+    [answer] = env.telegram.sent("sendMessage")
+    assert answer.text == "Відстеження «shoes &lt;b&gt;» зупинено."
+
+
 async def test_stop_accepts_a_label(env: BotEnv) -> None:
     await env.send(make_message(f"{UP} Phone case", user=make_user(1, "en")))
     env.telegram.clear()

@@ -13,7 +13,14 @@ from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.explain import outage_notes
 from bot.formatting import render_history, short_status
-from bot.handlers.common import is_chat_admin, matches_text, pressed, reply, view_keyboard
+from bot.handlers.common import (
+    is_chat_admin,
+    matches_text,
+    parcel_name,
+    pressed,
+    reply,
+    view_keyboard,
+)
 from bot.handlers.tracking import remember_card, render_card
 from bot.i18n import Translator
 from bot.keyboards import (
@@ -76,7 +83,7 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
         if view.archived
         else tr.gettext("Stopped tracking {number}.")
     )
-    await reply(update, text.format(number=html.escape(view.label or view.parcel.number)))
+    await reply(update, text.format(number=parcel_name(view, tr)))
 
 
 async def card_button(update: Update, context: BotContext) -> None:
@@ -135,7 +142,7 @@ async def _received(update: Update, context: BotContext, view: SubscriptionView)
     await reply(
         update,
         tr.gettext("Moved {name} to the archive: I no longer track it. See /archive.").format(
-            name=html.escape(view.label or view.parcel.number)
+            name=parcel_name(view, tr)
         ),
     )
 

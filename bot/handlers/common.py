@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
@@ -86,6 +87,13 @@ async def is_chat_admin(update: Update, context: BotContext) -> bool:
         logger.warning("cannot read membership in chat %s: %s", chat.id, err)
         return False
     return member.status in ADMIN_STATUSES
+
+
+def parcel_name(view: SubscriptionView, tr: Translator) -> str:
+    """Return how a sentence names a parcel: its label in quotes, or its number (escaped)."""
+    if view.label:
+        return tr.gettext("“{label}”").format(label=html.escape(view.label, quote=False))
+    return html.escape(view.parcel.number)
 
 
 def view_keyboard(context: BotContext, view: SubscriptionView) -> InlineKeyboardMarkup:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, datetime
 
@@ -10,7 +9,7 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.handlers.cards import own_subscription, stop_from_button
-from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.common import is_chat_admin, parcel_name, reply
 from bot.keyboards import parse
 from bot.notifier import DEFAULT_QUIET, GROUP_TYPES
 
@@ -105,7 +104,7 @@ async def keep_tracking(update: Update, context: BotContext) -> None:
     if callback is None or view is None:
         await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
         return
-    name = html.escape(view.label or view.parcel.number)
+    name = parcel_name(view, tr)
     if callback.argument.endswith(":yes"):
         await context.bot_data.storage.mark_stale_asked(view.parcel.id, datetime.now(UTC))
         await query.answer()
