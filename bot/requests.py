@@ -139,8 +139,14 @@ def _grouped_lookalikes(text: str) -> list[str]:
         meant = False
         for index, token in enumerate([*tokens, ""]):
             group = token.rstrip(_TRAILING)
-            # Words end a run ("ТТН 0500…"), but not a number's letters ("RA 067 … UA").
-            if 0 < len(group) <= SHORT_GROUP_CHARS and group.isalnum() and not is_word(group):
+            # Words end a run ("ТТН 0500…"), but not a number's letters ("RA 067 … UA"), and
+            # neither does a label of another number ("IMEI 8686 8928 …" is no mistyped one).
+            if (
+                0 < len(group) <= SHORT_GROUP_CHARS
+                and group.isalnum()
+                and not is_word(group)
+                and not names_other_number(group)
+            ):
                 if not run:
                     meant = _meant(tokens, index)
                 run.append(group)

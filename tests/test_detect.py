@@ -816,6 +816,7 @@ def test_only_numbers_meant_as_numbers_are_called_invalid() -> None:
         "LP00624358129845",
     )
     assert parse_message("№RA067022856UA", 5).rejected == ("RA067022856UA",)
+    assert parse_message("IMEI 8686 8928 2298 570", 5).rejected == ()
     long_line = "Добрий день, ось ТТН 0500 1000 3114 4 для вашого замовлення"
     assert parse_message(long_line, 5).rejected == ("0500100031144",)
 
@@ -877,6 +878,11 @@ def test_an_announced_inpost_number_is_read_across_a_line_break(
         ("кв. 5 20 04 95 92 76 02 74", ["20049592760274"]),
         ("2 20 04 95 92 76 02 77", ["20049592760277"]),
         ("2040 0048 7990 00 3 шт", ["20400048799000"]),
+        # only a head left by equal groups from the right is a number's: "0 2029 …" is not
+        ("Знижка 0 2029 6360 6934 24", ["20296360693424"]),
+        ("0 2040 0048 7990 00", ["20400048799000"]),
+        # a stray group on the line of a parcel word does not start a wrapped InPost number
+        ("ТТН 07\n94 00 13 06 36 93 71 18 37 31 10", ["9400130636937118373110"]),
     ],
 )
 def test_a_waybill_shape_after_a_leading_zero_is_a_piece(text: str, expected: list[str]) -> None:
@@ -896,6 +902,18 @@ def test_a_waybill_shape_after_a_leading_zero_is_a_piece(text: str, expected: li
         ("IMEI (86 867565 088995 9), ТТН 2040 0048 7990 00", ["20400048799000"]),
         ("IMEI: 86 867565 088995 9\nТТН 2040 0048 7990 00", ["20400048799000"]),
         ("ІПН 3012584476 RA 067 022 855 UA", ["RA067022855UA"]),
+        # ... or its length: what follows without a word is read (a piece longer than the
+        # number may be is not it; a word without a length covers one piece)
+        ("ЄДРПОУ 12345678 2040 0048 7990 00", ["20400048799000"]),
+        ("ФОП Коваль О.П. РНОКПП 3012584476 20400048799000", ["20400048799000"]),
+        ("Dane: PESEL 85010112345 612345678901234567890123", ["612345678901234567890123"]),
+        ("IMEI 356938035643809 1Z5R89390357567127", ["1Z5R89390357567127"]),
+        ("ЄДРПОУ 12345678 1Z51 E305 4282 8489 90", ["1Z51E3054282848990"]),
+        ("Артикул 123456 2040 0048 7990 00", ["20400048799000"]),
+        ("пароль 1234 0500 1000 3114 3", ["0500100031143"]),
+        ("Номер оголошення 798694111 20400048799000", ["20400048799000"]),
+        ("покупець оплатив оголошення 20400048799000", ["20400048799000"]),
+        ("IMEI 96 11 02 09\n87 65 43 12 34 56 72", []),  # wrapped: its tail is no number
         # an order word covers only an unbroken number: its printed groups are read
         ("Ваше замовлення: 6740 5734 8945 9357 6016 5124", ["674057348945935760165124"]),
         ("Ваше замовлення: ТТН 20400048799000", ["20400048799000"]),

@@ -406,8 +406,9 @@ _PHONE_WORDS = frozenset(
 )
 _NATIONAL_PHONE_LENGTHS = (("380", 12), ("0", 10), ("48", 11))
 # [?] Words that label another kind of number after them (a device, tax or product number, a
-# password), lower-case: the number after them is never a parcel's, nor is any group of the
-# run printed after them on their line ("IMEI 35 209900 176148 1", "ЄДРПОУ 12 34 56 78").
+# password), lower-case: the number after them is never a parcel's. Its digits may be printed
+# in groups ("IMEI 35 209900 176148 1", "ЄДРПОУ 12 34 56 78"), even wrapped to the next line,
+# up to the length in _OTHER_NUMBER_DIGITS; a word without a length covers one piece.
 _OTHER_NUMBER_WORDS = frozenset(
     {
         "imei",
@@ -434,6 +435,23 @@ _OTHER_NUMBER_WORDS = frozenset(
         "ogłoszenie",
     }
 )
+# Digits of the number such a word labels (IMEI 15, ІПН/РНОКПП 10, ЄДРПОУ 8, PESEL 11, NIP 10,
+# REGON 9 or 14, EAN 13; an OLX listing's id 9 today). A longer piece is not that number.
+_OTHER_NUMBER_DIGITS = {
+    "imei": 15,
+    "іпн": 10,
+    "рнокпп": 10,
+    "єдрпоу": 8,
+    "инн": 12,
+    "nip": 10,
+    "pesel": 11,
+    "regon": 14,
+    "ean": 13,
+    "оголошення": 10,
+    "объявления": 10,
+    "ogłoszenia": 10,
+    "ogłoszenie": 10,
+}
 # [?] Words that label an order's number, lower-case: an unbroken number after them is the
 # order's, but printed groups after them are read as usual ("Ваше замовлення: 6740 5734 …"
 # may be the parcel's number).
@@ -475,6 +493,7 @@ _PARCEL_WORDS = frozenset(
 # right before them on the first line ("Numer przesyłki: 6123 4567 8901 / 2345 6789 0123");
 # without the word, 24 digits on two lines are as likely two amounts' lines as one number.
 _ANNOUNCED_WRAPS = frozenset({"inpost-24"})
+_MIN_WRAP_HEAD = 8  # digits of a lone group that may start such a wrapped number
 _MAX_AFFIX_CHARS = 4  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
 # Digits read across a line break only beyond this many: "232 675 / 690 695" on two lines are
 # four amounts more often than a wrapped 12-digit FedEx number.
@@ -520,6 +539,7 @@ class _Scanner:
     __slots__ = (
         "_announced",
         "_breaks",
+        "_cover_left",
         "_labelled",
         "_limit",
         "_lone",
@@ -546,6 +566,8 @@ class _Scanner:
         # "order", "parcel" ("ТТН"), "" (see _label_of); or "covered": the digits after an
         # "other" word go on, and so does its label.
         self._labelled = ""
+        # Digits the "other" number may still have (_OTHER_NUMBER_DIGITS); None: one piece.
+        self._cover_left: int | None = None
 
     def full(self) -> bool:
         return self._limit is not None and len(self.found) >= self._limit
@@ -574,7 +596,9 @@ class _Scanner:
         """End a line: a phone number or a label ends with it; the run of groups may go on."""
         if self._lone is not None:
             self._glue("", False)
-        self._phone_left, self._labelled = None, ""
+        self._phone_left = None
+        if self._labelled != "covered":  # an IMEI's groups may go on on the next line
+            self._labelled = ""
         if self._run and (not self._breaks or self._breaks[-1] != len(self._run)):
             self._breaks.append(len(self._run))
 
@@ -609,11 +633,13 @@ class _Scanner:
             end = m.end()
             plus, piece = m.groups()
             labelled, self._labelled = self._labelled, _next_label(self._labelled, piece)
-            if labelled in ("other", "covered") and piece[0].isdigit():
+            if self._labelled == "other":
+                self._cover_left = _OTHER_NUMBER_DIGITS.get(piece.lower())
+            if labelled in ("other", "covered") and piece[0].isdigit() and self._covers(piece):
                 # "IMEI 35 209900 176148 1", "ІПН 3012584476": the device's or the tax
-                # number's digits, up to a word or punctuation; no piece of them is a parcel's.
+                # number's digits, up to its length, a word or punctuation; no piece of them is
+                # a parcel's.
                 self.flush()
-                self._labelled = "covered"
                 continue
             if labelled == "order" and piece.isdigit() and len(piece) > SHORT_GROUP_CHARS:
                 # "Замовлення 348269059": the order's number. Printed groups after the word are
@@ -641,6 +667,24 @@ class _Scanner:
             self.flush()
         if end < len(token):
             self._uncover()
+
+    def _covers(self, piece: str) -> bool:
+        """Tell whether a digit piece after an "other" word belongs to its number; count it.
+
+        A piece longer than what the number may still have is not part of it
+        ("ЄДРПОУ 12345678 20400048799000": the eight digits are the ЄДРПОУ, then a waybill).
+        """
+        left = self._cover_left
+        if left is None:  # a word without a known length (пароль, SKU): its first piece
+            self._labelled = ""
+            return True
+        size = sum(ch.isalnum() for ch in piece)  # "86-867565-088995-9": 15 digits
+        if size > left:
+            self._labelled = ""
+            return False
+        self._cover_left = left - size
+        self._labelled = "covered" if self._cover_left else ""
+        return True
 
     def _uncover(self) -> None:
         """End the digits an "other" word covers: punctuation after them ends its run."""
@@ -819,7 +863,7 @@ def _best_joins(
                 wrapped=crossing,
                 announced=crossing
                 and start in announced
-                and _announced_wrap(start, end, matches, breaks, whole),
+                and _announced_wrap(run, start, end, matches, breaks, whole),
             )
         )
         is not None
@@ -925,16 +969,25 @@ def _judge(
 
 
 def _announced_wrap(
-    start: int, end: int, matches: list[Match], breaks: Sequence[int], whole: set[tuple[int, int]]
+    run: list[str],
+    start: int,
+    end: int,
+    matches: list[Match],
+    breaks: Sequence[int],
+    whole: set[tuple[int, int]],
 ) -> bool:
     """Tell whether a join across a line break, right after a parcel word, is one number.
 
     "Numer przesyłki: 6123 4567 8901 / 2345 6789 0123": a format of _ANNOUNCED_WRAPS across
-    one break, unless each line is a whole number with a check digit ("ТТН 9865 7878 8855 /
-    4771 7908 1230" are two FedEx numbers).
+    one break, with a real part of it on the first line (two groups or _MIN_WRAP_HEAD digits:
+    "ТТН 07 / 94 00 13 …" is a stray "07" before another number), unless each line is a
+    whole number with a check digit ("ТТН 9865 7878 8855 / 4771 7908 1230": two FedEx numbers).
     """
     inside = [b for b in breaks if start < b < end]
     if len(inside) != 1 or not any(m.rule in _ANNOUNCED_WRAPS for m in matches):
+        return False
+    head = run[start : inside[0]]
+    if len(head) < 2 and len(head[0]) < _MIN_WRAP_HEAD:
         return False
     return not ((start, inside[0]) in whole and (inside[0], end) in whole)
 
@@ -948,12 +1001,28 @@ def _without_zero_led_waybills(joins: list[_Join], run: list[str]) -> list[_Join
     """
     first: dict[int, int] = {}  # by end: the first start of such a checked join
     for w in joins:
-        if w.checked and run[w.start][0] == "0":
+        if w.checked and _zero_headed(run, w.start, w.end):
             first[w.end] = min(first.get(w.end, w.start), w.start)
     if not first:
         return joins
     waybill = 0  # -tier, rank[1], of a Nova Poshta waybill
     return [j for j in joins if not (j.rank[1] == waybill and first.get(j.end, j.start) < j.start)]
+
+
+def _zero_headed(run: list[str], start: int, end: int) -> bool:
+    """Tell whether run[start:end] is a number printed in equal groups from the right.
+
+    Its head is then the short rest, and one starting with 0 is no house number or quantity:
+    "0 20 04 95 92 76 02 79" (FedEx Ground in pairs) is, "0 2029 6360 6934 24" is not.
+    """
+    tail = run[start + 1 : end]
+    head = run[start]
+    return (
+        head[0] == "0"
+        and bool(tail)
+        and len(head) < len(tail[0])
+        and all(len(group) == len(tail[0]) for group in tail)
+    )
 
 
 def _alone(run: list[str], start: int, end: int) -> bool:
@@ -988,16 +1057,21 @@ def _inside_failed(
 
     "1Z 5R8 939 035 756 712 8" (a typo) is a UPS number whose check fails; its last 13 digits
     pass Ukrposhta's check by chance and must not be taken (formats doc §1: never guess).
-    A lone digit before the groups is a quantity, not part of them, unless it is a 0, which no
-    quantity is ("0 20 04 95 92 76 02 78": a mistyped FedEx Ground number, not a waybill); a
-    trusted join (a Nova Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
+    A lone digit before the groups is a quantity, not part of them, unless it is a 0 that
+    equal groups from the right leave as a head ("0 20 04 95 92 76 02 78": a mistyped FedEx
+    Ground number, not a waybill) or that stands further before; a trusted join (a Nova
+    Poshta waybill) may be followed by a quantity ("… 9000 2 шт").
     """
     size = len(run[end - 1])
     for first, last in failed:
         if first > start or last < end or (first, last) == (start, end):
             continue
-        if any(len(run[i]) == 1 and run[i] != "0" for i in range(first, start)):
-            continue
+        lone = [i for i in range(first, start) if len(run[i]) == 1]
+        if any(run[i] != "0" for i in lone):
+            continue  # a quantity before the groups
+        if lone and start == first + 1 and not _zero_headed(run, first, last):
+            continue  # "0 2040 0048 7990 00": a 0 no number's groups leave, right before it
+
         if trusted and any(len(run[i]) < size for i in range(end, last)):
             continue
         return True
