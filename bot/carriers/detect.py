@@ -435,23 +435,25 @@ _OTHER_NUMBER_WORDS = frozenset(
         "ogłoszenie",
     }
 )
-# Digits of the number such a word labels (IMEI 15, ІПН/РНОКПП 10, ЄДРПОУ 8, PESEL 11, NIP 10,
-# REGON 9 or 14, EAN 13; an OLX listing's id 9 today). A longer piece is not that number.
-_OTHER_NUMBER_DIGITS = {
-    "imei": 15,
-    "іпн": 10,
-    "рнокпп": 10,
-    "єдрпоу": 8,
-    "инн": 12,
-    "nip": 10,
-    "pesel": 11,
-    "regon": 14,
-    "ean": 13,
-    "оголошення": 10,
-    "объявления": 10,
-    "ogłoszenia": 10,
-    "ogłoszenie": 10,
+# Digits of the number such a word labels: covering ends at the first length reached (ИНН: 10
+# for a company, 12 for a person; REGON 9 or 14; EAN-8 or EAN-13). A longer piece is not it.
+_OTHER_NUMBER_DIGITS: dict[str, tuple[int, ...]] = {
+    "imei": (15,),
+    "іпн": (10,),
+    "рнокпп": (10,),
+    "єдрпоу": (8,),
+    "инн": (10, 12),
+    "nip": (10,),
+    "pesel": (11,),
+    "regon": (9, 14),
+    "ean": (8, 13),
+    "оголошення": (8, 9, 10),
+    "объявления": (8, 9, 10),
+    "ogłoszenia": (8, 9, 10),
+    "ogłoszenie": (8, 9, 10),
 }
+# Numbers never printed in groups (a listing's id): only one unbroken piece of their length.
+_UNBROKEN_OTHER = frozenset({"оголошення", "объявления", "ogłoszenia", "ogłoszenie"})
 # [?] Words that label an order's number, lower-case: an unbroken number after them is the
 # order's, but printed groups after them are read as usual ("Ваше замовлення: 6740 5734 …"
 # may be the parcel's number).
@@ -539,7 +541,7 @@ class _Scanner:
     __slots__ = (
         "_announced",
         "_breaks",
-        "_cover_left",
+        "_cover",
         "_labelled",
         "_limit",
         "_lone",
@@ -566,8 +568,9 @@ class _Scanner:
         # "order", "parcel" ("ТТН"), "" (see _label_of); or "covered": the digits after an
         # "other" word go on, and so does its label.
         self._labelled = ""
-        # Digits the "other" number may still have (_OTHER_NUMBER_DIGITS); None: one piece.
-        self._cover_left: int | None = None
+        # The "other" word's number: its lengths (_OTHER_NUMBER_DIGITS; () for one piece of
+        # any length), whether it is one unbroken piece, and the digits covered so far.
+        self._cover: tuple[tuple[int, ...], bool, int] = ((), False, 0)
 
     def full(self) -> bool:
         return self._limit is not None and len(self.found) >= self._limit
@@ -634,7 +637,8 @@ class _Scanner:
             plus, piece = m.groups()
             labelled, self._labelled = self._labelled, _next_label(self._labelled, piece)
             if self._labelled == "other":
-                self._cover_left = _OTHER_NUMBER_DIGITS.get(piece.lower())
+                word = _other_word(piece.lower())
+                self._cover = (_OTHER_NUMBER_DIGITS.get(word, ()), word in _UNBROKEN_OTHER, 0)
             if labelled in ("other", "covered") and piece[0].isdigit() and self._covers(piece):
                 # "IMEI 35 209900 176148 1", "ІПН 3012584476": the device's or the tax
                 # number's digits, up to its length, a word or punctuation; no piece of them is
@@ -671,19 +675,20 @@ class _Scanner:
     def _covers(self, piece: str) -> bool:
         """Tell whether a digit piece after an "other" word belongs to its number; count it.
 
-        A piece longer than what the number may still have is not part of it
-        ("ЄДРПОУ 12345678 20400048799000": the eight digits are the ЄДРПОУ, then a waybill).
+        Covering ends at the first of the number's lengths reached; a piece that would make it
+        longer than all of them is not part of it ("ЄДРПОУ 12345678 20400048799000": eight
+        digits of ЄДРПОУ, then a waybill; "ИНН 3012584476 20 4000 …": ten, then a waybill).
         """
-        left = self._cover_left
-        if left is None:  # a word without a known length (пароль, SKU): its first piece
-            self._labelled = ""
+        lengths, unbroken, covered = self._cover
+        self._labelled = ""
+        if not lengths:  # a word without a known length (пароль, SKU): its first piece
             return True
-        size = sum(ch.isalnum() for ch in piece)  # "86-867565-088995-9": 15 digits
-        if size > left:
-            self._labelled = ""
+        size = covered + sum(ch.isalnum() for ch in piece)  # "86-867565-088995-9": 15
+        if size > max(lengths) or (unbroken and size not in lengths):
             return False
-        self._cover_left = left - size
-        self._labelled = "covered" if self._cover_left else ""
+        self._cover = (lengths, unbroken, size)
+        if size not in lengths and not unbroken:
+            self._labelled = "covered"  # more groups of it may follow
         return True
 
     def _uncover(self) -> None:
@@ -1249,11 +1254,16 @@ def _label_of(piece: str) -> str:
     word = piece.lower()
     if word in _PHONE_WORDS:
         return "phone"
-    if word in _OTHER_NUMBER_WORDS:
+    if _other_word(word) in _OTHER_NUMBER_WORDS:
         return "other"
     if word in _ORDER_WORDS:
         return "order"
     return "parcel" if word in _PARCEL_WORDS else ""
+
+
+def _other_word(word: str) -> str:
+    """Return an other-number word without a device's index ("imei1", "imei2": "imei")."""
+    return word[:-1] if word[-1:] in ("1", "2") and word[:-1] in _OTHER_NUMBER_WORDS else word
 
 
 def _next_label(labelled: str, piece: str) -> str:
