@@ -187,6 +187,7 @@ def text_message(
     user: User | None,
     *,
     message_id: int | None = None,
+    date: datetime | None = None,
     edit_date: datetime | None = None,
     sender_chat: Chat | None = None,
     reply_to: Message | None = None,
@@ -196,7 +197,7 @@ def text_message(
     command = COMMAND.match(text)
     return Message(
         next(_ids) if message_id is None else message_id,
-        datetime.now(UTC),
+        date or datetime.now(UTC),
         chat,
         from_user=user,
         sender_chat=sender_chat,
@@ -235,6 +236,7 @@ def make_edit(original: Update, text: str) -> Update:
         message.chat,
         message.from_user,
         message_id=message.message_id,
+        date=message.date,
         edit_date=datetime.now(UTC),
     )
     return Update(next(_ids), edited_message=edited)

@@ -713,6 +713,14 @@ async def test_in_a_group_track_does_not_relabel_anothers_parcel(env: BotEnv) ->
     assert f"{UP} keeps its label: only the person who added it or a chat admin" in card.text
     [view] = await env.storage.list_subscriptions(-100)
     assert view.label == "for the office"
+    asked = make_message(f"/track {UP} mine now", chat=GROUP, user=bob)
+    await env.send(asked)
+    env.telegram.clear()
+    await env.send(make_edit(asked, f"/track {UP} mine now\n{NP}"))  # the note is not repeated
+    [card] = env.telegram.sent()
+    assert UP not in card.text
+    followed = {v.parcel.number: v for v in await env.storage.list_subscriptions(-100)}
+    await env.storage.unsubscribe(followed[NP].id)
     await env.send(make_message(f"/track {UP}\n{INPOST} bob's", chat=GROUP, user=bob))
     assert {v.label for v in await env.storage.list_subscriptions(-100)} == {
         "for the office",
@@ -781,6 +789,11 @@ async def test_an_edit_asks_again_what_was_not_followed(env: BotEnv) -> None:
     await env.send(make_callback(f"p:0:{AMBIGUOUS}", user=make_user(1, "en")))
     [view] = await env.storage.list_subscriptions(1)
     assert view.label == "new label"
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{AMBIGUOUS} new label\n{UP} shoes"))  # picked since
+    [card] = env.telegram.sent()
+    assert UP in card.text
+    assert AMBIGUOUS not in card.text
 
 
 async def test_edits_of_messages_sent_before_forget_are_ignored(env: BotEnv) -> None:
@@ -792,6 +805,23 @@ async def test_edits_of_messages_sent_before_forget_are_ignored(env: BotEnv) -> 
     await env.send(make_edit(original, f"{UP} birthday gift\n{INPOST} shoes"))
     assert env.telegram.calls == []
     assert await env.storage.get_chat(1) is None
+    # Also once the bot no longer remembers the /forget (a restart), with the chat stored anew
+    # by a later message: the edited message is older than the chat's new record.
+    env.app.chat_data[1].clear()
+    await env.send(make_edit(original, f"{UP} birthday gift"))
+    assert env.telegram.calls == []
+    old = Update(
+        next(_media_ids),
+        message=text_message(
+            f"{NP} hat", make_chat(1), make_user(1, "en"), date=T0.replace(year=2025)
+        ),
+    )
+    await env.send(make_message("hello", user=make_user(1, "en")))  # the chat is stored anew
+    env.app.chat_data[1].pop("forgotten_at", None)
+    env.telegram.clear()
+    await env.send(make_edit(old, f"{NP} big hat"))
+    assert env.telegram.calls == []
+    assert await env.storage.count_subscriptions(1) == 0
 
 
 async def test_edited_track_commands(env: BotEnv) -> None:

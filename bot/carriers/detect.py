@@ -420,6 +420,10 @@ _OTHER_NUMBER_WORDS = frozenset(
         "pesel",
         "regon",
         "ean",
+        "ean8",
+        "ean-8",
+        "ean13",
+        "ean-13",
         "sku",
         "артикул",
         "пароль",
@@ -447,6 +451,10 @@ _OTHER_NUMBER_DIGITS: dict[str, tuple[int, ...]] = {
     "pesel": (11,),
     "regon": (9, 14),
     "ean": (8, 13),
+    "ean8": (8,),
+    "ean-8": (8,),
+    "ean13": (13,),
+    "ean-13": (13,),
     "оголошення": (8, 9, 10),
     "объявления": (8, 9, 10),
     "ogłoszenia": (8, 9, 10),
@@ -495,7 +503,6 @@ _PARCEL_WORDS = frozenset(
 # right before them on the first line ("Numer przesyłki: 6123 4567 8901 / 2345 6789 0123");
 # without the word, 24 digits on two lines are as likely two amounts' lines as one number.
 _ANNOUNCED_WRAPS = frozenset({"inpost-24"})
-_MIN_WRAP_HEAD = 8  # digits of a lone group that may start such a wrapped number
 _MAX_AFFIX_CHARS = 4  # the longest letter prefix printed apart from its digits ("SHPL", "MYCV")
 # Digits read across a line break only beyond this many: "232 675 / 690 695" on two lines are
 # four amounts more often than a wrapped 12-digit FedEx number.
@@ -868,7 +875,7 @@ def _best_joins(
                 wrapped=crossing,
                 announced=crossing
                 and start in announced
-                and _announced_wrap(run, start, end, matches, breaks, whole),
+                and _announced_wrap(start, end, matches, breaks, whole),
             )
         )
         is not None
@@ -974,7 +981,6 @@ def _judge(
 
 
 def _announced_wrap(
-    run: list[str],
     start: int,
     end: int,
     matches: list[Match],
@@ -984,15 +990,11 @@ def _announced_wrap(
     """Tell whether a join across a line break, right after a parcel word, is one number.
 
     "Numer przesyłki: 6123 4567 8901 / 2345 6789 0123": a format of _ANNOUNCED_WRAPS across
-    one break, with a real part of it on the first line (two groups or _MIN_WRAP_HEAD digits:
-    "ТТН 07 / 94 00 13 …" is a stray "07" before another number), unless each line is a
-    whole number with a check digit ("ТТН 9865 7878 8855 / 4771 7908 1230": two FedEx numbers).
+    one break (also "Numer przesyłki: 6123 / 4567 8901 …"), unless each line is a whole number
+    with a check digit ("ТТН 9865 7878 8855 / 4771 7908 1230": two FedEx numbers).
     """
     inside = [b for b in breaks if start < b < end]
     if len(inside) != 1 or not any(m.rule in _ANNOUNCED_WRAPS for m in matches):
-        return False
-    head = run[start : inside[0]]
-    if len(head) < 2 and len(head[0]) < _MIN_WRAP_HEAD:
         return False
     return not ((start, inside[0]) in whole and (inside[0], end) in whole)
 

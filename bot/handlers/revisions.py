@@ -24,23 +24,34 @@ ANSWERED = "answered_messages"  # chat memory: message id → what its versions 
 FORGOTTEN_AT = "forgotten_at"  # chat memory: when the chat last used /forget
 MAX_ANSWERED = 20  # messages remembered per chat …
 ANSWERED_FOR = timedelta(days=2)  # … for this long; older edits are judged by storage
+# A chat stored this long after a message was sent was stored anew since: the message is from
+# before a /forget (Telegram's clock and ours may differ by seconds).
+REGISTERED_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    """What a message's versions were answered with: followed numbers' labels, typos named."""
+    """What a message's versions were answered with: followed numbers' labels, typos named.
+
+    ``offered``: numbers answered with a carrier chooser, by label (followed once picked).
+    """
 
     sent_at: datetime
     labels: dict[str, str | None]
     rejected: frozenset[str]
+    offered: dict[str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """The part of a message left to answer, and notes for labels that were kept."""
+    """The part of a message left to answer, and notes for labels that were kept.
+
+    ``asked``: the labels asked for where a kept label replaced them (what remember() keeps).
+    """
 
     parsed: ParsedMessage
     notes: dict[str, str]
+    asked: dict[str, str | None]
 
 
 async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> Settled:
@@ -60,10 +71,15 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     before = _answered(context, message.message_id) if edited and message else None
     requests, rejected = parsed.requests, parsed.rejected
     if before is not None:
-        requests = tuple(r for r in requests if not _asked_before(r, before.labels))
+        requests = tuple(
+            r
+            for r in requests
+            if not (_asked_before(r, before.labels) or _asked_before(r, before.offered))
+        )
         rejected = tuple(t for t in rejected if normalize(t) not in before.rejected)
     grouped = chat is not None and chat.type != ChatType.PRIVATE
     notes: dict[str, str] = {}
+    asked: dict[str, str | None] = {}
     if chat is not None and requests and (grouped or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [r.number for r in requests]
@@ -86,12 +102,13 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
                         "{number} keeps its label: only the person who added it or a chat "
                         "admin can rename it."
                     ).format(number=request.number)
+                    asked[request.number] = request.label
                     request = Request(request.number)
             left.append(request)
         requests = tuple(left)
     if requests != parsed.requests or rejected != parsed.rejected:
         parsed = replace(parsed, requests=requests, rejected=rejected)
-    return Settled(parsed, notes)
+    return Settled(parsed, notes, asked)
 
 
 def remember(
@@ -99,11 +116,12 @@ def remember(
     context: BotContext,
     followed: Iterable[Request] = (),
     rejected: Iterable[str] = (),
+    offered: Iterable[Request] = (),
 ) -> None:
     """Add what this version of the message was answered with to what earlier ones were.
 
-    Only numbers that ended up followed count: a number answered with a carrier chooser, a
-    refusal or an error is asked for again when an edit sends it again.
+    Numbers that ended up followed, and those answered with a carrier chooser, count: a
+    refusal or an error is asked for again when an edit sends the number again.
     """
     message = update.effective_message
     if message is None:
@@ -114,7 +132,9 @@ def remember(
     for request in followed:  # a number sent again without a label keeps the one it had
         labels[request.number] = request.label or labels.get(request.number)
     typos = (earlier.rejected if earlier else frozenset()) | {normalize(t) for t in rejected}
-    memory[message.message_id] = Answered(message.date, labels, typos)
+    choosers = dict(earlier.offered) if earlier else {}
+    choosers.update((request.number, request.label) for request in offered)
+    memory[message.message_id] = Answered(message.date, labels, typos, choosers)
     oldest = datetime.now(UTC) - ANSWERED_FOR
     for key in [k for k, entry in memory.items() if entry.sent_at < oldest]:
         del memory[key]
@@ -130,11 +150,17 @@ async def guard_edit(update: Update, context: BotContext) -> None:
     /stopall would ask again), a flow would take the edit as its answer, and an edit of a
     message sent before the chat used /forget would bring its data back.
     """
-    message = update.effective_message
-    if not ANSWERED_EDIT.check_update(update) or (
-        message is not None and _sent_before_forget(context, message.date)
-    ):
+    message, chat = update.effective_message, update.effective_chat
+    if not ANSWERED_EDIT.check_update(update) or message is None or chat is None:
         raise ApplicationHandlerStop
+    if _sent_before_forget(context, message.date):
+        raise ApplicationHandlerStop
+    if _answered(context, message.message_id) is None:
+        # Not remembered (a restart, an old message): storage tells whether the chat was
+        # stored anew since the message was sent, i.e. used /forget in between.
+        stored = await context.bot_data.storage.get_chat(chat.id)
+        if stored is None or stored.created_at > message.date + REGISTERED_AFTER:
+            raise ApplicationHandlerStop
 
 
 def forget_answers(context: BotContext) -> None:
@@ -152,7 +178,8 @@ def _answered(context: BotContext, message_id: int) -> Answered | None:
 def _sent_before_forget(context: BotContext, sent_at: datetime) -> bool:
     """Tell whether a message was sent before the chat last used /forget."""
     forgotten: datetime | None = context.chat_memory.get(FORGOTTEN_AT)
-    return forgotten is not None and sent_at < forgotten
+    # Telegram's dates are whole seconds: a message of the same second may be from after.
+    return forgotten is not None and sent_at < forgotten.replace(microsecond=0)
 
 
 def _same_label(asked: str | None, stored: str | None) -> bool:
@@ -166,6 +193,8 @@ def _gone_or_answered(
     """Tell whether an edit must leave a number alone: stopped or archived, or answered."""
     if before is not None and request.number in before.labels:
         return view is None or view.archived  # followed once, stopped or archived since
+    if before is not None and request.number in before.offered:  # a chooser, picked since?
+        return view is not None and (view.archived or _same_label(request.label, view.label))
     if before is None and view is not None:
         return view.archived or _same_label(request.label, view.label)
     return False

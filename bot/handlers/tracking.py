@@ -150,7 +150,7 @@ async def handle_parsed(
     tr = context.tr
     _ = tr.gettext
     settled = await settle(update, context, parsed)
-    parsed, notes = settled.parsed, settled.notes
+    parsed, notes, asked = settled.parsed, settled.notes, settled.asked
     if edited and not parsed.requests and not parsed.rejected:
         return []  # the edit asks for nothing that was not answered before
     if not parsed.requests:
@@ -192,11 +192,26 @@ async def handle_parsed(
     # Bot API call counts against Telegram's ~30 messages/s.
     typing = asyncio.create_task(_typing_after(context, chat.id if chat else None))
     try:
-        outcomes = await asyncio.gather(*(one(r) for r in parsed.requests))
+        results = await asyncio.gather(*(one(r) for r in parsed.requests), return_exceptions=True)
     finally:
         typing.cancel()
-    followed = [o.request for o in outcomes if o.view is not None]
-    remember(update, context, followed, parsed.rejected)
+    outcomes = [r for r in results if isinstance(r, Outcome)]
+
+    def as_asked(outcome: Outcome) -> Request:
+        number = outcome.request.number
+        return Request(number, asked.get(number, outcome.request.label))
+
+    # What this version was answered with, even if one number failed (its error is raised).
+    remember(
+        update,
+        context,
+        [as_asked(o) for o in outcomes if o.view is not None],
+        parsed.rejected,
+        [as_asked(o) for o in outcomes if o.candidates],
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
     if len(outcomes) == 1 and not parsed.overflow and not parsed.rejected:
         await _reply_single(update, context, outcomes[0])
     else:
