@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bot.carriers.detect import (
     SHORT_GROUP_CHARS,
     extract_numbers,
+    fails_a_check,
     is_other_number,
     is_word,
     looks_like_number,
@@ -78,16 +79,17 @@ def _labels_or_typos(
 ) -> tuple[dict[str, str], tuple[str, ...]]:
     """Decide whether number-like words after a number are its label or mistyped numbers.
 
-    A label made only of them ("2040… 0500100031144") is another, mistyped number, named as
-    such; one with other words too ("RA… 12345678 order") is a label, and its numbers are not
-    called typos.
+    A label made only of them ("2040… 0500100031144"), or holding one with a rule's exact shape
+    and a failed check digit ("0500100031143 0500100031144 and 0500100031136"), is mistyped
+    numbers, named as such; one with other words too ("RA… 12345678 order") is a label, and its
+    numbers are not called typos.
     """
     typos = {normalize(t) for t in rejected}
     named: set[str] = set()
     kept: dict[str, str] = {}
     for number, label in labels.items():
         words = {normalize(word.strip(_TRAILING)) for word in label.split()}
-        if words <= typos:
+        if words <= typos or any(fails_a_check(word) for word in words & typos):
             continue
         kept[number] = label
         named |= words

@@ -817,6 +817,13 @@ def test_only_numbers_meant_as_numbers_are_called_invalid() -> None:
     )
     assert parse_message("№RA067022856UA", 5).rejected == ("RA067022856UA",)
     assert parse_message("IMEI 8686 8928 2298 570", 5).rejected == ()
+    # Mistyped numbers after a good one are named, not taken for its label, even among words.
+    typos = parse_message("0500100031143 0500100031144 and 0500100031136", 5)
+    assert typos.rejected == ("0500100031144", "0500100031136")
+    assert typos.requests[0].label is None
+    labelled = parse_message("RA067022855UA 12345678 order", 5)
+    assert labelled.rejected == ()
+    assert labelled.requests[0].label == "12345678 order"
     long_line = "Добрий день, ось ТТН 0500 1000 3114 4 для вашого замовлення"
     assert parse_message(long_line, 5).rejected == ("0500100031144",)
 

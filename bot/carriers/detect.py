@@ -18,6 +18,7 @@ __all__ = [
     "SHORT_GROUP_CHARS",
     "Match",
     "extract_numbers",
+    "fails_a_check",
     "identify",
     "is_other_number",
     "is_word",
@@ -1244,6 +1245,11 @@ def names_other_number(word: str) -> bool:
     return any(
         _label_of(part.strip(_LABEL_PUNCTUATION)) in ("other", "order") for part in word.split("/")
     )
+
+
+def fails_a_check(token: str) -> bool:
+    """Tell whether a token has a rule's exact shape but fails its check digit (a typo)."""
+    return _read(normalize(token))[1]
 
 
 def names_parcel_number(word: str) -> bool:
