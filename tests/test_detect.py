@@ -843,6 +843,9 @@ def test_online_detection_is_not_offered_for_ids() -> None:
         # announcing a parcel's number on the first line...
         ("Numer przesyłki: 6123 4567 8901\n2345 6789 0123", ["612345678901234567890123"]),
         ("Numer przesyłki: 6123\n4567 8901 2345 6789 0123", ["612345678901234567890123"]),
+        # its first 16 digits pass a payment card's Luhn check by chance
+        ("Numer przesyłki: 6957 4480 8716 6857\n6409 0753", ["695744808716685764090753"]),
+        ("ТТН 4441 4902 6730 4329\n12 шт", []),  # a card after all: no piece of it
         (
             "Numer paczki 5230 0001 5802\n6770 0388 1245, dziękujemy",
             ["523000015802677003881245"],

@@ -839,7 +839,9 @@ def _best_joins(
     the groups right after a parcel word (_announced_wrap).
     """
     blocked = (
-        _iban_groups(run) | _card_groups(run, words, breaks) | _phone_groups(run, words, breaks)
+        _iban_groups(run)
+        | _card_groups(run, words, breaks, announced)
+        | _phone_groups(run, words, breaks)
     )
     read: list[tuple[int, int, str, list[Match], bool]] = []
     failed: list[tuple[int, int]] = []  # regularly printed windows that fail a check
@@ -1131,13 +1133,20 @@ def is_other_number(groups: list[str]) -> bool:
     return bool(_iban_groups(run) or _card_groups(run, words) or _phone_groups(run, words))
 
 
-def _card_groups(run: list[str], words: list[bool], breaks: Sequence[int] = ()) -> set[int]:
+def _card_groups(
+    run: list[str],
+    words: list[bool],
+    breaks: Sequence[int] = (),
+    announced: Set[int] = frozenset(),
+) -> set[int]:
     """Return the indexes of groups that print a payment card number, never a parcel.
 
     "4441 4902 6730 4329" holds a 12-digit join that passes FedEx's check by chance. A card is
     recognised by its Luhn check, its first digit and its printed groups, and only where it
     starts (a line, or after a word) and nothing continues it: "YT 4111 1111 1111 1111" and
-    "3574 1629 9864 9840 38" are longer numbers.
+    "3574 1629 9864 9840 38" are longer numbers, and so is one a parcel word announces that
+    goes on on the next line ("Numer przesyłki: 6957 4480 8716 6857 / 6409 0753": an InPost
+    number whose first 16 digits pass Luhn by chance).
     """
     blocked: set[int] = set()
     for index, group in enumerate(run):
@@ -1153,6 +1162,9 @@ def _card_groups(run: list[str], words: list[bool], breaks: Sequence[int] = ()) 
             after = run[end] if end < len(run) and end not in breaks else ""
             if after.isdigit() and (len(after) == sizes[-1] or len(after) < _MIN_CARD_FOLLOWER):
                 continue
+            wrapped = end in breaks and end < len(run) and run[end].isdigit()
+            if index in announced and wrapped and len(run[end]) == sizes[-1]:
+                continue  # an announced number going on in the same groups on the next line
             if _luhn_valid("".join(window)):
                 blocked.update(range(index, end))
     return blocked
