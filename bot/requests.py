@@ -115,9 +115,19 @@ def _lookalike_tokens(text: str) -> list[str]:
             core = token.strip(_TRAILING).lstrip(_LEADING)
             if not looks_like_number(core) or is_other_number([core]):
                 continue
+            if names_other_number(_leading_letters(core)):
+                continue  # "IMEI356938035643809", "ІПН3012584476": a label glued to its number
             if _meant(tokens, index):
                 found.append(core)
     return found
+
+
+def _leading_letters(token: str) -> str:
+    """Return the letters a token starts with ("IMEI" of "IMEI356938035643809"; maybe none)."""
+    end = 0
+    while end < len(token) and token[end].isalpha():
+        end += 1
+    return token[:end]
 
 
 def _meant(tokens: list[str], index: int) -> bool:

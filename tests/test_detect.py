@@ -817,6 +817,7 @@ def test_only_numbers_meant_as_numbers_are_called_invalid() -> None:
     )
     assert parse_message("№RA067022856UA", 5).rejected == ("RA067022856UA",)
     assert parse_message("IMEI 8686 8928 2298 570", 5).rejected == ()
+    assert parse_message("IMEI356938035643809", 5).rejected == ()  # the label glued on
     # Mistyped numbers after a good one are named, not taken for its label, even among words.
     typos = parse_message("0500100031143 0500100031144 and 0500100031136", 5)
     assert typos.rejected == ("0500100031144", "0500100031136")
