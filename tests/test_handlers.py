@@ -274,9 +274,19 @@ async def test_ambiguous_number_offers_a_choice_and_remembers_it(env: BotEnv) ->
     await env.send(make_callback(choices[0]))
     [card] = env.telegram.sent()
     assert AMBIGUOUS in card.text
+    assert env.telegram.sent("editMessageReplyMarkup")  # the answered question's buttons go
     [view] = await env.storage.list_subscriptions(1)
     assert view.parcel.carrier == "gdeposylka/ups"
     assert ("gdeposylka", "ups", AMBIGUOUS) in env.carriers.requests
+    # A second chooser's other answer (one an edit sent) switches carriers, keeping the label.
+    await env.storage.rename_subscription(view.id, "headphones")
+    await env.send(make_callback(choices[1]))
+    [switched] = await env.storage.list_subscriptions(1)
+    assert switched.parcel.carrier != "gdeposylka/ups"
+    assert switched.label == "headphones"
+    await env.send(make_callback(choices[0]))  # and back: still one parcel
+    [back] = await env.storage.list_subscriptions(1)
+    assert back.parcel.carrier == "gdeposylka/ups"
     env.telegram.clear()
     await follow(env, AMBIGUOUS)  # the pick is remembered: no second question
     [again] = env.telegram.sent()

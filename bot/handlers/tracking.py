@@ -479,11 +479,29 @@ async def pick_carrier(update: Update, context: BotContext) -> None:
         await query.answer(tr.gettext("This button is no longer valid."))
         return
     await query.answer()
+    try:  # the question is answered: its buttons go, so it cannot be answered twice
+        await query.edit_message_reply_markup(None)
+    except TelegramError as err:
+        logger.info("could not remove the carrier chooser's buttons: %s", err)
     candidate = resolution.candidates[index]
-    await context.bot_data.storage.remember_pick(chat.id, resolution.number, candidate.carrier)
+    storage = context.bot_data.storage
+    await storage.remember_pick(chat.id, resolution.number, candidate.carrier)
+    # Another chooser for the number (an edit sent one) may have been answered already: the
+    # chat changes its mind, it does not follow the number twice.
+    earlier = [
+        view
+        for view in await storage.subscriptions_by_numbers(chat.id, [resolution.number])
+        if not view.archived
+    ]
     label = context.chat_memory.get("labels", {}).pop(resolution.number, None)
+    if label is None and earlier:
+        label = earlier[0].label
     user = update.effective_user
     outcome = await follow_candidate(
         context, chat.id, user.id if user else None, Request(resolution.number, label), candidate
     )
+    if outcome.view is not None:
+        for view in earlier:
+            if view.id != outcome.view.id:
+                await storage.unsubscribe(view.id)
     await _reply_single(update, context, outcome)
