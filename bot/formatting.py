@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.i18n import Translator
 from bot.status_labels import STATUS_EMOJI, carrier_name, event_label, status_label
-from bot.transliteration import to_latin
+from bot.transliteration import to_english
 
 TELEGRAM_LIMIT = 4096
 CARD_EVENTS = 5
@@ -32,7 +32,7 @@ def place_text(value: str, tr: Translator, as_html: bool = True) -> str:
     English readers get Ukrainian names in Latin letters, as on maps (bot/transliteration.py);
     Ukrainian and Russian readers get them as the carrier wrote them.
     """
-    return carrier_text(to_latin(value) if tr.language == "en" else value, as_html)
+    return carrier_text(to_english(value) if tr.language == "en" else value, as_html)
 
 
 def _bold(text: str, as_html: bool) -> str:

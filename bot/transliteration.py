@@ -1,4 +1,4 @@
-"""Ukrainian place names in Latin letters, for readers of the English interface.
+"""Ukrainian place names in Latin letters (and their common words in English), for English readers.
 
 The table is Ukraine's official romanization (Cabinet of Ministers resolution No. 55 of
 27 January 2010), the one on road signs, maps and passports: "Київ" → "Kyiv", "Львів" →
@@ -52,7 +52,27 @@ _LETTERS: dict[str, tuple[str, str]] = {
     "ё": ("yo", "io"),
     "ъ": ("", ""),
 }
-_APOSTROPHES = "'’ʼ`"  # dropped: "Знам'янка" → "Znamianka"
+_APOSTROPHES = "'’ʼ`"  # dropped: "Znamianka"
+# [?] The common words of carriers' branch and route names, said in English before the rest is
+# romanized ("Відділення №5 (до 30 кг)" → "Branch No. 5 (up to 30 kg)"): names of places stay
+# names, words that describe them are translated. Lower-case Ukrainian (and Russian) forms.
+_ENGLISH_WORDS = {
+    "відділення": "Branch",
+    "отделение": "Branch",
+    "поштомат": "Parcel locker",
+    "почтомат": "Parcel locker",
+    "пункт": "Point",
+    "вантажне": "Cargo",
+    "під'їзд": "entrance",
+    "під’їзд": "entrance",
+    "поверх": "floor",
+    "україна": "Ukraine",
+    "украина": "Ukraine",
+    "кг": "kg",
+}
+_NUMBER_SIGN = re.compile(r"№\s*")
+_UP_TO = re.compile(r"\(до\s+(\d)", re.IGNORECASE)  # "(до 30 кг)"
+_CITY = re.compile(r"(?<![^\W\d_])[мМ]\.\s*(?=[^\W\d_])")  # "м.Київ", "м. Київ": the city
 _WORD = re.compile(r"[^\W\d_]+(?:[" + _APOSTROPHES + r"][^\W\d_]+)*")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 
@@ -62,6 +82,19 @@ def to_latin(text: str) -> str:
     if not _CYRILLIC.search(text):
         return text
     return _WORD.sub(lambda m: _word(m.group()), text)
+
+
+def to_english(text: str) -> str:
+    """Return a carrier's place name for English readers: its words in English, names romanized.
+
+    "УКРАЇНА м.Київ" → "Ukraine Kyiv", "Відділення №5 (до 30 кг): вул. Хрещатик, 22" →
+    "Branch No. 5 (up to 30 kg): vul. Khreshchatyk, 22".
+    """
+    if not _CYRILLIC.search(text):
+        return text
+    text = _UP_TO.sub(r"(up to \1", _CITY.sub("", text))
+    text = _NUMBER_SIGN.sub("No. ", text)
+    return _WORD.sub(lambda m: _ENGLISH_WORDS.get(m.group().lower()) or _word(m.group()), text)
 
 
 def _word(word: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
 from bot.formatting import render_result
 from bot.i18n import Catalogs
-from bot.transliteration import to_latin
+from bot.transliteration import to_english, to_latin
 
 SCANNED = datetime(2024, 11, 18, 9, 0, tzinfo=UTC)
 NOVA_POSHTA = {
@@ -30,7 +30,7 @@ def test_the_card_shows_route_point_and_expected_day_escaped() -> None:
     text = card(ParcelStatus.IN_TRANSIT, NOVA_POSHTA)
     # English readers get the carrier's Ukrainian names in the official Latin spelling.
     assert "Route: Lviv → Odesa" in text
-    assert "Pickup point: Viddilennia №25 &lt;do 30 kh&gt;" in text
+    assert "Pickup point: Branch No. 25 &lt;do 30 kg&gt;" in text
     assert "Expected delivery: 20 November 2024" in text
     ukrainian = card(ParcelStatus.IN_TRANSIT, NOVA_POSHTA, "uk")
     assert "Львів → Одеса" in ukrainian
@@ -66,6 +66,25 @@ def test_place_names_are_romanized_as_ukraine_does(written: str, latin: str) -> 
 
 
 @pytest.mark.parametrize(
+    ("written", "english"),
+    [
+        (
+            "Відділення №5 (до 30 кг): вул. Хрещатик, 22",
+            "Branch No. 5 (up to 30 kg): vul. Khreshchatyk, 22",
+        ),
+        (
+            "Поштомат №5512: вул. Шевченка, 14, під'їзд 2, м. Біла Церква",
+            "Parcel locker No. 5512: vul. Shevchenka, 14, entrance 2, Bila Tserkva",
+        ),
+        ("УКРАЇНА м.Київ", "Ukraine Kyiv"),
+        ("Kraków", "Kraków"),
+    ],
+)
+def test_branch_names_read_in_english(written: str, english: str) -> None:
+    assert to_english(written) == english
+
+
+@pytest.mark.parametrize(
     ("language", "expected"),
     [
         ("uk", "Очікувана доставка: 20 листопада 2024"),
@@ -88,7 +107,7 @@ def test_a_branch_named_as_the_latest_place_is_shown_as_the_pickup_point() -> No
     extras = {"pickup_point": "Відділення №1"}
     result = TrackingResult("nova-poshta", "20400048799000", (event,), extras)
     text = render_result(result, Catalogs.load().get("en"))
-    assert "Pickup point: Viddilennia №1" in text
+    assert "Pickup point: Branch No. 1" in text
     assert "Place:" not in text  # Nova Poshta names only the receiving branch: said once
 
 
