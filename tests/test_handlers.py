@@ -658,6 +658,9 @@ async def test_an_edit_is_answered_only_for_what_it_changed(env: BotEnv) -> None
     env.telegram.clear()
     await env.send(make_edit(original, f"{UP}  phone case"))  # nothing new: no answer
     assert env.telegram.calls == []
+    await env.send(make_edit(original, f"{UP} Phone case"))  # a capital letter: renamed
+    assert (await env.storage.list_subscriptions(1))[0].label == "Phone case"
+    env.telegram.clear()
     await env.send(make_edit(original, f"{UP} red phone case"))  # a new label: its card
     [card] = env.telegram.sent()
     assert "red phone case" in card.text
@@ -1134,6 +1137,10 @@ async def test_a_shared_deep_link_follows_the_parcel_with_its_carrier(env: BotEn
     [card] = env.telegram.sent()
     assert card.text.startswith("You now follow this parcel: I will write when its status")
     assert "Shenzhen" in card.text
+    env.telegram.clear()
+    await env.send(make_message(f"/start {number}", user=make_user(9, "en")))  # tapped again
+    [again] = env.telegram.sent()
+    assert again.text.startswith("You already follow this parcel.")
     [view] = await env.storage.list_subscriptions(9)
     assert view.parcel.carrier == "gdeposylka/china-post"
     assert env.carriers.hits["gdeposylka-detect"] == 1  # no second detection

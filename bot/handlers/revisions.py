@@ -201,5 +201,9 @@ def _gone_or_answered(
 
 
 def _asked_before(request: Request, labels: dict[str, str | None]) -> bool:
-    """Tell whether an earlier version of the message was answered for this number and label."""
-    return request.number in labels and _same_label(request.label, labels[request.number])
+    """Tell whether an earlier version of the message was answered for this number and label.
+
+    Exactly that label: an edit that only capitalises it ("телевізор" → "Телевізор") renames.
+    """
+    number = request.number
+    return number in labels and request.label in (None, labels[number])

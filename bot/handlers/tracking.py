@@ -119,13 +119,21 @@ async def track_deep_link(update: Update, context: BotContext, payload: str) -> 
     stored = await context.bot_data.storage.parcels_by_number(number) if number else []
     if chat is not None and len({p.carrier for p in stored}) == 1:
         candidate = candidate_from_key(stored[0].carrier)
+        following = any(
+            not view.archived
+            for view in await context.bot_data.storage.subscriptions_by_numbers(chat.id, [number])
+        )
         outcome = await follow_candidate(
             context, chat.id, user.id if user else None, Request(number), candidate
         )
         # A shared link may be someone's first contact with the bot: say what just happened.
-        intro = context.tr.gettext(
-            "You now follow this parcel: I will write when its status changes. "
-            "/help shows what I can do."
+        intro = (
+            context.tr.gettext("You already follow this parcel.")
+            if following
+            else context.tr.gettext(
+                "You now follow this parcel: I will write when its status changes. "
+                "/help shows what I can do."
+            )
         )
         await _reply_single(update, context, outcome, intro=intro)
         return
