@@ -68,10 +68,15 @@ def render_result(
     label: str | None = None,
     as_html: bool = True,
     max_events: int = CARD_EVENTS,
+    carrier: str | None = None,
 ) -> str:
-    """Render a status card: carrier, number, label, status, place, time and recent events."""
+    """Render a status card: carrier, number, label, status, place, time and recent events.
+
+    ``carrier`` names the carrier when the client is a service asking it (GdePosylka).
+    """
     _ = tr.gettext
-    title = f"{carrier_name(result.carrier, _)} · {_bold(_esc(result.number, as_html), as_html)}"
+    name = carrier or carrier_name(result.carrier, _)
+    title = f"{_esc(name, as_html)} · {_bold(_esc(result.number, as_html), as_html)}"
     lines = [title]
     if label:
         lines.append(_("Label: {label}").format(label=_esc(label, as_html)))

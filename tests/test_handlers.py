@@ -273,7 +273,7 @@ async def test_ambiguous_number_offers_a_choice_and_remembers_it(env: BotEnv) ->
     env.telegram.clear()
     await env.send(make_callback(choices[0]))
     [card] = env.telegram.sent()
-    assert AMBIGUOUS in card.text
+    assert card.text.startswith(f"UPS через GdePosylka · <b>{AMBIGUOUS}</b>")  # the pick shows
     assert env.telegram.sent("editMessageReplyMarkup")  # the answered question's buttons go
     [view] = await env.storage.list_subscriptions(1)
     assert view.parcel.carrier == "gdeposylka/ups"

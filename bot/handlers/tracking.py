@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 
 from bot.carriers.detect import extract_numbers, normalize
 from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound, TrackingPending
+from bot.carriers.models import TrackingResult
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
@@ -27,6 +28,7 @@ from bot.routing import (
     Candidate,
     candidate_from_key,
     client_of_key,
+    offline_candidates,
 )
 from bot.status_labels import carrier_name
 from storage import SubscriptionView
@@ -351,10 +353,11 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
     """Render a subscription's status card, with a note when the lookup failed."""
     _ = tr.gettext
     blocks: list[str] = []
+    courier = courier_title(view.parcel.carrier, view.parcel.number, lookup.result, tr)
     if lookup.result is not None:
-        blocks.append(render_result(lookup.result, tr, label=view.label))
+        blocks.append(render_result(lookup.result, tr, label=view.label, carrier=courier))
     else:
-        name = carrier_name(client_of_key(lookup.parcel.carrier), _)
+        name = html.escape(courier or carrier_name(client_of_key(lookup.parcel.carrier), _))
         title = f"{name} · <b>{html.escape(view.parcel.number)}</b>"
         if view.label:
             title += "\n" + _("Label: {label}").format(label=html.escape(view.label))
@@ -371,6 +374,28 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
             note += " " + _("The parcel is saved; I will keep trying.")
         blocks.append(note)
     return "\n\n".join(blocks)
+
+
+def courier_title(
+    key: str, number: str, result: TrackingResult | None, tr: Translator
+) -> str | None:
+    """Name the courier a service tracks a parcel with ("UPS via GdePosylka"), if known.
+
+    The user picked the courier (or a detector named it): the card says so, not only the
+    service that asks it. Offline rules name it in the reader's language; else the service's.
+    """
+    client, _sep, courier = key.partition("/")
+    if not courier:
+        return None
+    offline = {c.courier: c.carrier for c in offline_candidates(number) if c.courier}
+    name = carrier_name(offline[courier], tr.gettext) if courier in offline else None
+    if name is None and result is not None:
+        name = result.extras.get("courier_name")
+    if not name:
+        return None
+    return tr.gettext("{courier} via {service}").format(
+        courier=name, service=carrier_name(client, tr.gettext)
+    )
 
 
 async def _reply_single(
