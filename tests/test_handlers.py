@@ -632,8 +632,10 @@ async def test_commands_in_private(env: BotEnv) -> None:
         await follow(env, command)
         assert env.telegram.sent(), command
     env.telegram.clear()
-    await follow(env, f"/start {UP}")  # deep link
+    await follow(env, f"/start {UP}")  # deep link, a number nobody follows yet
     assert await env.storage.count_subscriptions(1) == 1
+    [card] = env.telegram.sent()
+    assert card.text.startswith("Тепер ви відстежуєте цю посилку")
     await follow(env, f"/stop {UP}")
     assert await env.storage.count_subscriptions(1) == 0
 

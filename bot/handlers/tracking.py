@@ -117,30 +117,28 @@ async def track_deep_link(update: Update, context: BotContext, payload: str) -> 
     found by online detection or picked from a chooser) is followed with that carrier at once.
     """
     chat, user = update.effective_chat, update.effective_user
+    storage = context.bot_data.storage
     number = normalize(payload)[:40]
-    stored = await context.bot_data.storage.parcels_by_number(number) if number else []
+    stored = await storage.parcels_by_number(number) if number else []
+    views = await storage.subscriptions_by_numbers(chat.id, [number]) if chat and number else []
+    # A shared link may be someone's first contact with the bot: say what just happened.
+    intro = (
+        context.tr.gettext("You already follow this parcel.")
+        if any(not view.archived for view in views)
+        else context.tr.gettext(
+            "You now follow this parcel: I will write when its status changes. "
+            "/help shows what I can do."
+        )
+    )
     if chat is not None and len({p.carrier for p in stored}) == 1:
         candidate = candidate_from_key(stored[0].carrier)
-        following = any(
-            not view.archived
-            for view in await context.bot_data.storage.subscriptions_by_numbers(chat.id, [number])
-        )
         outcome = await follow_candidate(
             context, chat.id, user.id if user else None, Request(number), candidate
-        )
-        # A shared link may be someone's first contact with the bot: say what just happened.
-        intro = (
-            context.tr.gettext("You already follow this parcel.")
-            if following
-            else context.tr.gettext(
-                "You now follow this parcel: I will write when its status changes. "
-                "/help shows what I can do."
-            )
         )
         await _reply_single(update, context, outcome, intro=intro)
         return
     parsed = parse_message(payload, 1)
-    await handle_parsed(update, context, parsed, hint_when_empty=False)
+    await handle_parsed(update, context, parsed, hint_when_empty=False, intro=intro)
 
 
 async def handle_parsed(
@@ -150,8 +148,11 @@ async def handle_parsed(
     *,
     hint_when_empty: bool,
     edited: bool = False,
+    intro: str | None = None,
 ) -> list[Outcome]:
     """Follow the parsed requests, answer with one card or one summary; return the outcomes.
+
+    ``intro`` opens a single card (a followed deep link says so).
 
     ``edited``: the text is an edit of a message answered before; only what the edit changed
     (a corrected number, a new label) is answered, and an edit that changed neither is not
@@ -223,7 +224,7 @@ async def handle_parsed(
         if isinstance(result, BaseException):
             raise result
     if len(outcomes) == 1 and not parsed.overflow and not parsed.rejected:
-        await _reply_single(update, context, outcomes[0])
+        await _reply_single(update, context, outcomes[0], intro=intro)
     else:
         await _reply_summary(update, context, outcomes, parsed.overflow, parsed.rejected)
     return outcomes
