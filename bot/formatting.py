@@ -129,7 +129,7 @@ def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]
     expected = _expected(result, tr)
     if expected:
         lines.append(_("Expected delivery: {date}").format(date=expected))
-    status = status_label(result.status, _) if result.events else "⏳ " + _("no data yet")
+    status = status_label(result.status, _) if result.events else short_status(None, tr)
     lines.append(_("Status: {status}").format(status=_bold(status, as_html)))
     if latest is not None:
         lines.append(_("Updated: {time}").format(time=tr.datetime(latest.occurred_at)))

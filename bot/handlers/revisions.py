@@ -44,14 +44,10 @@ class Answered:
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """The part of a message left to answer, and notes for labels that were kept.
-
-    ``asked``: the labels asked for where a kept label replaced them (what remember() keeps).
-    """
+    """The part of a message left to answer, and notes for labels that were kept."""
 
     parsed: ParsedMessage
     notes: dict[str, str]
-    asked: dict[str, str | None]
 
 
 async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> Settled:
@@ -79,7 +75,6 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         rejected = tuple(t for t in rejected if normalize(t) not in before.rejected)
     grouped = chat is not None and chat.type != ChatType.PRIVATE
     notes: dict[str, str] = {}
-    asked: dict[str, str | None] = {}
     if chat is not None and requests and (grouped or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [r.number for r in requests]
@@ -102,13 +97,12 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
                         "{number} keeps its label: only the person who added it or a chat "
                         "admin can rename it."
                     ).format(number=request.number)
-                    asked[request.number] = request.label
                     request = Request(request.number)
             left.append(request)
         requests = tuple(left)
     if requests != parsed.requests or rejected != parsed.rejected:
         parsed = replace(parsed, requests=requests, rejected=rejected)
-    return Settled(parsed, notes, asked)
+    return Settled(parsed, notes)
 
 
 def remember(

@@ -12,7 +12,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.carriers.detect import extract_numbers, normalize
-from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound, TrackingPending
+from bot.carriers.errors import BudgetExhausted, CarrierError, ParcelNotFound
 from bot.carriers.models import TrackingResult
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button was shown for
 MAX_OFFERED = 20  # the latest numbers offered per chat; older buttons stop working
 CONCURRENT_LOOKUPS = 4
-_NOT_YET = (ParcelNotFound, TrackingPending)  # lookup errors that only mean "no data yet"
 TYPING_DELAY = 1.0  # seconds before a slow answer shows "typing…"
 LONG_TEXT = 500  # characters from which a message is parsed off the event loop
 
@@ -74,7 +73,7 @@ async def track_text(update: Update, context: BotContext) -> None:
         return  # a card the user posted through our inline mode: not a request
     parsed = await parse_text(message.text, context.bot_data.settings.max_numbers_per_message)
     edited = update.edited_message is not None
-    await handle_parsed(update, context, parsed, hint_when_empty=not edited, edited=edited)
+    await handle_parsed(update, context, parsed, hint_when_empty=not edited)
 
 
 async def track_command(update: Update, context: BotContext) -> None:
@@ -107,7 +106,7 @@ async def track_command(update: Update, context: BotContext) -> None:
         )
         return
     parsed = await parse_text(text, context.bot_data.settings.max_numbers_per_message)
-    await handle_parsed(update, context, parsed, hint_when_empty=False, edited=edited)
+    await handle_parsed(update, context, parsed, hint_when_empty=False)
 
 
 async def track_deep_link(update: Update, context: BotContext, payload: str) -> None:
@@ -147,22 +146,23 @@ async def handle_parsed(
     parsed: ParsedMessage,
     *,
     hint_when_empty: bool,
-    edited: bool = False,
     intro: str | None = None,
 ) -> list[Outcome]:
     """Follow the parsed requests, answer with one card or one summary; return the outcomes.
 
     ``intro`` opens a single card (a followed deep link says so).
 
-    ``edited``: the text is an edit of a message answered before; only what the edit changed
-    (a corrected number, a new label) is answered, and an edit that changed neither is not
-    (see bot/handlers/revisions.py).
+    An edit of a message answered before is answered only for what it changed (a corrected
+    number, a new label), and not at all when it changed neither (bot/handlers/revisions.py).
     """
     tr = context.tr
     _ = tr.gettext
+    # The labels as asked: a group may keep an owner's label instead, but the edit memory
+    # keeps what this version of the message asked for.
+    asked = {request.number: request.label for request in parsed.requests}
     settled = await settle(update, context, parsed)
-    parsed, notes, asked = settled.parsed, settled.notes, settled.asked
-    if edited and not parsed.requests and not parsed.rejected:
+    parsed, notes = settled.parsed, settled.notes
+    if update.edited_message is not None and not parsed.requests and not parsed.rejected:
         return []  # the edit asks for nothing that was not answered before
     if not parsed.requests:
         remember(update, context, rejected=parsed.rejected)
@@ -209,8 +209,7 @@ async def handle_parsed(
     outcomes = [r for r in results if isinstance(r, Outcome)]
 
     def as_asked(outcome: Outcome) -> Request:
-        number = outcome.request.number
-        return Request(number, asked.get(number, outcome.request.label))
+        return Request(outcome.request.number, asked[outcome.request.number])
 
     # What this version was answered with, even if one number failed (its error is raised).
     remember(
@@ -478,10 +477,10 @@ def _summary_status(lookup: Lookup, number: str, tr: Translator) -> str:
     """Return a followed parcel's short status, or why there is none yet (as its card says)."""
     if lookup.result is not None and lookup.result.events:
         return short_status(str(lookup.result.status), tr)
-    text = "⏳ " + tr.gettext("no data yet")
-    # A carrier that has no record yet is what "no data yet" means; a failure (not answering,
-    # a used-up quota) is worth its reason, as on the single card.
-    if lookup.error is not None and not isinstance(lookup.error, _NOT_YET):
+    text = short_status(None, tr)
+    # A carrier that has no record yet (or is collecting it) is what "no data yet" means; a
+    # failure (not answering, a used-up quota) is worth its reason, as on the single card.
+    if lookup.error is not None and not isinstance(lookup.error, ParcelNotFound):
         text += ". " + explain(lookup.error, number, tr)
     return text
 
