@@ -17,7 +17,14 @@ For every size the script
      drains, i.e. rendering and handing ~10 % of the parcels' news to the Bot API transport);
   4. runs a bare aiohttp loop in another fresh child process that makes the same carrier
      requests (same URLs, bodies, headers, batch sizes and per-carrier concurrency, the latter
-     read from bot/poller.py and bot/carriers/inpost.py) and only decodes the JSON.
+     read from bot/poller.py and bot/carriers/inpost.py) and only decodes the JSON;
+  5. runs a "floor" loop (unless --skip-floor) on a copy of the database as the bot found it:
+     the bare loop plus the least a tracker that loses nothing must do, i.e. store each
+     answer in the bot's schema (per request or chunk, one transaction through aiosqlite: an
+     UPDATE per parcel, an INSERT OR IGNORE per event, fields as the carrier wrote them; no
+     status mapping, time zones, schedule policy, pushes or circuit breakers). "floor ÷ bare"
+     is the least overhead any bot on this stack can have; bare and floor runs are repeated
+     (--bare-repeats, median kept).
 
 Limits: with ``--limits relaxed`` (default) the GdePosylka client gets a limiter of 10^6
 requests/s and a daily new-number budget of 10^9, and the PostPlus client a 10^6/s limiter,
@@ -52,6 +59,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
+import aiosqlite
 
 from benchmarks._common import (
     ROOT,
@@ -494,6 +502,9 @@ class _Bare:
             self.answers[str(response.status)] += 1
         return json.loads(raw)
 
+    async def store(self, client: str, answers: list[tuple[str | None, Any]]) -> None:
+        """The bare loop keeps nothing (the floor loop below stores the answers)."""
+
     async def run(self, client: str, items: list[tuple[str, str | None]]) -> None:
         numbers = [number for number, _ in items]
         if client == "inpost":
@@ -530,9 +541,11 @@ class _Bare:
 
     async def singles(self, client: str, chunk: list[tuple[str, str | None]]) -> None:
         if client == "inpost":
-            await _limited(INPOST_CONCURRENCY, [self.inpost(n) for n, _ in chunk])
+            answers = await _limited(INPOST_CONCURRENCY, [self.inpost(n) for n, _ in chunk])
         else:
-            await _limited(SINGLE_CONCURRENCY, [self.gdeposylka(n, c) for n, c in chunk])
+            answers = await _limited(SINGLE_CONCURRENCY, [self.gdeposylka(n, c) for n, c in chunk])
+        # Like the poller: one write per chunk of numbers asked one by one.
+        await self.store(client, [(n, a) for (n, _), a in zip(chunk, answers, strict=True)])
 
     async def ukrposhta(self, chunk: list[str]) -> None:
         headers = {
@@ -540,7 +553,8 @@ class _Bare:
             "Accept": "application/json",
         }
         url = self.env["UKRPOSHTA_BASE_URL"] + "statuses/with-not-found"
-        await self._json("POST", url, headers=headers, params=None, json=chunk)
+        answer = await self._json("POST", url, headers=headers, params=None, json=chunk)
+        await self.store("ukrposhta", [(None, answer)])
 
     async def nova_poshta(self, chunk: list[str]) -> None:
         body = {
@@ -552,7 +566,8 @@ class _Bare:
                 "Language": "UA",
             },
         }
-        await self._json("POST", self.env["NOVAPOSHTA_BASE_URL"], json=body)
+        answer = await self._json("POST", self.env["NOVAPOSHTA_BASE_URL"], json=body)
+        await self.store("nova-poshta", [(None, answer)])
 
     def _postplus_headers(self) -> dict[str, str]:
         return {"X-API-KEY": self.env["POSTPLUS_API_KEY"], "Accept": "application/json"}
@@ -560,30 +575,178 @@ class _Bare:
     async def postplus(self, chunk: list[str]) -> None:
         url = self.env["POSTPLUS_BASE_URL"] + "api/v1/tracking/parcel-nrs/get-many"
         params = {"ParcelNrs": ",".join(chunk)}
-        await self._json("GET", url, headers=self._postplus_headers(), params=params)
+        answer = await self._json("GET", url, headers=self._postplus_headers(), params=params)
+        await self.store("postplus", [(None, answer)])
 
-    async def inpost(self, number: str) -> None:
+    async def inpost(self, number: str) -> Any:
         url = f"{self.env['INPOST_BASE_URL']}tracking/{quote(number, safe='')}"
-        await self._json("GET", url, headers={"Accept": "application/json"})
+        return await self._json("GET", url, headers={"Accept": "application/json"})
 
-    async def gdeposylka(self, number: str, courier: str | None) -> None:
+    async def gdeposylka(self, number: str, courier: str | None) -> Any:
         headers = {
             "X-Authorization-Token": self.env["GDEPOSYLKA_TOKEN"],
             "Content-Type": "application/json",
         }
         slug = quote(courier or "china-post", safe="")
         url = f"{self.env['GDEPOSYLKA_BASE_URL']}tracker/{slug}/{quote(number, safe='')}"
-        await self._json("GET", url, headers=headers)
+        return await self._json("GET", url, headers=headers)
 
 
-async def _limited(limit: int, coroutines: list[Any]) -> None:
+# --- the floor loop --------------------------------------------------------------------------
+
+
+async def floor_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """The bare loop plus the least a tracker that loses nothing does: store what it learnt."""
+    env = carrier_env(args.carriers)
+    timeout = aiohttp.ClientTimeout(total=15, connect=5, sock_read=15)
+    rss_before = peak_rss_mb()
+    await control(args.carriers, "reset")
+    db = await aiosqlite.connect(args.db)
+    try:
+        await db.execute("PRAGMA synchronous = NORMAL")
+        async with aiohttp.ClientSession() as session:
+            cpu, wall = time.process_time(), time.perf_counter()
+            # Inside the timing, as the poller's query for due parcels is.
+            async with db.execute("SELECT id, carrier, number FROM parcels ORDER BY id") as cur:
+                rows = await cur.fetchall()
+            floor = _Floor(session, env, timeout, db, {number: pid for pid, _, number in rows})
+            by_client: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+            for _, key, number in rows:
+                client, _, courier = key.partition("/")
+                by_client[client].append((number, courier or None))
+            await asyncio.gather(
+                *(floor.run(client, items) for client, items in by_client.items())
+            )
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        async with db.execute("SELECT count(*) FROM events") as cursor:
+            (events,) = await cursor.fetchone() or (0,)
+    finally:
+        await db.close()
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "hits": await control(args.carriers, "hits"),
+        "answers": floor.answers,
+        "stored_parcels": floor.stored,
+        "events": events,
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": peak_rss_mb(),
+        "ru_maxrss_mb": ru_maxrss_mb(),
+    }
+
+
+class _Floor(_Bare):
+    """Store each answer in the bot's schema with the fewest Python steps.
+
+    Per answer: the raw events of each number (no status mapping, no time zones, no
+    fingerprints beyond the raw fields joined), one UPDATE per parcel and INSERT OR IGNORE
+    per event in one transaction per request or chunk, as the poller's writes are. No
+    pushes, no schedule policy, no circuit breakers: a lower bound for any bot on this stack
+    that keeps what it learns.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        env: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+        db: aiosqlite.Connection,
+        ids: dict[str, int],
+    ) -> None:
+        super().__init__(session, env, timeout)
+        self.db = db
+        self.ids = ids
+        self.stored = 0
+        self.lock = asyncio.Lock()
+
+    async def store(self, client: str, answers: list[tuple[str | None, Any]]) -> None:
+        now = datetime.now(UTC)
+        checked, due = now.isoformat(), (now + timedelta(hours=2)).isoformat()
+        parcels: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        for number, found in _raw_events(client, answers):
+            pid = self.ids.get(number)
+            if pid is None:
+                continue
+            last = found[-1] if found else (None, None, None, None)
+            parcels.append((last[1], last[0], checked, due, pid))
+            events.extend(
+                (pid, f"{at}|{code}|{place}", at, code, code, text, place, None, checked)
+                for at, code, text, place in found
+            )
+        async with self.lock:  # one transaction at a time on the one connection, as Storage
+            await self.db.executemany(
+                "UPDATE parcels SET status_code = ?, last_event_at = ?, last_checked_at = ?,"
+                " next_check_at = ? WHERE id = ?",
+                parcels,
+            )
+            await self.db.executemany(
+                "INSERT OR IGNORE INTO events (parcel_id, fingerprint, occurred_at, status, code,"
+                " description, location, postcode, first_seen_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                events,
+            )
+            await self.db.commit()
+        self.stored += len(parcels)
+
+
+Raw = tuple[str, str, str, str | None]  # occurred_at, code, text, place as the carrier wrote them
+
+
+def _raw_events(client: str, answers: list[tuple[str | None, Any]]) -> list[tuple[str, list[Raw]]]:
+    """Each number of the answers with its events, oldest first, fields as given."""
+    found: list[tuple[str, list[Raw]]] = []
+    for number, answer in answers:
+        if client == "ukrposhta":
+            for barcode, items in answer["found"].items():
+                found.append(
+                    (barcode, [(e["date"], e["event"], e["eventName"], e["name"]) for e in items])
+                )
+            found.extend((barcode, []) for barcode in answer["notFound"])
+        elif client == "nova-poshta":
+            for d in answer["data"]:
+                at = d.get("TrackingUpdateDate")
+                event = (at, d["StatusCode"], d["Status"], d.get("WarehouseRecipient"))
+                found.append((d["Number"], [event] if at else []))
+        elif client == "postplus":
+            for p in answer:
+                events = p["events"]
+                found.append(
+                    (
+                        p["parcelNr"],
+                        [
+                            (e["eventTime"], e["eventCode"], e["eventMessage"], e["eventLocation"])
+                            for e in events
+                        ],
+                    )
+                )
+        elif client == "inpost" and number is not None:
+            details = answer.get("tracking_details") or []
+            found.append(
+                (number, [(e["datetime"], e["status"], e["status"], e["agency"]) for e in details])
+            )
+        elif client == "gdeposylka" and number is not None:
+            points = (answer.get("data") or {}).get("checkpoints") or []
+            found.append(
+                (
+                    number,
+                    [
+                        (c["time"], c["status_code"], c["status_name"], c["location_raw"])
+                        for c in reversed(points)
+                    ],
+                )
+            )
+    return found
+
+
+async def _limited(limit: int, coroutines: list[Any]) -> list[Any]:
     semaphore = asyncio.Semaphore(limit)
 
-    async def one(coroutine: Any) -> None:
+    async def one(coroutine: Any) -> Any:
         async with semaphore:
-            await coroutine
+            return await coroutine
 
-    await asyncio.gather(*(one(c) for c in coroutines))
+    return await asyncio.gather(*(one(c) for c in coroutines))
 
 
 # --- orchestration ---------------------------------------------------------------------------
@@ -601,6 +764,9 @@ def run_size(size: int, args: argparse.Namespace, root: Path) -> dict[str, Any]:
         f"chats, prepared in {workload['prepare_s']:.1f} s ({folder})",
         flush=True,
     )
+    # The floor loop starts from the database as the bot found it, once per run.
+    pristine = folder / "pristine.sqlite3"
+    _copy_database(folder / "bot.sqlite3", pristine)
     with CarrierServer(folder / "carriers.json") as server:
         common = ["--db", str(folder / "bot.sqlite3"), "--carriers", server.base_url]
         bot_command = [sys.executable, __file__, "--worker", "bot", *common]
@@ -622,7 +788,31 @@ def run_size(size: int, args: argparse.Namespace, root: Path) -> dict[str, Any]:
             # The median run: the bare loop is short, so one run is at the mercy of noise.
             bare = dict(good[len(good) // 2]) if good else runs[-1]
             bare["walls_s"] = [r.get("wall_s") for r in runs]
-    return {"size": size, "workload": workload, "bot": bot, "bare": bare}
+        floor: dict[str, Any] = {"skipped": True}
+        if not args.skip_floor:
+            runs = []
+            for index in range(args.bare_repeats):
+                database = folder / f"floor-{index}.sqlite3"
+                _copy_database(pristine, database)
+                command = [sys.executable, __file__, "--worker", "floor", "--db", str(database)]
+                run = run_worker([*command, "--carriers", server.base_url], 600)
+                print(f"# floor worker: {json.dumps(run)[:800]}", flush=True)
+                runs.append(run)
+            good = sorted((r for r in runs if "wall_s" in r), key=lambda r: r["wall_s"])
+            floor = dict(good[len(good) // 2]) if good else runs[-1]
+            floor["walls_s"] = [r.get("wall_s") for r in runs]
+    return {"size": size, "workload": workload, "bot": bot, "bare": bare, "floor": floor}
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy a SQLite database with the backup API (its WAL included)."""
+    target.unlink(missing_ok=True)
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 def tracking_requests(hits: dict[str, int]) -> dict[str, int]:
@@ -674,6 +864,22 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
                     "-",
                     bare["rss_peak_mb"],
                     "1.00",
+                ]
+            )
+        floor = item.get("floor", {})
+        if "wall_s" in floor and "wall_s" in bare:
+            rows.append(
+                [
+                    f"{item['size']:,} floor",
+                    sum(tracking_requests(floor["hits"]).values()),
+                    bound,
+                    "-",
+                    floor["wall_s"],
+                    "-",
+                    floor["cpu_s"] / item["size"] * 1e6,
+                    "-",
+                    floor["rss_peak_mb"],
+                    f"{floor['wall_s'] / bare['wall_s']:.2f}",
                 ]
             )
     print_table(
@@ -745,16 +951,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count-sql", action="store_true", help="count SQL statements")
     parser.add_argument("--bare-repeats", type=int, default=3, help="bare runs (median kept)")
     parser.add_argument("--skip-bare", action="store_true", help="do not run the bare loop")
+    parser.add_argument("--skip-floor", action="store_true", help="do not run the floor loop")
     parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"), default="none")
     parser.add_argument("--profile-phase", choices=("first", "steady"), default="steady")
     parser.add_argument("--workdir", type=Path, help="keep databases and logs here")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--worker", choices=("bot", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("bot", "bare", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--carriers", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker = bot_worker if args.worker == "bot" else bare_worker
+        worker = {"bot": bot_worker, "bare": bare_worker, "floor": floor_worker}[args.worker]
         print(json.dumps(asyncio.run(worker(args)), default=str), flush=True)
         return
     print_machine()
