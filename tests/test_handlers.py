@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -655,7 +656,7 @@ async def test_stop_all_and_forget_ask_first(env: BotEnv) -> None:
 
 
 async def test_an_edit_is_answered_only_for_what_it_changed(env: BotEnv) -> None:
-    original = make_message(f"{UP} phone case")
+    original = make_message(f"{UP} phone case", user=make_user(1, "en"))
     await env.send(original)
     env.telegram.clear()
     await env.send(make_edit(original, f"{UP}  phone case"))  # nothing new: no answer
@@ -663,9 +664,10 @@ async def test_an_edit_is_answered_only_for_what_it_changed(env: BotEnv) -> None
     await env.send(make_edit(original, f"{UP} Phone case"))  # a capital letter: renamed
     assert (await env.storage.list_subscriptions(1))[0].label == "Phone case"
     env.telegram.clear()
-    await env.send(make_edit(original, f"{UP} red phone case"))  # a new label: its card
-    [card] = env.telegram.sent()
-    assert "red phone case" in card.text
+    await env.send(make_edit(original, f"{UP} red phone case"))  # a new label: a line, no card
+    [renamed] = env.telegram.sent()
+    assert renamed.text == f"Renamed {UP} to “red phone case”."
+    assert env.carriers.hits["ukrposhta"] == 1
     [view] = await env.storage.list_subscriptions(1)
     assert view.label == "red phone case"
     env.telegram.clear()
@@ -749,6 +751,32 @@ async def test_in_a_group_track_does_not_relabel_anothers_parcel(env: BotEnv) ->
     }
 
 
+async def test_in_a_group_an_edit_renames_only_for_the_owner_or_an_admin(env: BotEnv) -> None:
+    alice, bob, admin = make_user(5, "en"), make_user(6, "en"), make_user(7, "en")
+    env.telegram.admins.add(admin.id)
+    await env.send(make_message(f"/track {UP} for the office", chat=GROUP, user=alice))
+    asked = make_message(f"/track {INPOST} bob's", chat=GROUP, user=bob)
+    await env.send(asked)
+    env.telegram.clear()
+    await env.send(make_edit(asked, f"/track {INPOST} bob's\n{UP} mine now"))
+    [told] = env.telegram.sent()
+    assert told.text == (
+        f"{UP} keeps its label: only the person who added it or a chat admin can rename it."
+    )
+    env.telegram.clear()
+    await env.send(make_edit(asked, f"/track {INPOST} bob's shoes\n{UP} mine now"))
+    [renamed] = env.telegram.sent()  # his own parcel; the refusal is not repeated
+    assert html.unescape(renamed.text) == f"Renamed {INPOST} to “bob's shoes”."
+    by_admin = make_message(f"/track {UP}", chat=GROUP, user=admin)
+    await env.send(by_admin)
+    env.telegram.clear()
+    await env.send(make_edit(by_admin, f"/track {UP} office chairs"))
+    [renamed] = env.telegram.sent()
+    assert renamed.text == f"Renamed {UP} to “office chairs”."
+    labels = {v.parcel.number: v.label for v in await env.storage.list_subscriptions(-100)}
+    assert labels == {UP: "office chairs", INPOST: "bob's shoes"}
+
+
 async def test_an_edit_does_not_bring_back_a_stopped_or_archived_parcel(env: BotEnv) -> None:
     original = make_message(f"{UP} gift\n{INPOST} shoes\n{NP} hat", user=make_user(1, "en"))
     await env.send(original)
@@ -757,15 +785,25 @@ async def test_an_edit_does_not_bring_back_a_stopped_or_archived_parcel(env: Bot
     await env.storage.archive_subscription(views[NP].id)
     env.telegram.clear()
     await env.send(make_edit(original, f"{UP} birthday gift\n{INPOST} shoes\n{NP} hat"))
-    [card] = env.telegram.sent()  # only the relabelled number
-    assert "birthday gift" in card.text
-    assert INPOST not in card.text
+    [renamed] = env.telegram.sent()  # only the relabelled number
+    assert renamed.text == f"Renamed {UP} to “birthday gift”."
     env.telegram.clear()
-    # Relabelling the stopped and the archived one in the old message does not bring them back.
-    await env.send(make_edit(original, f"{UP} birthday gift\n{INPOST} red shoes\n{NP} big hat"))
-    assert env.telegram.calls == []
+    # Relabelling the stopped and the archived one in the old message does not bring them back,
+    # and says so, once.
+    edit = f"{UP} birthday gift\n{INPOST} red shoes\n{NP} big hat"
+    await env.send(make_edit(original, edit))
+    [told] = env.telegram.sent()
+    assert told.text.splitlines() == [
+        f"You no longer follow {number}, so its new label is not saved. Send the number in a "
+        "new message to follow it again."
+        for number in (INPOST, NP)
+    ]
     assert [v.parcel.number for v in await env.storage.list_subscriptions(1)] == [UP]
     assert await env.storage.count_subscriptions(1, archived=True) == 1
+    env.telegram.clear()
+    await env.send(make_edit(original, edit.replace("birthday gift", "a gift")))
+    [renamed] = env.telegram.sent()
+    assert renamed.text == f"Renamed {UP} to “a gift”."
 
 
 async def test_an_unchanged_edit_is_not_answered_even_with_a_rejected_token(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.carriers.detect import normalize
 from bot.context import BotContext
-from bot.handlers.common import is_chat_admin
+from bot.handlers.common import is_chat_admin, reply
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
 
@@ -44,10 +45,18 @@ class Answered:
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """The part of a message left to answer, and notes for labels that were kept."""
+    """The part of a message left to answer, and notes for labels that were kept.
+
+    An edit's relabels need no card: ``relabels`` are followed parcels it renames, ``refused``
+    the numbers whose label a group member may not change, ``stopped`` the numbers it relabels
+    that the chat no longer follows (all three answered with a line by ``answer_relabels``).
+    """
 
     parsed: ParsedMessage
     notes: dict[str, str]
+    relabels: tuple[tuple[SubscriptionView, str], ...] = ()
+    refused: tuple[Request, ...] = ()
+    stopped: tuple[Request, ...] = ()
 
 
 async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> Settled:
@@ -75,6 +84,9 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         rejected = tuple(t for t in rejected if normalize(t) not in before.rejected)
     grouped = chat is not None and chat.type != ChatType.PRIVATE
     notes: dict[str, str] = {}
+    relabels: list[tuple[SubscriptionView, str]] = []
+    refused: list[Request] = []
+    stopped: list[Request] = []
     if chat is not None and requests and (grouped or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [r.number for r in requests]
@@ -85,6 +97,8 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         for request in requests:
             view = followed.get(request.number)
             if edited and _gone_or_answered(request, view, before):
+                if view is None or not _same_label(request.label, view.label):
+                    stopped.append(request)  # a new label for a parcel no longer followed
                 continue
             if view is None or _same_label(request.label, view.label):
                 left.append(request)
@@ -92,17 +106,58 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
             if grouped and view.added_by not in (None, user.id if user else None):
                 if admin is None:
                     admin = await is_chat_admin(update, context)
+                if not admin and edited:
+                    refused.append(request)
+                    continue
                 if not admin:
-                    notes[request.number] = context.tr.gettext(
-                        "{number} keeps its label: only the person who added it or a chat "
-                        "admin can rename it."
-                    ).format(number=request.number)
+                    notes[request.number] = _keeps_label(context, request.number)
                     request = Request(request.number)
+            if edited and request.label:  # followed, not archived (_gone_or_answered): renamed
+                relabels.append((view, request.label))
+                continue
             left.append(request)
         requests = tuple(left)
     if requests != parsed.requests or rejected != parsed.rejected:
         parsed = replace(parsed, requests=requests, rejected=rejected)
-    return Settled(parsed, notes)
+    return Settled(parsed, notes, tuple(relabels), tuple(refused), tuple(stopped))
+
+
+async def answer_relabels(update: Update, context: BotContext, settled: Settled) -> None:
+    """Rename what an edit relabelled and say so in one message, with what it could not do.
+
+    The chat has the parcel's card already: a line is enough. What is said here counts as
+    answered, so a later edit of another line does not say it again.
+    """
+    tr = context.tr
+    storage = context.bot_data.storage
+    lines: list[str] = []
+    for view, label in settled.relabels:
+        await storage.rename_subscription(view.id, label)
+        lines.append(
+            tr.gettext("Renamed {number} to “{label}”.").format(
+                number=html.escape(view.parcel.number), label=html.escape(label)
+            )
+        )
+    lines.extend(html.escape(_keeps_label(context, r.number)) for r in settled.refused)
+    lines.extend(
+        tr.gettext(
+            "You no longer follow {number}, so its new label is not saved. Send the number "
+            "in a new message to follow it again."
+        ).format(number=html.escape(r.number))
+        for r in settled.stopped
+    )
+    if not lines:
+        return
+    answered = [Request(view.parcel.number, label) for view, label in settled.relabels]
+    remember(update, context, [*answered, *settled.refused, *settled.stopped])
+    await reply(update, "\n".join(lines))
+
+
+def _keeps_label(context: BotContext, number: str) -> str:
+    """Say that a group member cannot relabel a parcel someone else added."""
+    return context.tr.gettext(
+        "{number} keeps its label: only the person who added it or a chat admin can rename it."
+    ).format(number=number)
 
 
 def remember(
