@@ -79,20 +79,27 @@ def _labels_or_typos(
 ) -> tuple[dict[str, str], tuple[str, ...]]:
     """Decide whether number-like words after a number are its label or mistyped numbers.
 
-    A label made only of them ("2040… 0500100031144"), or holding one with a rule's exact shape
-    and a failed check digit ("0500100031143 0500100031144 and 0500100031136"), is mistyped
-    numbers, named as such; one with other words too ("RA… 12345678 order") is a label, and its
-    numbers are not called typos.
+    A label made only of them ("2040… 0500100031144") is mistyped numbers, named as such; from
+    one with a rule's exact shape and a failed check digit on, a label is mistyped numbers too
+    ("0500100031143 boots 0500100031144": the label is "boots"); one with other words too
+    ("RA… 12345678 order") is a label, and its numbers are not called typos.
     """
     typos = {normalize(t) for t in rejected}
     named: set[str] = set()
     kept: dict[str, str] = {}
     for number, label in labels.items():
-        words = {normalize(word.strip(_TRAILING)) for word in label.split()}
-        if words <= typos or any(fails_a_check(word) for word in words & typos):
+        words = label.split()
+        keys = [normalize(word.strip(_TRAILING)) for word in words]
+        if set(keys) <= typos:
             continue
+        failed = [i for i, key in enumerate(keys) if key in typos and fails_a_check(key)]
+        if failed:
+            words, keys = words[: failed[0]], keys[: failed[0]]
+            label = " ".join(words).strip(_LABEL_TRIM)
+            if not label or set(keys) <= typos:
+                continue
         kept[number] = label
-        named |= words
+        named |= set(keys)
     return kept, tuple(t for t in rejected if normalize(t) not in named)
 
 

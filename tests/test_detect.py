@@ -822,6 +822,10 @@ def test_only_numbers_meant_as_numbers_are_called_invalid() -> None:
     typos = parse_message("0500100031143 0500100031144 and 0500100031136", 5)
     assert typos.rejected == ("0500100031144", "0500100031136")
     assert typos.requests[0].label is None
+    # The words before a mistyped number are still the good number's label.
+    boots = parse_message("0500100031143 boots, 0500100031144", 5)
+    assert boots.requests[0].label == "boots"
+    assert boots.rejected == ("0500100031144",)
     labelled = parse_message("RA067022855UA 12345678 order", 5)
     assert labelled.rejected == ()
     assert labelled.requests[0].label == "12345678 order"
