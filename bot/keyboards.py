@@ -217,6 +217,12 @@ def confirm_keyboard(prefix: str, tr: Translator) -> InlineKeyboardMarkup:
     )
 
 
+def stop_button(subscription_id: int, number: str, tr: Translator) -> InlineKeyboardButton:
+    """Return a button that stops following one parcel, named by its number."""
+    text = tr.gettext("🛑 Stop {number}").format(number=number)
+    return InlineKeyboardButton(text[:60], callback_data=f"{STOP}:{subscription_id}")
+
+
 def keep_buttons(subscription_id: int, name: str, tr: Translator) -> list[InlineKeyboardButton]:
     """Return one row answering "keep tracking?" for a parcel, named in the first button."""
     return [

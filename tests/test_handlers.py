@@ -689,8 +689,37 @@ async def test_an_edit_that_corrects_a_typo_follows_the_number(env: BotEnv) -> N
     assert "ODESA 1" in card.text
     assert await env.storage.count_subscriptions(1) == 1
     env.telegram.clear()
-    await env.send(make_edit(original, "thanks!"))  # an edit without numbers: no hint again
+    await env.send(make_edit(original, "thanks!"))  # no hint again, but the number is gone:
+    [offer] = env.telegram.sent()
+    assert offer.text == f"{UP} is no longer in your message, but I still follow it. Stop it?"
+    [view] = await env.storage.list_subscriptions(1)
+    assert buttons(offer.params) == [f"x:{view.id}"]
+    env.telegram.clear()
+    await env.send(make_edit(original, "thanks!!"))  # offered once
     assert env.telegram.calls == []
+    await env.send(make_callback(f"x:{view.id}", user=make_user(1, "en")))
+    assert await env.storage.count_subscriptions(1) == 0
+
+
+async def test_an_edit_that_replaces_a_number_offers_to_stop_the_old_one(env: BotEnv) -> None:
+    original = make_message(f"{NP} boots\n{INPOST} hat", user=make_user(1, "en"))
+    await env.send(original)
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} boots\n{INPOST} red hat"))
+    replies = env.telegram.sent()
+    followed = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
+    assert replies[0].text.splitlines() == [
+        f"Renamed {INPOST} to “red hat”.",
+        f"{NP} is no longer in your message, but I still follow it. Stop it?",
+    ]
+    assert buttons(replies[0].params) == [f"x:{followed[NP].id}"]
+    assert UP in replies[1].text  # the new number's card
+    assert followed[UP].label == "boots"
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} boots\n{INPOST} red hat\n{NP}"))  # put back
+    [card] = env.telegram.sent()
+    assert NP in card.text
+    assert await env.storage.count_subscriptions(1) == 3
 
 
 async def test_edited_commands_do_not_run_again(env: BotEnv) -> None:

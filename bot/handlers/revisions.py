@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.handlers.common import is_chat_admin, reply
+from bot.keyboards import stop_button
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
 
@@ -49,7 +50,8 @@ class Settled:
 
     An edit's relabels need no card: ``relabels`` are followed parcels it renames, ``refused``
     the numbers whose label a group member may not change, ``stopped`` the numbers it relabels
-    that the chat no longer follows (all three answered with a line by ``answer_relabels``).
+    that the chat no longer follows; ``removed`` the followed parcels whose numbers it took out
+    (all four answered with a line each by ``answer_edit``).
     """
 
     parsed: ParsedMessage
@@ -57,6 +59,7 @@ class Settled:
     relabels: tuple[tuple[SubscriptionView, str], ...] = ()
     refused: tuple[Request, ...] = ()
     stopped: tuple[Request, ...] = ()
+    removed: tuple[SubscriptionView, ...] = ()
 
 
 async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> Settled:
@@ -69,12 +72,15 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     longer remembered (a restart, an old message), numbers the chat follows under the same
     label count as answered, and archived ones stay archived. In a group, a member who neither
     added a parcel nor is an admin cannot relabel it by sending its number again (as with the
-    Rename button): the label is kept.
+    Rename button): the label is kept. A number an edit took out is still followed (it may
+    have been sent again elsewhere): the answer offers to stop it.
     """
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     edited = update.edited_message is not None
     before = _answered(context, message.message_id) if edited and message else None
     requests, rejected = parsed.requests, parsed.rejected
+    asked = {r.number for r in requests}
+    gone = [n for n in before.labels if n not in asked] if before is not None else []
     if before is not None:
         requests = tuple(
             r
@@ -87,11 +93,13 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     relabels: list[tuple[SubscriptionView, str]] = []
     refused: list[Request] = []
     stopped: list[Request] = []
-    if chat is not None and requests and (grouped or edited):
+    removed: list[SubscriptionView] = []
+    if chat is not None and (requests or gone) and (grouped or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
-            chat.id, [r.number for r in requests]
+            chat.id, [*(r.number for r in requests), *gone]
         )
         followed = {view.parcel.number: view for view in views}
+        removed = [v for n in gone if (v := followed.get(n)) is not None and not v.archived]
         left: list[Request] = []
         admin: bool | None = None  # asked of Telegram once, and only when needed
         for request in requests:
@@ -119,14 +127,15 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         requests = tuple(left)
     if requests != parsed.requests or rejected != parsed.rejected:
         parsed = replace(parsed, requests=requests, rejected=rejected)
-    return Settled(parsed, notes, tuple(relabels), tuple(refused), tuple(stopped))
+    return Settled(parsed, notes, tuple(relabels), tuple(refused), tuple(stopped), tuple(removed))
 
 
-async def answer_relabels(update: Update, context: BotContext, settled: Settled) -> None:
+async def answer_edit(update: Update, context: BotContext, settled: Settled) -> None:
     """Rename what an edit relabelled and say so in one message, with what it could not do.
 
-    The chat has the parcel's card already: a line is enough. What is said here counts as
-    answered, so a later edit of another line does not say it again.
+    The chat has the parcel's card already: a line is enough. A number taken out of the
+    message gets a Stop button. What is said here counts as answered, so a later edit of
+    another line does not say it again.
     """
     tr = context.tr
     storage = context.bot_data.storage
@@ -146,11 +155,21 @@ async def answer_relabels(update: Update, context: BotContext, settled: Settled)
         ).format(number=html.escape(r.number))
         for r in settled.stopped
     )
+    lines.extend(
+        tr.gettext(
+            "{number} is no longer in your message, but I still follow it. Stop it?"
+        ).format(number=html.escape(view.parcel.number))
+        for view in settled.removed
+    )
     if not lines:
         return
     answered = [Request(view.parcel.number, label) for view, label in settled.relabels]
-    remember(update, context, [*answered, *settled.refused, *settled.stopped])
-    await reply(update, "\n".join(lines))
+    taken_out = [view.parcel.number for view in settled.removed]
+    remember(update, context, [*answered, *settled.refused, *settled.stopped], removed=taken_out)
+    buttons = [[stop_button(v.id, v.parcel.number, tr)] for v in settled.removed]
+    await reply(
+        update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    )
 
 
 def _keeps_label(context: BotContext, number: str) -> str:
@@ -166,11 +185,14 @@ def remember(
     followed: Iterable[Request] = (),
     rejected: Iterable[str] = (),
     offered: Iterable[Request] = (),
+    *,
+    removed: Iterable[str] = (),
 ) -> None:
     """Add what this version of the message was answered with to what earlier ones were.
 
     Numbers that ended up followed, and those answered with a carrier chooser, count: a
-    refusal or an error is asked for again when an edit sends the number again.
+    refusal or an error is asked for again when an edit sends the number again. ``removed``
+    numbers were taken out of the message (and answered so): putting one back is news.
     """
     message = update.effective_message
     if message is None:
@@ -178,6 +200,8 @@ def remember(
     memory: dict[int, Answered] = context.chat_memory.setdefault(ANSWERED, {})
     earlier = memory.pop(message.message_id, None)
     labels = dict(earlier.labels) if earlier else {}
+    for number in removed:
+        labels.pop(number, None)
     for request in followed:  # a number sent again without a label keeps the one it had
         labels[request.number] = request.label or labels.get(request.number)
     typos = (earlier.rejected if earlier else frozenset()) | {normalize(t) for t in rejected}

@@ -18,7 +18,7 @@ from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
 from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
-from bot.handlers.revisions import answer_relabels, remember, settle
+from bot.handlers.revisions import answer_edit, remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
 from bot.keyboards import detect_keyboard, parse, pick_keyboard
@@ -163,7 +163,7 @@ async def handle_parsed(
     settled = await settle(update, context, parsed)
     parsed, notes = settled.parsed, settled.notes
     if update.edited_message is not None:
-        await answer_relabels(update, context, settled)
+        await answer_edit(update, context, settled)
         if not parsed.requests and not parsed.rejected:
             return []  # the edit asks for nothing else that was not answered before
     if not parsed.requests:
