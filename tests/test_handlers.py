@@ -722,6 +722,38 @@ async def test_an_edit_that_replaces_a_number_offers_to_stop_the_old_one(env: Bo
     assert await env.storage.count_subscriptions(1) == 3
 
 
+async def test_edits_after_a_restart_are_answered_once(env: BotEnv) -> None:
+    original = make_message(f"{UP} gift\n{INPOST} shoes\n{NP} hat", user=make_user(1, "en"))
+    await env.send(original)
+    views = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
+    await env.storage.archive_subscription(views[NP].id)
+    env.app.chat_data[1].pop("answered_messages")  # what a restart forgets
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} Gift\n{INPOST} shoes\n{NP} hat"))  # case only
+    [renamed] = env.telegram.sent()
+    assert renamed.text == f"Renamed {UP} to “Gift”."
+    env.telegram.clear()
+    await env.send(make_edit(original, f"{UP} a gift\n{INPOST} shoes\n{NP} hat"))
+    [renamed] = env.telegram.sent()  # the other numbers are not answered again
+    assert renamed.text == f"Renamed {UP} to “a gift”."
+    assert await env.storage.count_subscriptions(1, archived=True) == 1
+
+
+async def test_an_edit_adding_an_archived_number_follows_it_again(env: BotEnv) -> None:
+    user = make_user(1, "en")
+    await env.send(make_message(f"{UP} gift", user=user))
+    [view] = await env.storage.list_subscriptions(1)
+    await env.storage.archive_subscription(view.id)
+    other = make_message(f"{INPOST} shoes", user=user)
+    await env.send(other)
+    env.telegram.clear()
+    await env.send(make_edit(other, f"{INPOST} shoes\n{UP} birthday"))  # as a new message would
+    [card] = env.telegram.sent()
+    assert UP in card.text
+    labels = {v.parcel.number: v.label for v in await env.storage.list_subscriptions(1)}
+    assert labels == {INPOST: "shoes", UP: "birthday"}
+
+
 async def test_edited_commands_do_not_run_again(env: BotEnv) -> None:
     await follow(env, UP)
     stop_all = make_message("/stopall")
@@ -787,6 +819,8 @@ async def test_in_a_group_an_edit_renames_only_for_the_owner_or_an_admin(env: Bo
     asked = make_message(f"/track {INPOST} bob's", chat=GROUP, user=bob)
     await env.send(asked)
     env.telegram.clear()
+    await env.send(make_edit(asked, f"/track {INPOST} bob's\n{UP} FOR THE OFFICE"))
+    assert env.telegram.sent() == []  # only the case differs: the owner's label stays, silently
     await env.send(make_edit(asked, f"/track {INPOST} bob's\n{UP} mine now"))
     [told] = env.telegram.sent()
     assert told.text == (

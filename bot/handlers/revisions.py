@@ -51,7 +51,8 @@ class Settled:
     An edit's relabels need no card: ``relabels`` are followed parcels it renames, ``refused``
     the numbers whose label a group member may not change, ``stopped`` the numbers it relabels
     that the chat no longer follows; ``removed`` the followed parcels whose numbers it took out
-    (all four answered with a line each by ``answer_edit``).
+    (all four answered with a line each by ``answer_edit``); ``skipped`` the numbers left
+    alone because the chat follows (or archived) them as asked.
     """
 
     parsed: ParsedMessage
@@ -60,6 +61,7 @@ class Settled:
     refused: tuple[Request, ...] = ()
     stopped: tuple[Request, ...] = ()
     removed: tuple[SubscriptionView, ...] = ()
+    skipped: tuple[Request, ...] = ()
 
 
 async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> Settled:
@@ -94,11 +96,15 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     refused: list[Request] = []
     stopped: list[Request] = []
     removed: list[SubscriptionView] = []
+    skipped: list[Request] = []  # answered by an earlier version, or by what the chat follows
     if chat is not None and (requests or gone) and (grouped or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [*(r.number for r in requests), *gone]
         )
-        followed = {view.parcel.number: view for view in views}
+        followed: dict[str, SubscriptionView] = {}
+        for each in views:  # a number followed with one carrier, archived with another
+            if each.parcel.number not in followed or followed[each.parcel.number].archived:
+                followed[each.parcel.number] = each
         removed = [v for n in gone if (v := followed.get(n)) is not None and not v.archived]
         left: list[Request] = []
         admin: bool | None = None  # asked of Telegram once, and only when needed
@@ -107,27 +113,44 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
             if edited and _gone_or_answered(request, view, before):
                 if view is None or not _same_label(request.label, view.label):
                     stopped.append(request)  # a new label for a parcel no longer followed
+                else:
+                    skipped.append(request)
                 continue
-            if view is None or _same_label(request.label, view.label):
+            if view is None or request.label in (None, view.label):
                 left.append(request)
                 continue
             if grouped and view.added_by not in (None, user.id if user else None):
                 if admin is None:
                     admin = await is_chat_admin(update, context)
+                if not admin and _same_label(request.label, view.label):
+                    # Only the case differs: the owner's label stays, not worth a word.
+                    if edited:
+                        skipped.append(request)
+                    else:
+                        left.append(Request(request.number))
+                    continue
                 if not admin and edited:
                     refused.append(request)
                     continue
                 if not admin:
                     notes[request.number] = _keeps_label(context, request.number)
                     request = Request(request.number)
-            if edited and request.label:  # followed, not archived (_gone_or_answered): renamed
+            if edited and request.label and not view.archived:
                 relabels.append((view, request.label))
                 continue
             left.append(request)
         requests = tuple(left)
     if requests != parsed.requests or rejected != parsed.rejected:
         parsed = replace(parsed, requests=requests, rejected=rejected)
-    return Settled(parsed, notes, tuple(relabels), tuple(refused), tuple(stopped), tuple(removed))
+    return Settled(
+        parsed,
+        notes,
+        tuple(relabels),
+        tuple(refused),
+        tuple(stopped),
+        tuple(removed),
+        tuple(skipped),
+    )
 
 
 async def answer_edit(update: Update, context: BotContext, settled: Settled) -> None:
@@ -161,11 +184,12 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
         ).format(number=html.escape(view.parcel.number))
         for view in settled.removed
     )
+    answered = [Request(view.parcel.number, label) for view, label in settled.relabels]
+    answered += [*settled.refused, *settled.stopped, *settled.skipped]
+    taken_out = [view.parcel.number for view in settled.removed]
+    remember(update, context, answered, removed=taken_out)
     if not lines:
         return
-    answered = [Request(view.parcel.number, label) for view, label in settled.relabels]
-    taken_out = [view.parcel.number for view in settled.removed]
-    remember(update, context, [*answered, *settled.refused, *settled.stopped], removed=taken_out)
     buttons = [[stop_button(v.id, v.parcel.number, tr)] for v in settled.removed]
     await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
@@ -267,9 +291,9 @@ def _gone_or_answered(
     if before is not None and request.number in before.labels:
         return view is None or view.archived  # followed once, stopped or archived since
     if before is not None and request.number in before.offered:  # a chooser, picked since?
-        return view is not None and (view.archived or _same_label(request.label, view.label))
+        return view is not None and (view.archived or request.label in (None, view.label))
     if before is None and view is not None:
-        return view.archived or _same_label(request.label, view.label)
+        return view.archived or request.label in (None, view.label)
     return False
 
 
