@@ -258,15 +258,20 @@ class ParcelService:
         events = tuple(_new_event(e) for e in result.events) if result else ()
         fresh = [e for e in events if e.fingerprint not in known]
         status = result.status if result else None
+        latest = result.latest if result else None
+        moved_at = latest.occurred_at if latest else parcel.last_event_at
         interval = self.policy.next_interval(
-            status, changed=bool(fresh), previous=parcel.check_interval, failed=failed
+            status,
+            changed=bool(fresh),
+            previous=parcel.check_interval,
+            failed=failed,
+            quiet_for=(now - moved_at).total_seconds() if moved_at else None,
         )
         next_check = self.policy.next_check(now, interval)
         if isinstance(error, BudgetExhausted):
             # Our daily quota (a UTC day) is used up: asking again before it renews is useless.
             # The interval itself stays a retry's, so the next lookup starts from it.
             next_check = max(next_check, next_budget_day(now) + timedelta(seconds=interval))
-        latest = result.latest if result else None
         # The first lookup at subscription time is the baseline: the user sees it in the card.
         # A parcel that was "not found" or unreachable then and appears later is news.
         baseline = not known and parcel.last_checked_at is None

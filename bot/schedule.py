@@ -27,6 +27,19 @@ BASE_INTERVALS: Mapping[ParcelStatus, float] = {
     ParcelStatus.DELIVERED: 24 * HOUR,
     ParcelStatus.RETURNED: 24 * HOUR,
 }
+# Longest interval while a parcel moves (its latest event at most MOVING_FOR old): backing off
+# must not make a milestone wait a day (peers.md, idea 1: 30–60 min out for delivery, 2–6 h in
+# transit). One table to tune; a parcel quiet for longer backs off up to MAX_INTERVAL.
+MOVING_CAPS: Mapping[ParcelStatus, float] = {
+    ParcelStatus.OUT_FOR_DELIVERY: 1 * HOUR,
+    ParcelStatus.READY_FOR_PICKUP: 6 * HOUR,
+    ParcelStatus.DELIVERY_FAILED: 6 * HOUR,
+    ParcelStatus.ACCEPTED: 6 * HOUR,
+    ParcelStatus.IN_TRANSIT: 6 * HOUR,
+    ParcelStatus.RETURNING: 6 * HOUR,
+    ParcelStatus.EXCEPTION: 12 * HOUR,
+}
+MOVING_FOR = 3 * DAY
 NOT_FOUND_INTERVAL = 6 * HOUR
 MAX_INTERVAL = 24 * HOUR
 RETRY_INTERVAL = 5 * MINUTE  # after a carrier failure; the circuit breaker handles long outages
@@ -52,8 +65,13 @@ class Policy:
         changed: bool,
         previous: float | None,
         failed: bool = False,
+        quiet_for: float | None = None,
     ) -> float:
-        """Return seconds until the next check (unscaled intervals are documented above)."""
+        """Return seconds until the next check (unscaled intervals are documented above).
+
+        ``quiet_for``: seconds since the parcel's latest event (None: no event), which keeps a
+        moving parcel's interval under its status's cap.
+        """
         if failed:
             base = RETRY_INTERVAL
         elif status is None:
@@ -66,7 +84,10 @@ class Policy:
             base = BASE_INTERVALS[status]
         else:
             base = max(previous / self.scale * 2, BASE_INTERVALS[status])
-        base = min(base, MAX_INTERVAL)
+        cap = MAX_INTERVAL
+        if status is not None and quiet_for is not None and quiet_for <= MOVING_FOR * self.scale:
+            cap = MOVING_CAPS.get(status, MAX_INTERVAL)
+        base = min(base, max(cap, BASE_INTERVALS[status] if status else 0.0))
         rng = self.rng or random
         return base * self.scale * (1 + rng.uniform(-JITTER, JITTER))
 

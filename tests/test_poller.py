@@ -728,3 +728,25 @@ async def test_groups_are_silent_unless_their_admins_choose_quiet_hours(env: Bot
     # A private chat keeps its night-only default.
     await env.send(make_message("/quiet", user=make_user(7, "en")))
     assert "Quiet hours: 22:00–08:00" in env.telegram.texts(7)[-1]
+
+
+async def test_a_moving_parcel_backs_off_no_further_than_its_status_cap(env: BotEnv) -> None:
+    # A parcel whose latest event is recent keeps being checked every few hours, so its next
+    # milestone is not pushed a day late; one quiet for a week backs off towards a day.
+    moving, quiet = await ukrposhta_parcels(env, 2)
+    service = env.app.bot_data.parcels
+
+    def in_transit_since(hours: float) -> TrackingResult:
+        at = datetime.now(UTC) - timedelta(hours=hours)
+        event = TrackingEvent(at, ParcelStatus.IN_TRANSIT, "20700", "sorting", "KYIV", "01001")
+        return TrackingResult("ukrposhta", "x", (event,))
+
+    fresh, old = in_transit_since(1), in_transit_since(7 * 24)
+    for _ in range(5):
+        outcomes = [LookupOutcome(moving, fresh, None), LookupOutcome(quiet, old, None)]
+        moving, quiet = await service.record_many(outcomes, notify=False)
+    scale = service.policy.scale
+    assert moving.check_interval is not None
+    assert quiet.check_interval is not None
+    assert moving.check_interval <= 6 * 3600 * scale * 1.1
+    assert quiet.check_interval >= 16 * 3600 * scale * 0.9

@@ -32,3 +32,32 @@ def test_not_found_never_drops_below_its_base_after_a_failure() -> None:
 def test_every_interval_is_scaled() -> None:
     assert policy(0.001).next_interval(ParcelStatus.IN_TRANSIT, changed=True, previous=None) < 8
     assert policy(0.001).next_interval(None, changed=False, previous=1.0, failed=True) < 0.4
+
+
+def test_a_moving_parcel_is_checked_at_least_as_often_as_its_status_cap() -> None:
+    p = policy()
+    day = 24 * HOUR
+    moving = p.next_interval(
+        ParcelStatus.IN_TRANSIT, changed=False, previous=20 * HOUR, quiet_for=day
+    )
+    assert moving <= 6 * HOUR * 1.1
+    courier = p.next_interval(
+        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=8 * HOUR, quiet_for=HOUR
+    )
+    assert courier <= HOUR * 1.1
+    # Quiet for days (a long haul), or with no information yet: back off to a day.
+    long_haul = p.next_interval(
+        ParcelStatus.IN_TRANSIT, changed=False, previous=20 * HOUR, quiet_for=5 * day
+    )
+    assert long_haul >= 24 * HOUR * 0.9
+    waiting = p.next_interval(
+        ParcelStatus.INFO_RECEIVED, changed=False, previous=20 * HOUR, quiet_for=HOUR
+    )
+    assert waiting >= 24 * HOUR * 0.9
+    # The cap scales with the intervals (tests shrink days to moments).
+    assert (
+        policy(0.001).next_interval(
+            ParcelStatus.IN_TRANSIT, changed=False, previous=72.0, quiet_for=60.0
+        )
+        <= 6 * HOUR * 0.001 * 1.1
+    )
