@@ -22,6 +22,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot.alerts import AdminAlerts
 from bot.breaker import Breakers
 from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import build_carriers
@@ -153,6 +154,13 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         breakers=breakers,
         lifecycle=Lifecycle(data.storage, settings.check_interval_scale),
         correction=CarrierCorrection(data.parcels, settings.check_interval_scale),
+        alert=AdminAlerts(
+            application.bot,
+            data.storage,
+            data.catalogs,
+            settings.admin_ids,
+            settings.check_interval_scale,
+        ),
     )
     data.broadcasts = BroadcastRunner(
         data.storage, application.bot, data.catalogs, settings.broadcast_rate, banned=data.banned

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.alerts import AlertKind, AlertSink, CarrierAlert
 from bot.breaker import Breakers, CircuitBreaker
 from bot.carriers.base import Carrier
 from bot.carriers.errors import (
@@ -24,6 +25,7 @@ from bot.carriers.models import TrackingResult
 from bot.correction import CarrierCorrection
 from bot.lifecycle import Lifecycle
 from bot.parcels import LookupOutcome, ParcelService
+from bot.quota import next_budget_day
 from bot.routing import candidate_from_key, client_of_key
 from storage import Parcel, Storage
 
@@ -61,6 +63,7 @@ class Poller:
     health: dict[str, CarrierHealth] = field(default_factory=dict)
     lifecycle: Lifecycle | None = None
     correction: CarrierCorrection | None = None
+    alert: AlertSink | None = None  # tells the admins of credentials refused, outages, quotas
     _ticking: bool = False
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     _correcting: asyncio.Task[None] | None = None
@@ -271,6 +274,10 @@ class Poller:
             health.last_error = limited[0].message
         elif answered:  # a chunk refused by our own quota made no request: proves nothing
             health.breaker.success()
+            await self._alert(CarrierAlert(name, AlertKind.RECOVERED))
+        if any(isinstance(o, BudgetExhausted) for _, o in pairs):
+            until = next_budget_day(datetime.now(UTC))
+            await self._alert(CarrierAlert(name, AlertKind.QUOTA, until=until))
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
         items: list[LookupOutcome] = []
         for parcel, outcome in pairs:
@@ -289,6 +296,15 @@ class Poller:
                 if self.lifecycle.due(parcel, now):
                     await self.lifecycle.review(parcel, now)
 
+    async def _alert(self, alert: CarrierAlert) -> None:
+        """Tell the admins, if anyone listens; an alert that fails must not stop the checks."""
+        if self.alert is None:
+            return
+        try:
+            await self.alert(alert)
+        except Exception:
+            logger.exception("alerting the admins failed")
+
     async def _batch_failed(
         self, name: str, parcels: Sequence[Parcel], err: CarrierError, elapsed: float
     ) -> None:
@@ -296,10 +312,16 @@ class Poller:
         health = self._health(name)
         now = datetime.now(UTC)
         retry_after = err.retry_after if isinstance(err, CarrierRateLimited) else None
-        health.breaker.failure(now, retry_after=retry_after)
+        breaker = health.breaker
+        breaker.failure(now, retry_after=retry_after)
         if isinstance(err, CarrierAuthError):
-            health.breaker.failure(now)  # credentials will not fix themselves: back off harder
+            breaker.failure(now)  # credentials will not fix themselves: back off harder
             logger.error("carrier %s refused our credentials: %s", name, err.message)
+            await self._alert(CarrierAlert(name, AlertKind.AUTH, err.message))
+        elif breaker.failures == breaker.threshold:  # paused for failing, not for a Retry-After
+            await self._alert(
+                CarrierAlert(name, AlertKind.PAUSED, err.message, breaker.opened_until)
+            )
         health.last_error = err.message
         await self.storage.record_carrier_call(name, now, False, elapsed * 1000)
         logger.warning("carrier %s failed for %d parcels: %s", name, len(parcels), err)

@@ -1,0 +1,117 @@
+"""Admin alerts: the operator hears of a carrier refusing credentials, failing or out of quota."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.i18n import Catalogs, Translator
+from bot.status_labels import carrier_name
+from storage import Storage
+
+logger = logging.getLogger(__name__)
+
+# The same alert about a carrier at most this often (scaled like every interval): an outage
+# is told once an hour while it lasts, wrong credentials every few hours until fixed.
+COOLDOWNS = {"auth": timedelta(hours=6), "paused": timedelta(hours=1)}
+
+
+class AlertKind(StrEnum):
+    """What happened to a carrier."""
+
+    AUTH = "auth"  # the carrier refused our credentials (401/403)
+    PAUSED = "paused"  # it failed several batches in a row: the circuit breaker paused it
+    RECOVERED = "recovered"  # it answers again after one of the above
+    QUOTA = "quota"  # our daily budget of its new numbers is used up
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierAlert:
+    """One thing the admins should know about a carrier."""
+
+    carrier: str
+    kind: AlertKind
+    detail: str | None = None  # the carrier's error, as logged (never a credential)
+    until: datetime | None = None  # when a pause or a quota ends
+
+
+AlertSink = Callable[[CarrierAlert], Awaitable[None]]
+
+
+@dataclass
+class AdminAlerts:
+    """Send carrier alerts to the admins' private chats, in each admin's language.
+
+    An admin who never started the bot cannot be written to: that is logged, not retried.
+    A recovery is only announced for a carrier whose trouble was.
+    """
+
+    bot: Bot
+    storage: Storage
+    catalogs: Catalogs
+    admin_ids: Iterable[int]
+    scale: float = 1.0
+    _sent: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    _down: set[str] = field(default_factory=set)
+
+    async def __call__(self, alert: CarrierAlert) -> None:
+        """Send an alert unless the same one went out within the cooldown."""
+        now = datetime.now(UTC)
+        if alert.kind is AlertKind.RECOVERED:
+            if alert.carrier not in self._down:
+                return
+            self._down.discard(alert.carrier)
+        else:
+            # A quota is told once per budget day (UTC), the others once per cooldown.
+            key = (
+                alert.carrier,
+                f"quota {now.date()}" if alert.kind is AlertKind.QUOTA else alert.kind,
+            )
+            last = self._sent.get(key)
+            cooldown = COOLDOWNS.get(alert.kind, timedelta(days=1)) * self.scale
+            if last is not None and now - last < cooldown:
+                return
+            self._sent[key] = now
+            if alert.kind is not AlertKind.QUOTA:
+                self._down.add(alert.carrier)
+        logger.warning("alerting admins: carrier %s %s", alert.carrier, alert.kind)
+        for admin in sorted(set(self.admin_ids)):
+            chat = await self.storage.get_chat(admin)
+            text = render_alert(alert, self.catalogs.get(chat.language if chat else None))
+            try:
+                await self.bot.send_message(admin, text)
+            except TelegramError as err:
+                logger.warning("could not alert admin %s: %s", admin, err)
+
+
+def render_alert(alert: CarrierAlert, tr: Translator) -> str:
+    """Return an alert's text (HTML)."""
+    _ = tr.gettext
+    carrier = html.escape(carrier_name(alert.carrier, _))
+    until = tr.short_datetime(alert.until) if alert.until else "?"
+    detail = html.escape(alert.detail or "")
+    if alert.kind is AlertKind.AUTH:
+        text = _(
+            "⚠️ {carrier} refused the bot's credentials. Check its key or token in the "
+            "environment and restart the bot; its parcels wait until then."
+        )
+    elif alert.kind is AlertKind.PAUSED:
+        text = _(
+            "⚠️ {carrier} keeps failing: its checks are paused until {until} (Kyiv time) and "
+            "retried then. Last error: {detail}"
+        )
+    elif alert.kind is AlertKind.RECOVERED:
+        text = _("✅ {carrier} answers again: its checks go on as usual.")
+    else:
+        text = _(
+            "ℹ️ Today's quota of new {carrier} numbers is used up: new numbers wait until "
+            "{until} (Kyiv time); numbers already admitted are still checked."
+        )
+    return text.format(carrier=carrier, until=until, detail=detail)
