@@ -62,6 +62,12 @@ class Translator:
         """Format an aware time compactly, for lists and histories."""
         return format_datetime(moment, "dd.MM.yy HH:mm", tzinfo=KYIV, locale=self.locale)
 
+    def when(self, moment: dt.datetime, now: dt.datetime) -> str:
+        """Format an aware time briefly: the Kyiv time of day if it is today, else day and time."""
+        same_day = moment.astimezone(KYIV).date() == now.astimezone(KYIV).date()
+        pattern = "HH:mm" if same_day else "d MMM, HH:mm"
+        return format_datetime(moment, pattern, tzinfo=KYIV, locale=self.locale)
+
     @property
     def locale(self) -> Locale:
         """Return the Babel locale of this language."""

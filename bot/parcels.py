@@ -47,7 +47,10 @@ class LookupOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """The outcome of looking a stored parcel up: a result, an error, or both (stale data)."""
+    """The outcome of looking a stored parcel up: a result, an error, or both (stale data).
+
+    ``parcel`` is as stored after the lookup (when it was checked, when it will be next).
+    """
 
     parcel: Parcel
     result: TrackingResult | None
@@ -179,14 +182,14 @@ class ParcelService:
             # part of an event's fingerprint. Chats read our own labels in their language.
             result = await self.tracking.lookup(parcel.number, candidate, STORAGE_LANGUAGE)
         except ParcelNotFound as err:
-            await self._record(parcel, None, err, notify=notify, quiet_for=quiet_for)
-            return Lookup(parcel, None, err)
+            updated, _ = await self._record(parcel, None, err, notify=notify, quiet_for=quiet_for)
+            return Lookup(updated, None, err)
         except CarrierError as err:
             logger.info("lookup of parcel %s failed: %s", parcel.id, err)
-            await self._record(parcel, None, err, notify=notify, quiet_for=quiet_for)
-            return Lookup(parcel, await self.stored_result(parcel), err)
-        new = await self._record(parcel, result, None, notify=notify, quiet_for=quiet_for)
-        return Lookup(parcel, result, None, new)
+            updated, _ = await self._record(parcel, None, err, notify=notify, quiet_for=quiet_for)
+            return Lookup(updated, await self.stored_result(parcel), err)
+        updated, new = await self._record(parcel, result, None, notify=notify, quiet_for=quiet_for)
+        return Lookup(updated, result, None, new)
 
     async def record_many(
         self, outcomes: Sequence[LookupOutcome], *, notify: bool
@@ -212,12 +215,12 @@ class ParcelService:
         *,
         notify: bool,
         quiet_for: int | None = None,
-    ) -> int:
-        """Store one lookup outcome; return how many of its events were new."""
+    ) -> tuple[Parcel, int]:
+        """Store one lookup outcome; return the parcel as now stored and its new events' count."""
         outcome = LookupOutcome(parcel, result, error)
         # Moved to another carrier meanwhile: nothing is stored, the answer is still shown.
-        _, stored = await self._store([outcome], notify=notify, quiet_for=quiet_for)
-        return len(stored.get(parcel.id, ()))
+        [record], stored = await self._store([outcome], notify=notify, quiet_for=quiet_for)
+        return _updated(parcel, record), len(stored.get(parcel.id, ()))
 
     async def _store(
         self, outcomes: Sequence[LookupOutcome], *, notify: bool, quiet_for: int | None = None

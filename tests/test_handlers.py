@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from telegram import Chat, Location, Message, MessageEntity, PhotoSize, Update, User
 
+from bot.carriers.models import KYIV
 from bot.handlers import scan
 from bot.quota import next_budget_day
 from bot.schedule import JITTER, RETRY_INTERVAL
@@ -88,6 +89,15 @@ async def test_single_number_gets_a_card_and_is_followed(env: BotEnv) -> None:
     assert view.parcel.number == UP
     assert view.parcel.carrier == "ukrposhta"
     assert len(await env.storage.parcel_events(view.parcel.id)) == 2
+    # The card ends with when the parcel was checked and will be next (Kyiv time).
+    assert view.parcel.last_checked_at is not None
+    assert view.parcel.next_check_at is not None
+    checked = view.parcel.last_checked_at.astimezone(KYIV).strftime("%H:%M")
+    due = view.parcel.next_check_at.astimezone(KYIV).strftime("%H:%M")
+    if view.parcel.next_check_at.astimezone(KYIV).date() == datetime.now(KYIV).date():
+        assert card.text.endswith(
+            f"<i>Перевірено {checked}, наступна перевірка близько {due}.</i>"
+        )
 
 
 async def test_several_numbers_give_one_summary(env: BotEnv) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import html
 import logging
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
@@ -351,8 +352,14 @@ def invalid_number_text(tr: Translator) -> str:
     )
 
 
-def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
-    """Render a subscription's status card, with a note when the lookup failed."""
+def render_card(
+    view: SubscriptionView, lookup: Lookup, tr: Translator, now: datetime | None = None
+) -> str:
+    """Render a subscription's status card, with a note when the lookup failed.
+
+    A followed parcel's card ends with when it was checked and will be next ("is the bot
+    still watching it?").
+    """
     _ = tr.gettext
     blocks: list[str] = []
     courier = courier_title(view.parcel.carrier, view.parcel.number, lookup.result, tr)
@@ -375,6 +382,13 @@ def render_card(view: SubscriptionView, lookup: Lookup, tr: Translator) -> str:
         else:
             note += " " + _("The parcel is saved; I will keep trying.")
         blocks.append(note)
+    checked, due = lookup.parcel.last_checked_at, lookup.parcel.next_check_at
+    if not view.archived and checked is not None and due is not None:
+        now = now or datetime.now(UTC)
+        line = _("Checked {checked}, next check about {next}.").format(
+            checked=tr.when(checked, now), next=tr.when(max(due, now), now)
+        )
+        blocks.append(f"<i>{line}</i>")
     return "\n\n".join(blocks)
 
 
