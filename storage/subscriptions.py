@@ -17,6 +17,12 @@ from storage.rows import (
 )
 from storage.times import to_db, utc_now
 
+# Statuses that ask something of the chat now, in the order /list shows them first.
+_WAITING_FIRST = (
+    "CASE p.status WHEN 'ready_for_pickup' THEN 0 WHEN 'out_for_delivery' THEN 1 "
+    "WHEN 'delivery_failed' THEN 2 ELSE 3 END"
+)
+
 
 def merge_duplicates_sql(moving: str, matching: str) -> str:
     """Return the UPDATE that folds the old owner's subscriptions into the new owner's twins.
@@ -115,7 +121,10 @@ class SubscriptionsMixin(StorageCore):
     async def list_subscriptions(
         self, chat_id: int, *, archived: bool | None = False, offset: int = 0, limit: int = 10
     ) -> list[SubscriptionView]:
-        """Return one page of a chat's subscriptions, newest first.
+        """Return one page of a chat's subscriptions, those waiting for it first.
+
+        Current parcels that wait for the chat (ready for pickup, out for delivery, a failed
+        delivery) come first, the rest newest first; the archive is newest archived first.
 
         Args:
             chat_id: the chat.
@@ -129,6 +138,7 @@ class SubscriptionsMixin(StorageCore):
             where += " AND s.archived_at IS NOT NULL" if archived else " AND s.archived_at IS NULL"
         order = (
             " ORDER BY s.archived_at IS NOT NULL, s.archived_at DESC, "
+            f"CASE WHEN s.archived_at IS NULL THEN {_WAITING_FIRST} END, "
             "CASE WHEN s.archived_at IS NULL THEN s.created_at END DESC, s.id DESC"
         )
         rows = await self._fetchall(

@@ -110,6 +110,17 @@ async def test_list_subscriptions_pages_newest_first(store: Storage) -> None:
     assert await store.count_subscriptions(404) == 0
 
 
+async def test_parcels_waiting_for_the_chat_are_listed_first(store: Storage) -> None:
+    views = [await follow(store, 1, f"N{i}") for i in range(4)]
+    statuses = ("ready_for_pickup", "in_transit", "out_for_delivery", "info_received")
+    for view, status in zip(views, statuses, strict=True):
+        await lookup(store, view.parcel, [event(f"e{view.id}", status=status)], status=status)
+    listed = await store.list_subscriptions(1)
+    assert [view.parcel.number for view in listed] == ["N0", "N2", "N3", "N1"]
+    page = await store.list_subscriptions(1, offset=1, limit=2)
+    assert [view.parcel.number for view in page] == ["N2", "N3"]
+
+
 async def test_rename_subscription(store: Storage) -> None:
     view = await follow(store, 1, label="boots")
     assert await store.rename_subscription(view.id, " coat ") is True
