@@ -18,7 +18,7 @@ from bot.carriers.models import KYIV, ParcelStatus
 from bot.correction import SWITCHED
 from bot.formatting import TELEGRAM_LIMIT, event_line, place_text
 from bot.i18n import Catalogs, Translator
-from bot.keyboards import keep_buttons
+from bot.keyboards import CARD, RECEIVED, STOP, keep_buttons
 from bot.lifecycle import FINAL, PICKUP, STALE
 from bot.parcels import stored_extras, tracking_event
 from bot.retry import retry_after_seconds
@@ -218,16 +218,21 @@ def _pack(
     blocks: list[str] = []
     buttons: list[list[InlineKeyboardButton]] = []
     views: dict[int, SubscriptionView] = {}
+    kinds: set[str] = set()
 
     def close() -> None:
         if blocks:
+            single = next(iter(views.values())) if len(views) == 1 else None
+            if single is not None and not buttons and not single.archived:
+                buttons.append(_push_buttons(single, tr, kinds))
             markup = InlineKeyboardMarkup(list(buttons)) if buttons else None
-            reply_to = next(iter(views.values())).card_message_id if len(views) == 1 else None
+            reply_to = single.card_message_id if single is not None else None
             messages.append((list(ids), "\n\n".join(blocks), markup, reply_to))
         ids.clear()
         blocks.clear()
         buttons.clear()
         views.clear()
+        kinds.clear()
 
     for item in items:
         view = known.view(item)
@@ -240,10 +245,35 @@ def _pack(
         ids.append(item.id)
         blocks.append(block)
         views[view.id] = view
+        kinds.add(item.kind)
         if item.kind == STALE:
             buttons.append(keep_buttons(view.id, view.label or view.parcel.number, tr))
     close()
     return messages, empty
+
+
+_HAVE_IT = frozenset({ParcelStatus.READY_FOR_PICKUP, ParcelStatus.DELIVERED})
+
+
+def _push_buttons(
+    view: SubscriptionView, tr: Translator, kinds: set[str]
+) -> list[InlineKeyboardButton]:
+    """Return the row under a push about one parcel: its card, and what the news asks for.
+
+    A parcel waiting for pickup or delivered offers "I have it" (to the archive now, not
+    after the post-delivery watch); any other news offers to stop following it, as peers'
+    users ask ("remove from the notification").
+    """
+    card = InlineKeyboardButton(tr.gettext("📄 Card"), callback_data=f"{CARD}:{view.id}")
+    if PICKUP in kinds or view.parcel.status in _HAVE_IT:
+        action = InlineKeyboardButton(
+            tr.gettext("✅ I have it"), callback_data=f"{RECEIVED}:{view.id}"
+        )
+    else:
+        action = InlineKeyboardButton(
+            tr.gettext("🛑 Stop tracking"), callback_data=f"{STOP}:{view.id}"
+        )
+    return [card, action]
 
 
 def _render_item(

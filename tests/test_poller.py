@@ -656,6 +656,44 @@ async def test_a_push_about_one_parcel_replies_to_the_message_that_showed_it(
     assert "reply_parameters" not in both.params
 
 
+def push_buttons(call_params: dict) -> list[str]:  # type: ignore[type-arg]
+    """Return the callback data of a push's buttons."""
+    rows = call_params.get("reply_markup", {}).get("inline_keyboard", [])
+    return [button["callback_data"] for row in rows for button in row]
+
+
+async def test_a_push_about_one_parcel_has_its_card_and_a_fitting_action(env: BotEnv) -> None:
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    env.carriers.set("inpost", INPOST, FakeEvent("confirmed", T0, "Kraków"))
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    await env.send(make_message(f"{INPOST}\n{UP}", user=make_user(2, "en")))
+    views = {v.parcel.number: v.id for v in await env.storage.list_subscriptions(2)}
+    [mine] = await env.storage.list_subscriptions(1)
+    env.carriers.add("ukrposhta", UP, FakeEvent("20700", T0 + timedelta(hours=5), "LVIV 1"))
+    env.telegram.clear()
+    await env.cycle()
+    pushes = {int(c.params["chat_id"]): c.params for c in env.telegram.sent()}
+    assert push_buttons(pushes[1]) == [f"c:{mine.id}", f"x:{mine.id}"]  # card, stop
+    # Waiting at the branch: "I have it" instead of stop (collected: to the archive).
+    env.carriers.add("ukrposhta", UP, FakeEvent("21700", T0 + timedelta(hours=7), "LVIV 1"))
+    env.telegram.clear()
+    await env.cycle()
+    pushes = {int(c.params["chat_id"]): c.params for c in env.telegram.sent()}
+    assert push_buttons(pushes[2]) == [f"c:{views[UP]}", f"v:{views[UP]}"]
+    # Delivered: "I have it" too; a message about two parcels has no buttons (which parcel
+    # would they be for?).
+    env.carriers.add("ukrposhta", UP, FakeEvent("41000", T0 + timedelta(hours=9), "LVIV 1"))
+    env.carriers.add("inpost", INPOST, FakeEvent("delivered", T0 + timedelta(hours=9), "Kraków"))
+    env.telegram.clear()
+    await env.cycle()
+    pushes = {int(c.params["chat_id"]): c.params for c in env.telegram.sent()}
+    assert push_buttons(pushes[1]) == [f"c:{mine.id}", f"v:{mine.id}"]
+    assert INPOST in pushes[2]["text"]
+    assert push_buttons(pushes[2]) == []
+    await env.send(make_callback(f"v:{views[UP]}", user=make_user(2, "en")))
+    assert await env.storage.count_subscriptions(2, archived=True) == 1
+
+
 async def test_a_refused_reply_still_delivers_the_push(env: BotEnv) -> None:
     env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
     await env.send(make_message(UP, user=make_user(1, "en")))
