@@ -108,6 +108,13 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     for number in (NP, INPOST, UP):
         assert number in sent[0].text
     assert await env.storage.count_subscriptions(1) == 3
+    # Each parcel's card is a tap away, two buttons a row.
+    views = {v.parcel.number: v.id for v in await env.storage.list_subscriptions(1)}
+    rows = keyboard(sent[0].params)
+    assert [len(row) for row in rows] == [2, 1]
+    assert [(b["text"], b["callback_data"]) for row in rows for b in row] == [
+        (f"📄 {number}", f"c:{views[number]}") for number in (NP, INPOST, UP)
+    ]
 
 
 async def test_a_number_sent_again_keeps_the_carriers_no_record_note(env: BotEnv) -> None:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
@@ -22,7 +22,7 @@ from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
 from bot.handlers.revisions import answer_edit, remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
-from bot.keyboards import detect_keyboard, parse, pick_keyboard
+from bot.keyboards import CARD, detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
 from bot.requests import ParsedMessage, Request, parse_message
 from bot.routing import (
@@ -35,6 +35,8 @@ from bot.status_labels import carrier_name
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
+
+MAX_CARD_BUTTONS = 10  # card buttons under a summary of several numbers
 
 OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button was shown for
 MAX_OFFERED = 20  # the latest numbers offered per chat; older buttons stop working
@@ -483,6 +485,15 @@ async def _reply_summary(
         )
     lines += dict.fromkeys(o.note for o in outcomes if o.note)  # each note once
     lines.append(_("Open any parcel with /list."))
+    # A card a tap away for each followed parcel (two a row; the first few of a long paste).
+    cards = [
+        InlineKeyboardButton(
+            f"📄 {o.view.label or o.view.parcel.number}"[:40], callback_data=f"{CARD}:{o.view.id}"
+        )
+        for o in outcomes
+        if o.view is not None
+    ][:MAX_CARD_BUTTONS]
+    buttons.extend(cards[i : i + 2] for i in range(0, len(cards), 2))
     summary = await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
