@@ -62,7 +62,11 @@ class AdminAlerts:
     _down: set[str] = field(default_factory=set)
 
     async def __call__(self, alert: CarrierAlert) -> None:
-        """Send an alert unless the same one went out within the cooldown."""
+        """Send an alert unless it would repeat one sent within its cooldown.
+
+        Trouble (credentials, a pause) is told when it starts, again after each cooldown while
+        it lasts, and at once when it starts again after the carrier answered in between.
+        """
         now = datetime.now(UTC)
         if alert.kind is AlertKind.RECOVERED:
             if alert.carrier not in self._down:
@@ -70,13 +74,12 @@ class AdminAlerts:
             self._down.discard(alert.carrier)
         else:
             # A quota is told once per budget day (UTC), the others once per cooldown.
-            key = (
-                alert.carrier,
-                f"quota {now.date()}" if alert.kind is AlertKind.QUOTA else alert.kind,
-            )
+            day = f"quota {now.date()}"
+            key = (alert.carrier, day if alert.kind is AlertKind.QUOTA else alert.kind)
             last = self._sent.get(key)
             cooldown = COOLDOWNS.get(alert.kind, timedelta(days=1)) * self.scale
-            if last is not None and now - last < cooldown:
+            again = alert.kind is not AlertKind.QUOTA and alert.carrier not in self._down
+            if last is not None and now - last < cooldown and not again:
                 return
             self._sent[key] = now
             if alert.kind is not AlertKind.QUOTA:

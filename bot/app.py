@@ -22,7 +22,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
-from bot.alerts import AdminAlerts
+from bot.alerts import AdminAlerts, AlertKind, CarrierAlert
 from bot.breaker import Breakers
 from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import build_carriers
@@ -145,6 +145,18 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         policy=Policy(scale=settings.check_interval_scale),
     )
     data.notifier = Notifier(data.storage, application.bot, data.catalogs)
+    alerts = AdminAlerts(
+        application.bot,
+        data.storage,
+        data.catalogs,
+        settings.admin_ids,
+        settings.check_interval_scale,
+    )
+
+    async def quota_used_up(until: datetime) -> None:
+        await alerts(CarrierAlert("gdeposylka", AlertKind.QUOTA, until=until))
+
+    data.budget.on_exhausted = quota_used_up
     data.poller = Poller(
         data.storage,
         data.parcels,
@@ -154,13 +166,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         breakers=breakers,
         lifecycle=Lifecycle(data.storage, settings.check_interval_scale),
         correction=CarrierCorrection(data.parcels, settings.check_interval_scale),
-        alert=AdminAlerts(
-            application.bot,
-            data.storage,
-            data.catalogs,
-            settings.admin_ids,
-            settings.check_interval_scale,
-        ),
+        alert=alerts,
     )
     data.broadcasts = BroadcastRunner(
         data.storage, application.bot, data.catalogs, settings.broadcast_rate, banned=data.banned

@@ -17,10 +17,11 @@ from bot.status_labels import carrier_name
 CARD, HISTORY, REFRESH, RENAME, STOP, PAGE, PICK, LANGUAGE = "c", "h", "r", "n", "x", "l", "p", "g"
 STOP_ALL, FORGET, KEEP, ARCHIVE_PAGE, DETECT, RECEIVED = "sa", "fg", "k", "a", "dt", "v"
 SCANNED, ALL_SCANNED = "b", "all"  # follow a number read from a picture, or all of them
+DELETE = "d"  # an archived parcel's Delete: its own action, so an old Stop cannot delete it
 
 _PATTERN = re.compile(r"^([a-z]{1,2}):([A-Za-z0-9:_-]{1,60})$")
 SUBSCRIPTION_PATTERN = re.compile(
-    rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}|{RECEIVED}):[0-9]{{1,12}}$"
+    rf"^(?:{CARD}|{HISTORY}|{REFRESH}|{STOP}|{RECEIVED}|{DELETE}):[0-9]{{1,12}}$"
 )
 RENAME_PATTERN = re.compile(rf"^{RENAME}:[0-9]{{1,12}}$")
 PAGE_PATTERN = re.compile(rf"^(?:{PAGE}|{ARCHIVE_PAGE}):[0-9]{{1,4}}$")
@@ -88,7 +89,9 @@ def card_keyboard(
                     InlineKeyboardButton(
                         _("📜 History"), callback_data=f"{HISTORY}:{subscription_id}"
                     ),
-                    InlineKeyboardButton(_("🗑 Delete"), callback_data=f"{STOP}:{subscription_id}"),
+                    InlineKeyboardButton(
+                        _("🗑 Delete"), callback_data=f"{DELETE}:{subscription_id}"
+                    ),
                 ]
             ]
         )

@@ -25,7 +25,6 @@ from bot.carriers.models import TrackingResult
 from bot.correction import CarrierCorrection
 from bot.lifecycle import Lifecycle
 from bot.parcels import LookupOutcome, ParcelService
-from bot.quota import next_budget_day
 from bot.routing import candidate_from_key, client_of_key
 from storage import Parcel, Storage
 
@@ -260,10 +259,13 @@ class Poller:
         failures = [
             o
             for _, o in pairs
-            if isinstance(o, CarrierUnavailable) and not isinstance(o, BudgetExhausted)
+            if isinstance(o, CarrierUnavailable | CarrierAuthError)
+            and not isinstance(o, BudgetExhausted)
         ]
         if failures and len(failures) >= len(parcels):
-            await self._batch_failed(name, parcels, failures[0], elapsed)
+            # Refused credentials say the most (the admins are told), whatever failed first.
+            refused = [o for o in failures if isinstance(o, CarrierAuthError)]
+            await self._batch_failed(name, parcels, (refused or failures)[0], elapsed)
             return
         health = self._health(name)
         limited = [o for o in failures if isinstance(o, CarrierRateLimited)]
@@ -275,9 +277,6 @@ class Poller:
         elif answered:  # a chunk refused by our own quota made no request: proves nothing
             health.breaker.success()
             await self._alert(CarrierAlert(name, AlertKind.RECOVERED))
-        if any(isinstance(o, BudgetExhausted) for _, o in pairs):
-            until = next_budget_day(datetime.now(UTC))
-            await self._alert(CarrierAlert(name, AlertKind.QUOTA, until=until))
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
         items: list[LookupOutcome] = []
         for parcel, outcome in pairs:
@@ -318,10 +317,9 @@ class Poller:
             breaker.failure(now)  # credentials will not fix themselves: back off harder
             logger.error("carrier %s refused our credentials: %s", name, err.message)
             await self._alert(CarrierAlert(name, AlertKind.AUTH, err.message))
-        elif breaker.failures == breaker.threshold:  # paused for failing, not for a Retry-After
-            await self._alert(
-                CarrierAlert(name, AlertKind.PAUSED, err.message, breaker.opened_until)
-            )
+        elif breaker.failures >= breaker.threshold:  # paused for failing batches in a row
+            alert = CarrierAlert(name, AlertKind.PAUSED, err.message, breaker.opened_until)
+            await self._alert(alert)
         health.last_error = err.message
         await self.storage.record_carrier_call(name, now, False, elapsed * 1000)
         logger.warning("carrier %s failed for %d parcels: %s", name, len(parcels), err)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.carriers.gdeposylka import DAILY_NEW_NUMBERS, Courier, Detection
 from storage import Storage
+
+logger = logging.getLogger(__name__)
 
 NEW_NUMBERS = "gdeposylka:new"  # budget counter name
 
@@ -35,6 +38,9 @@ class StorageNewNumberBudget:
         self._seen: set[str] = set()
         self._refused: set[str] = set()  # refused today (until a release makes room again)
         self._seen_day: str | None = None
+        # Told when a number is refused (the day's budget is used up), with when it renews:
+        # the admins hear of it whether the poller or a user's lookup hit the limit.
+        self.on_exhausted: Callable[[datetime], Awaitable[None]] | None = None
 
     async def admit(self, number: str) -> bool:
         """Tell whether the number may be sent now, counting it if GdePosylka never saw it."""
@@ -60,7 +66,13 @@ class StorageNewNumberBudget:
         admitted = await self.storage.budget_admit_many(NEW_NUMBERS, today, new, self.limit)
         counted = admitted - self._seen  # another call may have counted one meanwhile
         self._seen.update(admitted)  # not |=: the set may have been reloaded meanwhile
-        self._refused.update(n for n in new if n not in admitted)
+        refused = [n for n in new if n not in admitted]
+        self._refused.update(refused)
+        if refused and self.on_exhausted is not None:
+            try:
+                await self.on_exhausted(next_budget_day(datetime.now(UTC)))
+            except Exception:
+                logger.exception("telling that the budget is used up failed")
         return counted
 
     async def release(self, numbers: Sequence[str]) -> None:

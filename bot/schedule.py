@@ -40,6 +40,7 @@ MOVING_CAPS: Mapping[ParcelStatus, float] = {
     ParcelStatus.EXCEPTION: 12 * HOUR,
 }
 MOVING_FOR = 3 * DAY
+SKEW = 1 * DAY  # how far in the future a carrier's event date may be and still count
 NOT_FOUND_INTERVAL = 6 * HOUR
 MAX_INTERVAL = 24 * HOUR
 RETRY_INTERVAL = 5 * MINUTE  # after a carrier failure; the circuit breaker handles long outages
@@ -85,7 +86,9 @@ class Policy:
         else:
             base = max(previous / self.scale * 2, BASE_INTERVALS[status])
         cap = MAX_INTERVAL
-        if status is not None and quiet_for is not None and quiet_for <= MOVING_FOR * self.scale:
+        # An event dated ahead by more than a clock or time-zone slip is a wrong date, not news.
+        moving = -SKEW * self.scale <= (quiet_for or 0.0) <= MOVING_FOR * self.scale
+        if status is not None and quiet_for is not None and moving:
             cap = MOVING_CAPS.get(status, MAX_INTERVAL)
         base = min(base, max(cap, BASE_INTERVALS[status] if status else 0.0))
         rng = self.rng or random

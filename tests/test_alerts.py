@@ -11,6 +11,7 @@ from bot.alerts import AlertKind, CarrierAlert, render_alert
 from bot.i18n import Catalogs
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
+from tests.telegram_fakes import make_message, make_user
 
 UP = "0500100031143"
 ADMINS = (900, 901)
@@ -106,3 +107,39 @@ def test_every_alert_is_translated() -> None:
         assert "&lt;html&gt;" in english or kind is not AlertKind.PAUSED
         for language in ("uk", "ru"):
             assert render_alert(alert, catalogs.get(language)) != english
+
+
+async def test_an_outage_after_a_recovery_is_told_again(env: BotEnv) -> None:
+    await env.follow(1, "ukrposhta", UP)
+    env.carriers.set("ukrposhta", UP, FakeEvent("10100", T0, "KYIV 1"))
+    for outage in range(2):
+        env.carriers.faults["ukrposhta"] = "500"
+        for _ in range(4):
+            await cycle_now(env, "ukrposhta")
+        del env.carriers.faults["ukrposhta"]
+        await cycle_now(env, "ukrposhta")
+        kinds = [text.split()[0] for chat, text in alerts(env) if chat == 901]
+        assert kinds == ["⚠️", "✅"] * (outage + 1)
+
+
+async def test_refused_credentials_of_a_carrier_asked_number_by_number(env: BotEnv) -> None:
+    # GdePosylka answers each number on its own: a 401 for every one is refused credentials,
+    # not an answer (no "answers again").
+    env.carriers.set("gdeposylka", "LM951174328CN", FakeEvent("accepted", T0, "Shenzhen"))
+    await env.follow(1, "gdeposylka/china-post", "LM951174328CN")
+    env.carriers.faults["gdeposylka"] = "401"
+    await cycle_now(env, "gdeposylka")
+    sent = alerts(env)
+    assert [chat for chat, _ in sent] == [900, 901]
+    assert "refused the bot's credentials" in sent[1][1]
+    assert env.app.bot_data.poller.health["gdeposylka"].breaker.failures >= 2
+
+
+async def test_a_quota_used_up_by_a_user_is_told_too(env: BotEnv) -> None:
+    env.app.bot_data.budget.limit = 1
+    for number in ("LM951174328CN", "RA067022855CN"):
+        env.carriers.set("gdeposylka", number, FakeEvent("accepted", T0, "Shenzhen"))
+        await env.send(make_message(f"/track {number}", user=make_user(1, "en")))
+    sent = alerts(env)
+    assert [chat for chat, _ in sent] == [900, 901]
+    assert sent[1][1].startswith("ℹ️ Today's quota of new GdePosylka numbers is used up")

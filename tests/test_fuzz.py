@@ -157,7 +157,7 @@ GARBAGE_DATA = (
     "🤖", "x:1\n", "c:" + "1" * 12, "l:0:0", "p:0:", "DROP TABLE", "\u202ex:1", "a:-1", "a:99999",
 )  # fmt: skip
 KNOWN_PREFIXES = frozenset(
-    {"c", "h", "r", "x", "n", "k", "l", "a", "p", "g", "sa", "fg", "ba", "bc", "dt"}
+    {"c", "h", "r", "x", "d", "n", "k", "l", "a", "p", "g", "sa", "fg", "ba", "bc", "dt"}
 )
 FAULTS = ("500", "429", "401", "html", "badjson")
 CARRIER_NAMES = ("ukrposhta", "inpost", "nova-poshta", "gdeposylka")
@@ -760,7 +760,7 @@ class Fuzzer:
         if not views:  # only when a victim lost its parcels, which the final checks report
             return self.callback("forged", spec, user_id, rng.choice(GARBAGE_DATA))
         view = rng.choice(views)
-        action = rng.choice(("c", "h", "r", "x", "n", "k", "v"))
+        action = rng.choice(("c", "h", "r", "x", "d", "n", "k", "v"))
         data = f"{action}:{view.id}"
         if action == "k":
             data += f":{rng.choice(('yes', 'no'))}"

@@ -341,13 +341,17 @@ async def test_i_have_it_archives_the_parcel_at_once(env: BotEnv) -> None:
     assert await env.storage.count_subscriptions(1, archived=True) == 1
     assert "Moved 0500100031143 to the archive" in env.telegram.texts(1)[-1]
     [edit] = env.telegram.sent("editMessageReplyMarkup")
-    assert sorted(buttons(edit.params)) == [f"h:{view.id}", f"x:{view.id}"]  # archived card
+    assert sorted(buttons(edit.params)) == [f"d:{view.id}", f"h:{view.id}"]  # archived card
     await env.cycle()  # no longer looked up
     assert env.carriers.hits["ukrposhta"] == 1
-    env.telegram.clear()
-    await env.send(make_callback(f"v:{view.id}", user=make_user(1, "en")))  # an old card
-    [answer] = env.telegram.sent("answerCallbackQuery")
-    assert "in the archive" in answer.params["text"]
+    for old in ("v", "x"):  # an old card's or push's "I have it" or "Stop tracking"
+        env.telegram.clear()
+        await env.send(make_callback(f"{old}:{view.id}", user=make_user(1, "en")))
+        [answer] = env.telegram.sent("answerCallbackQuery")
+        assert "in the archive" in answer.params["text"]
+    assert await env.storage.count_subscriptions(1, archived=True) == 1  # not deleted
+    await env.send(make_callback(f"d:{view.id}", user=make_user(1, "en")))  # the 🗑 Delete
+    assert await env.storage.count_subscriptions(1, archived=True) == 0
 
 
 GROUP = make_chat(-100, Chat.SUPERGROUP)
@@ -595,7 +599,7 @@ async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
 
     await env.send(make_callback(last))  # its card: history or delete, nothing to refresh
     [card] = env.telegram.sent()
-    assert sorted(d.split(":")[0] for d in buttons(card.params)) == ["h", "x"]
+    assert sorted(d.split(":")[0] for d in buttons(card.params)) == ["d", "h"]
     assert "This parcel is in the archive: I no longer track it." in card.text
     env.telegram.clear()
     hits = sum(env.carriers.hits.values())
@@ -603,7 +607,7 @@ async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
     assert sum(env.carriers.hits.values()) == hits
     assert env.telegram.sent("editMessageText") == []
     env.telegram.clear()
-    await env.send(make_callback(last.replace("c:", "x:")))
+    await env.send(make_callback(last.replace("c:", "d:")))
     [deleted] = env.telegram.sent()
     assert "from the archive" in deleted.text
     assert await storage.count_subscriptions(1, archived=True) == 10
@@ -611,7 +615,7 @@ async def test_archive_lists_finished_parcels_only(env: BotEnv) -> None:
 
     env.telegram.clear()
     intruder = make_user(2, "en")
-    for forged in (f"c:{archived[0]}", f"x:{archived[0]}", "a:0"):  # another chat's archive
+    for forged in (f"c:{archived[0]}", f"d:{archived[0]}", "a:0"):  # another chat's archive
         await env.send(make_callback(forged, user=intruder))
     assert all("item" not in call.text for call in env.telegram.calls)
     assert await storage.count_subscriptions(1, archived=True) == 10
@@ -625,11 +629,11 @@ async def test_in_a_group_only_the_adder_or_an_admin_deletes_from_the_archive(
     parcel = await env.storage.get_or_create_parcel("inpost", "1" * 24)
     subscription = await env.storage.subscribe(group.id, parcel.id, "gift", added_by=1)
     await env.storage.archive_subscription(subscription.id)
-    await env.send(make_callback(f"x:{subscription.id}", chat=group, user=make_user(5, "en")))
+    await env.send(make_callback(f"d:{subscription.id}", chat=group, user=make_user(5, "en")))
     [refusal] = [c for c in env.telegram.calls if c.method == "answerCallbackQuery"]
     assert "can delete it" in str(refusal.params.get("text"))
     assert await env.storage.count_subscriptions(group.id, archived=True) == 1
-    await env.send(make_callback(f"x:{subscription.id}", chat=group, user=make_user(1, "en")))
+    await env.send(make_callback(f"d:{subscription.id}", chat=group, user=make_user(1, "en")))
     assert await env.storage.count_subscriptions(group.id, archived=True) == 0
 
 
@@ -1148,6 +1152,13 @@ async def test_limits_are_clear_messages(tmp_path: Path) -> None:
         assert "1" in summary.text
         assert await bot_env.storage.count_subscriptions(1) == 1
         assert NP not in summary.text.split("\n")[1]
+    async with running_bot(tmp_path / "edits", MAX_NUMBERS_PER_MESSAGE="2") as bot_env:
+        original = make_message(f"{UP}\n{INPOST}", user=make_user(1, "en"))
+        await bot_env.send(original)
+        bot_env.telegram.clear()
+        # A number put first pushes one over the cap: nothing is said to be taken out.
+        await bot_env.send(make_edit(original, f"{NP}\n{UP}\n{INPOST}"))
+        assert all("no longer in your message" not in t for t in bot_env.telegram.texts())
 
 
 async def test_group_upgrade_moves_its_parcels(env: BotEnv) -> None:

@@ -54,6 +54,7 @@ async def test_inline_lists_own_parcels_with_their_cards(env: BotEnv) -> None:
     content = article["input_message_content"]
     assert UP in content["message_text"]
     assert "LVIV 7" in content["message_text"]
+    assert "next check" not in content["message_text"]  # a snapshot for another chat
     assert env.carriers.hits["ukrposhta"] == hits  # from storage, no carrier request
     [[share]] = article["reply_markup"]["inline_keyboard"]
     assert share["url"] == f"https://t.me/{BOT_USERNAME}?start={UP}"

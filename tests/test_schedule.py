@@ -61,3 +61,15 @@ def test_a_moving_parcel_is_checked_at_least_as_often_as_its_status_cap() -> Non
         )
         <= 6 * HOUR * 0.001 * 1.1
     )
+
+
+def test_an_event_dated_far_ahead_is_not_taken_for_movement() -> None:
+    p = policy()
+    wrong_date = p.next_interval(
+        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, quiet_for=-300 * 86400
+    )
+    assert wrong_date >= 24 * HOUR * 0.9  # backs off as usual
+    skewed = p.next_interval(
+        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, quiet_for=-2 * HOUR
+    )
+    assert skewed <= HOUR * 1.1  # a clock or time-zone slip still counts as moving

@@ -26,6 +26,7 @@ from bot.i18n import Translator
 from bot.keyboards import (
     ARCHIVE_PAGE,
     CARD,
+    DELETE,
     HISTORY,
     RECEIVED,
     REFRESH,
@@ -111,12 +112,13 @@ async def card_button(update: Update, context: BotContext) -> None:
         result = await parcels.stored_result(view.parcel)
         for chunk in render_history(result, tr):
             await reply(update, chunk)
-    elif callback.action in (REFRESH, RECEIVED) and view.archived:
-        # An old card's button: the parcel is finished and no longer looked up.
+    elif callback.action in (REFRESH, RECEIVED, STOP) and view.archived:
+        # An old card's or push's button: the parcel is finished and no longer looked up
+        # (deleting it from the archive is the archived card's own button).
         await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
     elif callback.action == REFRESH:
         await _refresh(update, context, view)
-    elif callback.action == STOP:
+    elif callback.action in (STOP, DELETE):
         await stop_from_button(update, context, view)
     elif callback.action == RECEIVED:
         await _received(update, context, view)

@@ -56,7 +56,9 @@ async def inline_parcels(update: Update, context: BotContext) -> None:
             # A card stays far below Telegram's 4096 characters: five events, and every
             # carrier text (places, descriptions, route, pickup point) cut at 200 characters.
             input_message_content=InputTextMessageContent(
-                render_card(view, Lookup(view.parcel, results[view.parcel.id], None), tr),
+                render_card(
+                    view, Lookup(view.parcel, results[view.parcel.id], None), tr, schedule=False
+                ),
                 parse_mode=ParseMode.HTML,
             ),
             # Whoever reads the card in that chat can follow the parcel with one tap (a deep

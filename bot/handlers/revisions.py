@@ -82,7 +82,9 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     before = _answered(context, message.message_id) if edited and message else None
     requests, rejected = parsed.requests, parsed.rejected
     asked = {r.number for r in requests}
-    gone = [n for n in before.labels if n not in asked] if before is not None else []
+    # Numbers over the message's cap are not parsed: nothing can be said to be taken out then.
+    complete = before is not None and not parsed.overflow
+    gone = [n for n in before.labels if n not in asked] if complete and before else []
     if before is not None:
         requests = tuple(
             r

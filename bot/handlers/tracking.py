@@ -355,12 +355,17 @@ def invalid_number_text(tr: Translator) -> str:
 
 
 def render_card(
-    view: SubscriptionView, lookup: Lookup, tr: Translator, now: datetime | None = None
+    view: SubscriptionView,
+    lookup: Lookup,
+    tr: Translator,
+    now: datetime | None = None,
+    *,
+    schedule: bool = True,
 ) -> str:
     """Render a subscription's status card, with a note when the lookup failed.
 
     A followed parcel's card ends with when it was checked and will be next ("is the bot
-    still watching it?").
+    still watching it?"), unless ``schedule`` is off (a snapshot posted in another chat).
     """
     _ = tr.gettext
     blocks: list[str] = []
@@ -385,7 +390,7 @@ def render_card(
             note += " " + _("The parcel is saved; I will keep trying.")
         blocks.append(note)
     checked, due = lookup.parcel.last_checked_at, lookup.parcel.next_check_at
-    if not view.archived and checked is not None and due is not None:
+    if schedule and not view.archived and checked is not None and due is not None:
         now = now or datetime.now(UTC)
         line = _("Checked {checked}, next check about {next}.").format(
             checked=tr.when(checked, now), next=tr.when(max(due, now), now)
