@@ -13,36 +13,30 @@ MINUTE = 60.0
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
-# First interval after a change, by status: soon when something is about to happen.
-BASE_INTERVALS: Mapping[ParcelStatus, float] = {
-    ParcelStatus.OUT_FOR_DELIVERY: 30 * MINUTE,
-    ParcelStatus.READY_FOR_PICKUP: 30 * MINUTE,
-    ParcelStatus.DELIVERY_FAILED: 1 * HOUR,
-    ParcelStatus.ACCEPTED: 2 * HOUR,
-    ParcelStatus.IN_TRANSIT: 2 * HOUR,
-    ParcelStatus.RETURNING: 2 * HOUR,
-    ParcelStatus.EXCEPTION: 6 * HOUR,
-    ParcelStatus.INFO_RECEIVED: 6 * HOUR,
-    ParcelStatus.UNKNOWN: 6 * HOUR,
-    ParcelStatus.DELIVERED: 24 * HOUR,
-    ParcelStatus.RETURNED: 24 * HOUR,
-}
-# Longest interval while a parcel moves (its latest event at most MOVING_FOR old): backing off
-# must not make a milestone wait a day (peers.md, idea 1: 30–60 min out for delivery, 2–6 h in
-# transit). One table to tune; a parcel quiet for longer backs off up to MAX_INTERVAL.
-MOVING_CAPS: Mapping[ParcelStatus, float] = {
-    ParcelStatus.OUT_FOR_DELIVERY: 1 * HOUR,
-    ParcelStatus.READY_FOR_PICKUP: 6 * HOUR,
-    ParcelStatus.DELIVERY_FAILED: 6 * HOUR,
-    ParcelStatus.ACCEPTED: 6 * HOUR,
-    ParcelStatus.IN_TRANSIT: 6 * HOUR,
-    ParcelStatus.RETURNING: 6 * HOUR,
-    ParcelStatus.EXCEPTION: 12 * HOUR,
-}
-MOVING_FOR = 3 * DAY
-SKEW = 1 * DAY  # how far in the future a carrier's event date may be and still count
 NOT_FOUND_INTERVAL = 6 * HOUR
 MAX_INTERVAL = 24 * HOUR
+
+# By status: the first interval after a change (soon when something is about to happen), and
+# the longest while the parcel moves (its latest event at most MOVING_FOR old), so backing off
+# never makes a milestone wait a day (peers.md, idea 1: 30–60 min out for delivery, 2–6 h in
+# transit). One table to tune; a parcel quiet for longer backs off up to MAX_INTERVAL.
+INTERVALS: Mapping[ParcelStatus, tuple[float, float]] = {
+    ParcelStatus.OUT_FOR_DELIVERY: (30 * MINUTE, 1 * HOUR),
+    ParcelStatus.READY_FOR_PICKUP: (30 * MINUTE, 6 * HOUR),
+    ParcelStatus.DELIVERY_FAILED: (1 * HOUR, 6 * HOUR),
+    ParcelStatus.ACCEPTED: (2 * HOUR, 6 * HOUR),
+    ParcelStatus.IN_TRANSIT: (2 * HOUR, 6 * HOUR),
+    ParcelStatus.RETURNING: (2 * HOUR, 6 * HOUR),
+    ParcelStatus.EXCEPTION: (6 * HOUR, 12 * HOUR),
+    ParcelStatus.INFO_RECEIVED: (6 * HOUR, MAX_INTERVAL),
+    ParcelStatus.UNKNOWN: (6 * HOUR, MAX_INTERVAL),
+    ParcelStatus.DELIVERED: (24 * HOUR, MAX_INTERVAL),
+    ParcelStatus.RETURNED: (24 * HOUR, MAX_INTERVAL),
+}
+BASE_INTERVALS: Mapping[ParcelStatus, float] = {s: base for s, (base, _) in INTERVALS.items()}
+MOVING_CAPS: Mapping[ParcelStatus, float] = {s: cap for s, (_, cap) in INTERVALS.items()}
+MOVING_FOR = 3 * DAY
+SKEW = 1 * DAY  # how far in the future a carrier's event date may be and still count
 RETRY_INTERVAL = 5 * MINUTE  # after a carrier failure; the circuit breaker handles long outages
 JITTER = 0.1  # ±10 %, so parcels added together do not stay in lock-step forever
 

@@ -743,13 +743,19 @@ async def test_an_edit_that_replaces_a_number_offers_to_stop_the_old_one(env: Bo
     assert await env.storage.count_subscriptions(1) == 3
 
 
-async def test_edits_after_a_restart_are_answered_once(env: BotEnv) -> None:
-    original = make_message(f"{UP} gift\n{INPOST} shoes\n{NP} hat", user=make_user(1, "en"))
+async def sent_before_a_restart(env: BotEnv, text: str, archived: str) -> Update:
+    """Send a message, archive one of its parcels, and forget the message as a restart does."""
+    original = make_message(text, user=make_user(1, "en"))
     await env.send(original)
     views = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
-    await env.storage.archive_subscription(views[NP].id)
+    await env.storage.archive_subscription(views[archived].id)
     env.app.chat_data[1].pop("answered_messages")  # what a restart forgets
     env.telegram.clear()
+    return original
+
+
+async def test_edits_after_a_restart_are_answered_once(env: BotEnv) -> None:
+    original = await sent_before_a_restart(env, f"{UP} gift\n{INPOST} shoes\n{NP} hat", NP)
     await env.send(make_edit(original, f"{UP} Gift\n{INPOST} shoes\n{NP} hat"))  # case only
     [renamed] = env.telegram.sent()
     assert renamed.text == f"Renamed {UP} to “Gift”."
@@ -904,12 +910,7 @@ async def test_an_unchanged_edit_is_not_answered_even_with_a_rejected_token(
 
 
 async def test_an_edit_after_a_restart_is_judged_by_what_the_chat_follows(env: BotEnv) -> None:
-    original = make_message(f"{UP} gift\n{INPOST} shoes", user=make_user(1, "en"))
-    await env.send(original)
-    views = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
-    await env.storage.archive_subscription(views[INPOST].id)
-    env.app.chat_data[1].pop("answered_messages")  # what a restart forgets
-    env.telegram.clear()
+    original = await sent_before_a_restart(env, f"{UP} gift\n{INPOST} shoes", INPOST)
     await env.send(make_edit(original, f"{UP} gift\n{INPOST} shoes\n{NP}"))
     [card] = env.telegram.sent()
     assert NP in card.text
