@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from bot.carriers.models import ParcelStatus, TrackingEvent, TrackingResult
@@ -126,6 +126,9 @@ def _details(result: TrackingResult, tr: Translator, as_html: bool) -> list[str]
         )
         if extras.get("pickup_hours"):
             lines.append(_("Opening hours: {hours}").format(hours=text(extras["pickup_hours"])))
+    storage = paid_storage_line(extras, result.status if result.events else None, tr)
+    if storage:
+        lines.append(storage)
     expected = _expected(result, tr)
     if expected:
         lines.append(_("Expected delivery: {date}").format(date=expected))
@@ -148,6 +151,22 @@ _ON_ITS_WAY = frozenset(
         ParcelStatus.OUT_FOR_DELIVERY,
     }
 )
+
+
+def paid_storage_line(
+    extras: Mapping[str, str], status: ParcelStatus | None, tr: Translator
+) -> str | None:
+    """Return "Paid storage from …" while a parcel waits for pickup, if the carrier said when."""
+    value = extras.get("paid_storage_from")
+    if not value or status is not ParcelStatus.READY_FOR_PICKUP:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return tr.gettext("Paid storage from: {date}").format(date=tr.date(moment))
 
 
 def _expected(result: TrackingResult, tr: Translator) -> str | None:

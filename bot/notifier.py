@@ -16,7 +16,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.carriers.models import KYIV, ParcelStatus
 from bot.correction import SWITCHED
-from bot.formatting import TELEGRAM_LIMIT, event_line, place_text
+from bot.formatting import TELEGRAM_LIMIT, event_line, paid_storage_line, place_text
 from bot.i18n import Catalogs, Translator
 from bot.keyboards import CARD, RECEIVED, STOP, keep_buttons
 from bot.lifecycle import FINAL, PICKUP, STALE
@@ -304,8 +304,9 @@ def _render_item(
             "🔔 Waiting for pickup for {days} days, since {since}. Remember to collect it.",
             days,
         ).format(days=days, since=tr.datetime(since))
-        point = _point_line(view, tr)  # where to go, when the carrier said
-        return f"{title}\n{reminder}" + (f"\n{point}" if point else "")
+        # Where to go, and from when storage costs money, when the carrier said.
+        lines = [title, reminder, _point_line(view, tr), _storage_line(view, tr)]
+        return "\n".join(line for line in lines if line)
     if item.kind == SWITCHED:
         return _render_switch(payload, view, title, tr, known)
     if item.kind == STALE:
@@ -332,8 +333,9 @@ def _render_item(
     shown = events[-MAX_EVENTS_PER_PARCEL:]
     lines += [event_line(e, carrier, tr) for e in shown]
     ready = [e for e in shown if e.status is ParcelStatus.READY_FOR_PICKUP]
-    point = _point_line(view, tr, unless=ready[-1].location) if ready else None
-    return "\n".join([*lines, point] if point else lines)
+    if ready:
+        lines += [_point_line(view, tr, unless=ready[-1].location), _storage_line(view, tr)]
+    return "\n".join(line for line in lines if line)
 
 
 def _point_line(view: SubscriptionView, tr: Translator, unless: str | None = None) -> str | None:
@@ -342,6 +344,12 @@ def _point_line(view: SubscriptionView, tr: Translator, unless: str | None = Non
     if not point or point == unless:
         return None
     return tr.gettext("Pickup point: {point}").format(point=place_text(point, tr))
+
+
+def _storage_line(view: SubscriptionView, tr: Translator) -> str | None:
+    """Return "Paid storage from …" while the parcel waits for pickup, if the carrier said."""
+    status = ParcelStatus.parse(view.parcel.status)
+    return paid_storage_line(stored_extras(view.parcel), status, tr)
 
 
 def _render_switch(

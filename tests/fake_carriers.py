@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -311,6 +311,12 @@ class FakeCarriers:
                         last.at.astimezone(KYIV).strftime("%d.%m.%Y %H:%M:%S")
                         if last.code in {"9", "10", "11"}
                         else ""
+                    ),
+                    # At the branch: paid storage from a week after arrival (as in real payloads).
+                    "DateFirstDayStorage": (
+                        (last.at.astimezone(KYIV) + timedelta(days=7)).strftime("%Y-%m-%d")
+                        if last.code in {"7", "8"}
+                        else None
                     ),
                 }
             )

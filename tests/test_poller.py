@@ -25,6 +25,7 @@ from tests.telegram_fakes import make_callback, make_chat, make_message, make_us
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
 UP = "0500100031143"
 INPOST = "612345678901234567890123"
+NP = "20400048799000"
 NOON = datetime(2026, 7, 28, 9, 0, tzinfo=UTC)  # 12:00 in Kyiv: outside default quiet hours
 
 
@@ -788,3 +789,21 @@ async def test_a_moving_parcel_backs_off_no_further_than_its_status_cap(env: Bot
     assert quiet.check_interval is not None
     assert moving.check_interval <= 6 * 3600 * scale * 1.1
     assert quiet.check_interval >= 16 * 3600 * scale * 0.9
+
+
+async def test_a_nova_poshta_parcel_at_the_branch_says_when_storage_costs_money(
+    env: BotEnv,
+) -> None:
+    lifecycle, ready = reminders_of(env), tomorrow_at_ten()
+    env.carriers.set("nova-poshta", NP, FakeEvent("5", T0, "Сортувальний центр"))
+    await env.send(make_message(NP, user=make_user(1, "en")))
+    assert "Paid storage" not in env.telegram.texts(1)[-1]  # on its way: not yet
+    env.carriers.add("nova-poshta", NP, FakeEvent("7", ready, "Відділення №1"))
+    await env.cycle()
+    paid = f"Paid storage from: {(ready.astimezone(KYIV) + timedelta(days=7)):%-d %B %Y}"
+    assert paid in env.telegram.texts(1)[-1]  # the "ready for pickup" push
+    env.telegram.clear()
+    assert await lifecycle.remind_pickups(ready + timedelta(days=1, minutes=1)) == 1
+    await env.app.bot_data.notifier.drain()
+    [reminder] = env.telegram.sent()
+    assert paid in reminder.text

@@ -277,6 +277,13 @@ def _extras(document: Mapping[str, Any]) -> dict[str, str]:
     scheduled = _time(document, "ScheduledDeliveryDate")
     if scheduled is not None:
         extras["scheduled_delivery_date"] = scheduled.isoformat()
+    # [?] "DateFirstDayStorage": read as the first day of paid storage at the branch. Not in our
+    # documents; inferred from its name and from payloads where it falls 7–8 days after the
+    # parcel arrived (the free storage period) and equals "DatePayedKeeping" of a collected
+    # one. If that reading is wrong, drop this key: the card and reminders then say nothing.
+    storage = _time(document, "DateFirstDayStorage")
+    if storage is not None:
+        extras["paid_storage_from"] = storage.isoformat()
     return extras
 
 

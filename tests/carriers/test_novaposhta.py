@@ -174,6 +174,7 @@ async def test_delivered_with_phone(
         "route_to": "Київ",
         "pickup_point": "Відділення №1: вул. Пирогівський шлях, 135",
         "scheduled_delivery_date": "2023-04-06T09:47:40+00:00",
+        "paid_storage_from": "2023-04-13T21:00:00+00:00",  # 14 April, Kyiv summer time
     }
 
 
@@ -194,6 +195,8 @@ async def test_at_branch_without_phone(
     assert event.location == "Відділення №25 (до 30 кг): вул. Дерибасівська, 1"
     assert result.extras["route_from"] == "Львів"
     assert result.extras["scheduled_delivery_date"] == "2024-11-19T22:00:00+00:00"
+    # "DateFirstDayStorage" 2024-11-27, a Kyiv day: paid storage from then.
+    assert result.extras["paid_storage_from"] == "2024-11-26T22:00:00+00:00"
 
 
 async def test_without_key_sends_empty_api_key(
