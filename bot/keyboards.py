@@ -90,7 +90,7 @@ def card_keyboard(
                         _("📜 History"), callback_data=f"{HISTORY}:{subscription_id}"
                     ),
                     InlineKeyboardButton(
-                        _("🗑 Delete"), callback_data=f"{DELETE}:{subscription_id}"
+                        _("🗑 Delete from archive"), callback_data=f"{DELETE}:{subscription_id}"
                     ),
                 ]
             ]
@@ -220,17 +220,18 @@ def confirm_keyboard(prefix: str, tr: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def stop_button(subscription_id: int, number: str, tr: Translator) -> InlineKeyboardButton:
-    """Return a button that stops following one parcel, named by its number."""
-    text = tr.gettext("🛑 Stop {number}").format(number=number)
+def stop_button(subscription_id: int, name: str, tr: Translator) -> InlineKeyboardButton:
+    """Return a button that stops following one parcel, named by its label or number."""
+    text = tr.gettext("🛑 Stop {number}").format(number=name)
     return InlineKeyboardButton(text[:60], callback_data=f"{STOP}:{subscription_id}")
 
 
 def keep_buttons(subscription_id: int, name: str, tr: Translator) -> list[InlineKeyboardButton]:
     """Return one row answering "keep tracking?" for a parcel, named in the first button."""
+    keep = tr.gettext("Keep tracking")  # outside an f-string, where extraction finds it
     return [
         InlineKeyboardButton(
-            f"{tr.gettext('Keep tracking')} · {name}"[:60],
+            (keep + " · " + name)[:60],
             callback_data=f"{KEEP}:{subscription_id}:yes",
         ),
         InlineKeyboardButton(tr.gettext("Stop"), callback_data=f"{KEEP}:{subscription_id}:no"),

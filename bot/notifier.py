@@ -252,7 +252,10 @@ def _pack(
     return messages, empty
 
 
-_HAVE_IT = frozenset({ParcelStatus.READY_FOR_PICKUP, ParcelStatus.DELIVERED})
+# News after which the parcel is (about to be) in the user's hands: "I have it", not "Stop".
+_HAVE_IT = frozenset(
+    {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.OUT_FOR_DELIVERY, ParcelStatus.DELIVERED}
+)
 
 
 def _push_buttons(
@@ -260,9 +263,9 @@ def _push_buttons(
 ) -> list[InlineKeyboardButton]:
     """Return the row under a push about one parcel: its card, and what the news asks for.
 
-    A parcel waiting for pickup or delivered offers "I have it" (to the archive now, not
-    after the post-delivery watch); any other news offers to stop following it, as peers'
-    users ask ("remove from the notification").
+    A parcel waiting for pickup, out for delivery or delivered offers "I have it" (to the
+    archive now, not after the post-delivery watch); any other news offers to stop following
+    it, as peers' users ask ("remove from the notification"). Short texts: two share a row.
     """
     card = InlineKeyboardButton(tr.gettext("📄 Card"), callback_data=f"{CARD}:{view.id}")
     if PICKUP in kinds or view.parcel.status in _HAVE_IT:
@@ -270,9 +273,8 @@ def _push_buttons(
             tr.gettext("✅ I have it"), callback_data=f"{RECEIVED}:{view.id}"
         )
     else:
-        action = InlineKeyboardButton(
-            tr.gettext("🛑 Stop tracking"), callback_data=f"{STOP}:{view.id}"
-        )
+        stop = "🛑 " + tr.gettext("Stop")
+        action = InlineKeyboardButton(stop, callback_data=f"{STOP}:{view.id}")
     return [card, action]
 
 

@@ -96,7 +96,7 @@ async def test_single_number_gets_a_card_and_is_followed(env: BotEnv) -> None:
     due = view.parcel.next_check_at.astimezone(KYIV).strftime("%H:%M")
     if view.parcel.next_check_at.astimezone(KYIV).date() == datetime.now(KYIV).date():
         assert card.text.endswith(
-            f"<i>Перевірено {checked}, наступна перевірка близько {due}.</i>"
+            f"<i>Перевірено {checked}, наступна перевірка близько {due} (за Києвом).</i>"
         )
 
 
@@ -113,7 +113,8 @@ async def test_several_numbers_give_one_summary(env: BotEnv) -> None:
     rows = keyboard(sent[0].params)
     assert [len(row) for row in rows] == [2, 1]
     assert [(b["text"], b["callback_data"]) for row in rows for b in row] == [
-        (f"📄 {number}", f"c:{views[number]}") for number in (NP, INPOST, UP)
+        (f"📄 {name}", f"c:{views[number]}")
+        for number, name in ((NP, NP), (INPOST, "…" + INPOST[-8:]), (UP, UP))  # the end differs
     ]
 
 
@@ -440,7 +441,7 @@ async def test_replies_name_a_labelled_parcel_in_quotes(env: BotEnv) -> None:
     env.telegram.clear()
     await env.send(make_callback(f"x:{view.id}"))
     [answer] = env.telegram.sent("sendMessage")
-    assert answer.text == "Відстеження «shoes &lt;b&gt;» зупинено."
+    assert answer.text == f"Відстеження {UP} («shoes &lt;b&gt;») зупинено."
 
 
 async def test_stop_accepts_a_label(env: BotEnv) -> None:
@@ -731,7 +732,7 @@ async def test_an_edit_that_replaces_a_number_offers_to_stop_the_old_one(env: Bo
     followed = {v.parcel.number: v for v in await env.storage.list_subscriptions(1)}
     assert replies[0].text.splitlines() == [
         f"Renamed {INPOST} to “red hat”.",
-        f"{NP} is no longer in your message, but I still follow it. Stop it?",
+        f"{NP} (“boots”) is no longer in your message, but I still follow it. Stop it?",
     ]
     assert buttons(replies[0].params) == [f"x:{followed[NP].id}"]
     assert UP in replies[1].text  # the new number's card
@@ -1343,3 +1344,26 @@ async def test_a_long_message_is_parsed_off_the_loop_with_the_same_result() -> N
     assert len(text) > LONG_TEXT
     assert await parse_text(text, 20) == parse_message(text, 20)
     assert [r.number for r in (await parse_text(text, 20)).requests] == [NP, UP]
+
+
+async def test_a_card_after_a_failed_lookup_says_the_attempt_failed(env: BotEnv) -> None:
+    env.carriers.faults["ukrposhta"] = "500"
+    await env.send(make_message(UP, user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert "is not answering right now" in card.text
+    assert "failed; next try about " in card.text.splitlines()[-1]
+    assert card.text.endswith("(Kyiv time).</i>")
+
+
+async def test_in_a_group_only_who_may_stop_a_parcel_is_offered_to(env: BotEnv) -> None:
+    alice, bob = make_user(5, "en"), make_user(6, "en")
+    await env.send(make_message(f"/track {UP} office", chat=GROUP, user=alice))
+    asked = make_message(f"/track {UP}\n{INPOST} bob's", chat=GROUP, user=bob)
+    await env.send(asked)
+    env.telegram.clear()
+    await env.send(make_edit(asked, "/track nothing here"))  # both numbers taken out
+    [offer] = env.telegram.sent()
+    assert offer.text.startswith(f"{INPOST} (“bob's”) is no longer in your message")
+    assert UP not in offer.text  # alice's parcel: bob could not stop it
+    [view] = [v for v in await env.storage.list_subscriptions(-100) if v.parcel.number == INPOST]
+    assert buttons(offer.params) == [f"x:{view.id}"]

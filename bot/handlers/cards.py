@@ -96,7 +96,11 @@ async def card_button(update: Update, context: BotContext) -> None:
     callback = parse(query.data)
     view = await own_subscription(update, context, callback.number) if callback else None
     if callback is None or view is None:
-        await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+        # Stopped since (or never this chat's): what to do is send the number again.
+        await query.answer(
+            tr.gettext("This chat no longer follows this parcel: send its number to follow it."),
+            show_alert=True,
+        )
         return
     parcels = context.bot_data.parcels
     if callback.action == CARD:

@@ -16,6 +16,8 @@ from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
 
+BUTTON_NAME = 20  # characters of a label or number on a button that shares its row
+
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 
 
@@ -90,10 +92,28 @@ async def is_chat_admin(update: Update, context: BotContext) -> bool:
 
 
 def parcel_name(view: SubscriptionView, tr: Translator) -> str:
-    """Return how a sentence names a parcel: its label in quotes, or its number (escaped)."""
+    """Return how a sentence names a parcel: its number, and its label in quotes (escaped).
+
+    Both: two parcels may share a label (an edit that replaced a number keeps the old one's).
+    """
+    number = html.escape(view.parcel.number)
     if view.label:
-        return tr.gettext("“{label}”").format(label=html.escape(view.label, quote=False))
-    return html.escape(view.parcel.number)
+        label = html.escape(view.label, quote=False)
+        return tr.gettext("{number} (“{label}”)").format(number=number, label=label)
+    return number
+
+
+def button_name(view: SubscriptionView) -> str:
+    """Return a parcel's name for a button: its label cut at a word, or its number's end.
+
+    Telegram cuts long button texts at the end, where numbers differ.
+    """
+    if view.label:
+        if len(view.label) <= BUTTON_NAME:
+            return view.label
+        return view.label[:BUTTON_NAME].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
+    number = view.parcel.number
+    return number if len(number) <= BUTTON_NAME else "…" + number[-8:]
 
 
 def view_keyboard(context: BotContext, view: SubscriptionView) -> InlineKeyboardMarkup:

@@ -13,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.carriers.detect import normalize
 from bot.context import BotContext
-from bot.handlers.common import is_chat_admin, reply
+from bot.handlers.common import button_name, is_chat_admin, parcel_name, reply
 from bot.keyboards import stop_button
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
@@ -92,14 +92,14 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
             if not (_asked_before(r, before.labels) or _asked_before(r, before.offered))
         )
         rejected = tuple(t for t in rejected if normalize(t) not in before.rejected)
-    grouped = chat is not None and chat.type != ChatType.PRIVATE
+    in_group = grouped(update)
     notes: dict[str, str] = {}
     relabels: list[tuple[SubscriptionView, str]] = []
     refused: list[Request] = []
     stopped: list[Request] = []
     removed: list[SubscriptionView] = []
     skipped: list[Request] = []  # answered by an earlier version, or by what the chat follows
-    if chat is not None and (requests or gone) and (grouped or edited):
+    if chat is not None and (requests or gone) and (in_group or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [*(r.number for r in requests), *gone]
         )
@@ -110,6 +110,10 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         removed = [v for n in gone if (v := followed.get(n)) is not None and not v.archived]
         left: list[Request] = []
         admin: bool | None = None  # asked of Telegram once, and only when needed
+        if in_group and any(v.added_by not in (None, user.id if user else None) for v in removed):
+            admin = await is_chat_admin(update, context)  # a Stop only for those who may press it
+            if not admin:
+                removed = [v for v in removed if v.added_by in (None, user.id if user else None)]
         for request in requests:
             view = followed.get(request.number)
             if edited and _gone_or_answered(request, view, before):
@@ -121,7 +125,7 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
             if view is None or request.label in (None, view.label):
                 left.append(request)
                 continue
-            if grouped and view.added_by not in (None, user.id if user else None):
+            if in_group and view.added_by not in (None, user.id if user else None):
                 if admin is None:
                     admin = await is_chat_admin(update, context)
                 if not admin and _same_label(request.label, view.label):
@@ -173,17 +177,22 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
             )
         )
     lines.extend(html.escape(_keeps_label(context, r.number)) for r in settled.refused)
-    lines.extend(
+    no_longer = (
         tr.gettext(
+            "This chat no longer follows {number}, so its new label is not saved. Send the "
+            "number in a new message to follow it again."
+        )
+        if grouped(update)
+        else tr.gettext(
             "You no longer follow {number}, so its new label is not saved. Send the number "
             "in a new message to follow it again."
-        ).format(number=html.escape(r.number))
-        for r in settled.stopped
+        )
     )
+    lines.extend(no_longer.format(number=html.escape(r.number)) for r in settled.stopped)
     lines.extend(
         tr.gettext(
             "{number} is no longer in your message, but I still follow it. Stop it?"
-        ).format(number=html.escape(view.parcel.number))
+        ).format(number=parcel_name(view, tr))
         for view in settled.removed
     )
     answered = [Request(view.parcel.number, label) for view, label in settled.relabels]
@@ -192,10 +201,16 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
     remember(update, context, answered, removed=taken_out)
     if not lines:
         return
-    buttons = [[stop_button(v.id, v.parcel.number, tr)] for v in settled.removed]
+    buttons = [[stop_button(v.id, button_name(v), tr)] for v in settled.removed]
     await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
+
+
+def grouped(update: Update) -> bool:
+    """Tell whether the update comes from a group (where "you" is the whole chat)."""
+    chat = update.effective_chat
+    return chat is not None and chat.type != ChatType.PRIVATE
 
 
 def _keeps_label(context: BotContext, number: str) -> str:

@@ -18,7 +18,7 @@ from bot.carriers.models import TrackingResult
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
+from bot.handlers.common import answer_expired, button_name, pressed, reply, view_keyboard
 from bot.handlers.revisions import answer_edit, remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
@@ -392,10 +392,14 @@ def render_card(
     checked, due = lookup.parcel.last_checked_at, lookup.parcel.next_check_at
     if schedule and not view.archived and checked is not None and due is not None:
         now = now or datetime.now(UTC)
-        line = _("Checked {checked}, next check about {next}.").format(
-            checked=tr.when(checked, now), next=tr.when(max(due, now), now)
-        )
-        blocks.append(f"<i>{line}</i>")
+        if lookup.parcel.last_error:
+            line = _("Last attempt {checked} failed; next try about {next} (Kyiv time).")
+        elif due <= now:
+            line = _("Checked {checked}; next check any minute now (Kyiv time).")
+        else:
+            line = _("Checked {checked}, next check about {next} (Kyiv time).")
+        when = line.format(checked=tr.when(checked, now), next=tr.when(max(due, now), now))
+        blocks.append(f"<i>{when}</i>")
     return "\n\n".join(blocks)
 
 
@@ -489,16 +493,18 @@ async def _reply_summary(
             ).format(count=overflow, limit=context.bot_data.settings.max_numbers_per_message)
         )
     lines += dict.fromkeys(o.note for o in outcomes if o.note)  # each note once
-    lines.append(_("Open any parcel with /list."))
     # A card a tap away for each followed parcel (two a row; the first few of a long paste).
     cards = [
-        InlineKeyboardButton(
-            f"📄 {o.view.label or o.view.parcel.number}"[:40], callback_data=f"{CARD}:{o.view.id}"
-        )
+        InlineKeyboardButton(f"📄 {button_name(o.view)}", callback_data=f"{CARD}:{o.view.id}")
         for o in outcomes
         if o.view is not None
     ][:MAX_CARD_BUTTONS]
     buttons.extend(cards[i : i + 2] for i in range(0, len(cards), 2))
+    lines.append(
+        _("Tap a parcel below to open it, or see them all with /list.")
+        if cards
+        else _("Open any parcel with /list.")
+    )
     summary = await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
