@@ -12,6 +12,7 @@ from enum import StrEnum
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.carriers.registry import CREDENTIAL_VARIABLES
 from bot.i18n import Catalogs, Translator
 from bot.status_labels import carrier_name
 from storage import Storage
@@ -100,7 +101,13 @@ def render_alert(alert: CarrierAlert, tr: Translator) -> str:
     carrier = html.escape(carrier_name(alert.carrier, _))
     until = tr.short_datetime(alert.until) if alert.until else "?"
     detail = html.escape(alert.detail or "")
-    if alert.kind is AlertKind.AUTH:
+    variable = CREDENTIAL_VARIABLES.get(alert.carrier)
+    if alert.kind is AlertKind.AUTH and variable:
+        text = _(
+            "⚠️ {carrier} refused the bot's credentials. Check {variable} in the environment "
+            "and restart the bot; its parcels wait until then."
+        )
+    elif alert.kind is AlertKind.AUTH:
         text = _(
             "⚠️ {carrier} refused the bot's credentials. Check its key or token in the "
             "environment and restart the bot; its parcels wait until then."
@@ -117,4 +124,4 @@ def render_alert(alert: CarrierAlert, tr: Translator) -> str:
             "ℹ️ Today's quota of new {carrier} numbers is used up: new numbers wait until "
             "{until} (Kyiv time); numbers already admitted are still checked."
         )
-    return text.format(carrier=carrier, until=until, detail=detail)
+    return text.format(carrier=carrier, until=until, detail=detail, variable=variable)

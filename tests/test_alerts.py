@@ -72,8 +72,10 @@ async def test_refused_credentials_are_told_at_once_and_not_every_tick(env: BotE
     await cycle_now(env, "ukrposhta")
     sent = alerts(env)
     assert [chat for chat, _ in sent] == [900, 901]
-    assert "refused the bot's credentials" in sent[1][1]
-    assert "TOKEN" not in sent[1][1]  # the alert names no credential
+    assert "refused the bot's credentials. Check UKRPOSHTA_TOKEN in the environment" in sent[1][1]
+    secret = env.settings.ukrposhta.credential
+    assert secret
+    assert secret not in sent[1][1]  # the variable's name, never its value
 
 
 async def test_a_used_up_quota_is_told_once_a_day(env: BotEnv) -> None:
@@ -101,8 +103,8 @@ async def test_an_admin_who_never_started_the_bot_does_not_stop_the_checks(
 def test_every_alert_is_translated() -> None:
     catalogs = Catalogs.load()
     until = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    for kind in AlertKind:
-        alert = CarrierAlert("nova-poshta", kind, "HTTP 500 <html>", until)
+    for carrier, kind in [("nova-poshta", k) for k in AlertKind] + [("inpost", AlertKind.AUTH)]:
+        alert = CarrierAlert(carrier, kind, "HTTP 500 <html>", until)
         english = render_alert(alert, catalogs.get("en"))
         assert "&lt;html&gt;" in english or kind is not AlertKind.PAUSED
         for language in ("uk", "ru"):

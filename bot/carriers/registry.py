@@ -22,6 +22,14 @@ REQUIRED_VARIABLES: Mapping[str, str] = {
     "gdeposylka": "GDEPOSYLKA_TOKEN",
 }
 
+# Client name → the variable holding its credential (named in admin alerts, never its value).
+CREDENTIAL_VARIABLES: Mapping[str, str] = {
+    "ukrposhta": "UKRPOSHTA_TOKEN",
+    "nova-poshta": "NOVAPOSHTA_API_KEY",
+    "postplus": "POSTPLUS_API_KEY",
+    "gdeposylka": "GDEPOSYLKA_TOKEN",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CarrierRegistry:
