@@ -189,6 +189,23 @@ CREATE TABLE bans (
 );
 """
 
+# Subscription ids are in buttons: an id freed by a stop must never name another parcel (an
+# INTEGER PRIMARY KEY reuses the highest freed id). New rows take the high-water mark + 1;
+# AUTOINCREMENT would need a table rebuild, which ON DELETE CASCADE makes unsafe here. Ids
+# freed before this version left no trace, so the mark starts a million above the highest
+# id left: far more than any chat could have had deleted above it.
+_V12_SUBSCRIPTION_IDS = """
+CREATE TABLE id_high_water (
+    name    TEXT PRIMARY KEY,
+    last_id INTEGER NOT NULL
+);
+INSERT INTO id_high_water (name, last_id) VALUES ('subscriptions',
+    (SELECT CASE WHEN MAX(id) IS NULL THEN 0 ELSE MAX(id) + 1000000 END FROM subscriptions));
+CREATE TRIGGER subscriptions_high_water AFTER INSERT ON subscriptions BEGIN
+    UPDATE id_high_water SET last_id = NEW.id WHERE name = 'subscriptions' AND last_id < NEW.id;
+END;
+"""
+
 MIGRATIONS: list[str] = [
     _V1_BASE,
     _V2_BROADCASTS,
@@ -201,4 +218,5 @@ MIGRATIONS: list[str] = [
     _V9_PARCEL_EXTRAS,
     _V10_MOVED_IN,
     _V11_BANS,
+    _V12_SUBSCRIPTION_IDS,
 ]

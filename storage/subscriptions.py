@@ -67,10 +67,12 @@ class SubscriptionsMixin(StorageCore):
         Raises:
             sqlite3.IntegrityError: the chat or the parcel is unknown.
         """
-        # One statement, atomic on its own, that also returns the row it wrote.
+        # One statement, atomic on its own, that also returns the row it wrote. A new row's id
+        # is above every id ever given (schema V12): an old button never names another parcel.
         row = await self._fetchone(
-            "INSERT INTO subscriptions (chat_id, parcel_id, label, added_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, parcel_id) DO UPDATE SET "
+            "INSERT INTO subscriptions (id, chat_id, parcel_id, label, added_by, created_at) "
+            "VALUES ((SELECT last_id + 1 FROM id_high_water WHERE name = 'subscriptions'), "
+            "?, ?, ?, ?, ?) ON CONFLICT (chat_id, parcel_id) DO UPDATE SET "
             "archived_at = NULL, label = COALESCE(excluded.label, subscriptions.label) "
             "RETURNING *",
             (chat_id, parcel_id, _clean_label(label), added_by, to_db(utc_now())),

@@ -139,7 +139,7 @@ def test_no_expected_day_once_it_arrived_failed_or_turned_back() -> None:
 def test_paid_storage_is_shown_while_the_parcel_waits_for_pickup() -> None:
     waiting = NOVA_POSHTA | {"paid_storage_from": "2024-11-26T22:00:00+00:00"}  # 27 Nov, Kyiv
     assert "Paid storage from: 27 November 2024" in card(ParcelStatus.READY_FOR_PICKUP, waiting)
-    assert "Платне зберігання з: 27 листопада 2024" in card(
+    assert "Платне зберігання: з 27 листопада 2024" in card(
         ParcelStatus.READY_FOR_PICKUP, waiting, "uk"
     )
     assert "Paid storage" not in card(ParcelStatus.IN_TRANSIT, waiting)

@@ -1367,3 +1367,36 @@ async def test_in_a_group_only_who_may_stop_a_parcel_is_offered_to(env: BotEnv) 
     assert UP not in offer.text  # alice's parcel: bob could not stop it
     [view] = [v for v in await env.storage.list_subscriptions(-100) if v.parcel.number == INPOST]
     assert buttons(offer.params) == [f"x:{view.id}"]
+
+
+async def test_an_old_button_of_a_stopped_parcel_never_acts_on_another(env: BotEnv) -> None:
+    user = make_user(1, "en")
+    await env.send(make_message(UP, user=user))
+    [old] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"x:{old.id}", user=user))  # stopped: its id is freed
+    await env.send(make_message(f"{NP} boots", user=user))
+    [new] = await env.storage.list_subscriptions(1)
+    assert new.id != old.id
+    env.telegram.clear()
+    await env.send(make_callback(f"x:{old.id}", user=user))  # the old card's Stop again
+    [answer] = env.telegram.sent("answerCallbackQuery")
+    assert "This button is out of date" in answer.params["text"]
+    assert await env.storage.count_subscriptions(1) == 1  # the new parcel is still followed
+
+
+async def test_summary_buttons_tell_parcels_apart(env: BotEnv) -> None:
+    text = f"{UP} Замовлення №123456789 Rozetka\n{NP} Замовлення №123456799 Rozetka"
+    await env.send(make_message(text, user=make_user(1, "en")))
+    [summary] = env.telegram.sent()
+    names = [b["text"] for row in keyboard(summary.params) for b in row]
+    assert names == [f"📄 Замовлення… · {UP[-4:]}", f"📄 Замовлення… · {NP[-4:]}"]
+
+
+async def test_a_used_up_quota_is_no_failed_attempt_on_the_card(env: BotEnv) -> None:
+    env.app.bot_data.budget.limit = 0  # no new GdePosylka number today
+    await env.send(make_message("/track LM951174328CN", user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert "quota" in card.text
+    footer = card.text.splitlines()[-1]
+    assert footer.startswith("<i>Checked ")
+    assert "next check about" in footer

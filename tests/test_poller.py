@@ -807,3 +807,11 @@ async def test_a_nova_poshta_parcel_at_the_branch_says_when_storage_costs_money(
     await env.app.bot_data.notifier.drain()
     [reminder] = env.telegram.sent()
     assert paid in reminder.text
+    # Collected ("I have it"): the archived card no longer talks of storage.
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"v:{view.id}", user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_callback(f"c:{view.id}", user=make_user(1, "en")))
+    [card] = env.telegram.sent()
+    assert "in the archive" in card.text
+    assert "Paid storage" not in card.text

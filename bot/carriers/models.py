@@ -130,7 +130,10 @@ def kyiv_local(text: str, fmt: str | None = None) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=KYIV)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as err:
+        raise ValueError(f"time {text!r} is out of range") from err
 
 
 # strptime's own widths: %Y takes four digits, the others one or two (%d also " 6"). Only ASCII
@@ -167,8 +170,12 @@ def wall_clock(text: str, fmt: str, zone: tzinfo) -> datetime:
     found = match.groupdict()
     year, month, day = int(found["Y"]), int(found["m"]), int(found["d"])
     hour, minute, second = int(found.get("H", 0)), int(found.get("M", 0)), int(found.get("S", 0))
-    # The constructor rejects impossible values (31.02, 25:00) as strptime does.
-    return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
+    # The constructor rejects impossible values (31.02, 25:00) as strptime does; a year-1
+    # "empty" date cannot move to UTC, and is unreadable like any other bad date.
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
+    except OverflowError as err:
+        raise ValueError(f"time {text!r} is out of range") from err
 
 
 def aware_utc(text: str) -> datetime:

@@ -96,9 +96,12 @@ async def card_button(update: Update, context: BotContext) -> None:
     callback = parse(query.data)
     view = await own_subscription(update, context, callback.number) if callback else None
     if callback is None or view is None:
-        # Stopped since (or never this chat's): what to do is send the number again.
+        # Stopped since (or never this chat's; it may be followed anew under another button).
         await query.answer(
-            tr.gettext("This chat no longer follows this parcel: send its number to follow it."),
+            tr.gettext(
+                "This button is out of date: open the parcel from /list, or send its number "
+                "to follow it again."
+            ),
             show_alert=True,
         )
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Sequence
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -111,9 +112,21 @@ def button_name(view: SubscriptionView) -> str:
     if view.label:
         if len(view.label) <= BUTTON_NAME:
             return view.label
-        return view.label[:BUTTON_NAME].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
+        cut = view.label[:BUTTON_NAME]
+        words = cut.rsplit(" ", 1)[0].rstrip(" ,.;:-")
+        return (words or cut) + "…"
     number = view.parcel.number
     return number if len(number) <= BUTTON_NAME else "…" + number[-8:]
+
+
+def button_names(views: Sequence[SubscriptionView]) -> list[str]:
+    """Name parcels for buttons side by side so that no two read the same (number's end)."""
+    names = [button_name(view) for view in views]
+    repeated = {name for name in names if names.count(name) > 1}
+    return [
+        f"{name} · {view.parcel.number[-4:]}" if name in repeated else name
+        for name, view in zip(names, views, strict=True)
+    ]
 
 
 def view_keyboard(context: BotContext, view: SubscriptionView) -> InlineKeyboardMarkup:

@@ -13,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.carriers.detect import normalize
 from bot.context import BotContext
-from bot.handlers.common import button_name, is_chat_admin, parcel_name, reply
+from bot.handlers.common import button_names, is_chat_admin, parcel_name, reply
 from bot.keyboards import stop_button
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
@@ -201,7 +201,10 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
     remember(update, context, answered, removed=taken_out)
     if not lines:
         return
-    buttons = [[stop_button(v.id, button_name(v), tr)] for v in settled.removed]
+    names = button_names(settled.removed)
+    buttons = [
+        [stop_button(v.id, name, tr)] for v, name in zip(settled.removed, names, strict=True)
+    ]
     await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )

@@ -6,7 +6,7 @@ import asyncio
 import html
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
@@ -18,7 +18,7 @@ from bot.carriers.models import TrackingResult
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, button_name, pressed, reply, view_keyboard
+from bot.handlers.common import answer_expired, button_names, pressed, reply, view_keyboard
 from bot.handlers.revisions import answer_edit, remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
@@ -37,6 +37,7 @@ from storage import SubscriptionView
 logger = logging.getLogger(__name__)
 
 MAX_CARD_BUTTONS = 10  # card buttons under a summary of several numbers
+OVERDUE = timedelta(hours=1)  # a check this late is not coming: the card promises none
 
 OFFERED_DETECTION = "offered_detection"  # chat memory: numbers a "🔎" button was shown for
 MAX_OFFERED = 20  # the latest numbers offered per chat; older buttons stop working
@@ -371,7 +372,11 @@ def render_card(
     blocks: list[str] = []
     courier = courier_title(view.parcel.carrier, view.parcel.number, lookup.result, tr)
     if lookup.result is not None:
-        blocks.append(render_result(lookup.result, tr, label=view.label, carrier=courier))
+        result = lookup.result
+        if view.archived:  # collected: when storage would cost money no longer matters
+            extras = {k: v for k, v in result.extras.items() if k != "paid_storage_from"}
+            result = replace(result, extras=extras)
+        blocks.append(render_result(result, tr, label=view.label, carrier=courier))
     else:
         name = html.escape(courier or carrier_name(client_of_key(lookup.parcel.carrier), _))
         title = f"{name} · <b>{html.escape(view.parcel.number)}</b>"
@@ -392,7 +397,13 @@ def render_card(
     checked, due = lookup.parcel.last_checked_at, lookup.parcel.next_check_at
     if schedule and not view.archived and checked is not None and due is not None:
         now = now or datetime.now(UTC)
-        if lookup.parcel.last_error:
+        # Our own quota made no request: nothing failed, the next check waits for the new day.
+        failed = lookup.parcel.last_error and not isinstance(lookup.error, BudgetExhausted)
+        if due < now - OVERDUE:  # not asked on time (a carrier switched off): promise nothing
+            line = _("Checked {checked} (Kyiv time).")
+        elif failed and due <= now:
+            line = _("Last attempt {checked} failed; next try any minute now (Kyiv time).")
+        elif failed:
             line = _("Last attempt {checked} failed; next try about {next} (Kyiv time).")
         elif due <= now:
             line = _("Checked {checked}; next check any minute now (Kyiv time).")
@@ -494,11 +505,11 @@ async def _reply_summary(
         )
     lines += dict.fromkeys(o.note for o in outcomes if o.note)  # each note once
     # A card a tap away for each followed parcel (two a row; the first few of a long paste).
+    followed = [o.view for o in outcomes if o.view is not None][:MAX_CARD_BUTTONS]
     cards = [
-        InlineKeyboardButton(f"📄 {button_name(o.view)}", callback_data=f"{CARD}:{o.view.id}")
-        for o in outcomes
-        if o.view is not None
-    ][:MAX_CARD_BUTTONS]
+        InlineKeyboardButton(f"📄 {name}", callback_data=f"{CARD}:{view.id}")
+        for view, name in zip(followed, button_names(followed), strict=True)
+    ]
     buttons.extend(cards[i : i + 2] for i in range(0, len(cards), 2))
     lines.append(
         _("Tap a parcel below to open it, or see them all with /list.")

@@ -497,3 +497,17 @@ def test_document_without_dates_is_its_own_error() -> None:
 def test_status_table(code: str, expected: ParcelStatus) -> None:
     assert STATUS_BY_CODE[code] is expected
     assert "3" not in STATUS_BY_CODE  # not found is an error, never a status
+
+
+async def test_a_year_one_date_is_unreadable_not_fatal(
+    http_session: aiohttp.ClientSession, fake: FakeNovaPoshta
+) -> None:
+    # An "empty" date that cannot be moved to UTC must not sink the lookup (or a batch).
+    answer = fixture("at_branch.json")
+    answer["data"][0]["DateFirstDayStorage"] = "0001-01-01 00:00:00"
+    answer["data"][0]["ScheduledDeliveryDate"] = "01-01-0001"
+    fake.handler = json_answer(answer)
+    result = await make_client(http_session, fake).track(AT_BRANCH)
+    assert result.status is ParcelStatus.READY_FOR_PICKUP
+    assert "paid_storage_from" not in result.extras
+    assert "scheduled_delivery_date" not in result.extras

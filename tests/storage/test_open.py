@@ -257,3 +257,44 @@ async def test_too_old_sqlite_is_refused_clearly(
     with pytest.raises(StorageError, match=r"SQLite 3\.31\.1 is too old: 3\.35\.5 or newer"):
         await open_storage(tmp_path / "bot.sqlite3")
     assert not (tmp_path / "bot.sqlite3").exists()
+
+
+async def test_subscription_ids_are_never_given_twice(db_path: Path) -> None:
+    # Ids are in buttons: a stopped parcel's old button must not name the next parcel added.
+    db_path.parent.mkdir(parents=True)
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        await apply_migrations(conn, MIGRATIONS[:11])  # a database from before the high water
+        created = T0.isoformat(timespec="microseconds")
+        await conn.execute(
+            "INSERT INTO chats (id, type, language, created_at) VALUES (1, 'private', 'en', ?)",
+            (created,),
+        )
+        for parcel_id in (1, 2):
+            await conn.execute(
+                "INSERT INTO parcels (id, carrier, number, created_at) VALUES (?, 'inpost', ?, ?)",
+                (parcel_id, f"N{parcel_id}", created),
+            )
+            await conn.execute(
+                "INSERT INTO subscriptions (id, chat_id, parcel_id, created_at) "
+                "VALUES (?, 1, ?, ?)",
+                (parcel_id * 7, parcel_id, created),
+            )
+        await conn.execute("DELETE FROM subscriptions WHERE id = 14")  # the highest, freed
+    storage = await open_storage(db_path)
+    try:
+        again = await follow(storage, 1, "N2")
+        assert again.id > 14  # ids freed before the upgrade are left behind as well
+        await storage.unsubscribe(again.id)
+        third = await follow(storage, 1, "N3")
+        assert third.id == again.id + 1
+        same = await follow(storage, 1, "N3", label="renamed")  # following again keeps its id
+        assert same.id == third.id
+        new = await open_storage(db_path.with_name("new.sqlite3"))  # a new database: from 1
+        try:
+            first = await follow(new, 1, "N1")
+            await new.unsubscribe(first.id)
+            assert (first.id, (await follow(new, 1, "N2")).id) == (1, 2)
+        finally:
+            await new.close()
+    finally:
+        await storage.close()
