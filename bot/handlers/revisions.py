@@ -77,7 +77,7 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
     Rename button): the label is kept. A number an edit took out is still followed (it may
     have been sent again elsewhere): the answer offers to stop it.
     """
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    message, chat = update.effective_message, update.effective_chat
     edited = update.edited_message is not None
     before = _answered(context, message.message_id) if edited and message else None
     requests, rejected = parsed.requests, parsed.rejected
@@ -92,14 +92,8 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
             if not (_asked_before(r, before.labels) or _asked_before(r, before.offered))
         )
         rejected = tuple(t for t in rejected if normalize(t) not in before.rejected)
-    in_group = grouped(update)
-    notes: dict[str, str] = {}
-    relabels: list[tuple[SubscriptionView, str]] = []
-    refused: list[Request] = []
-    stopped: list[Request] = []
-    removed: list[SubscriptionView] = []
-    skipped: list[Request] = []  # answered by an earlier version, or by what the chat follows
-    if chat is not None and (requests or gone) and (in_group or edited):
+    sorter = _Sorter(update, context, before)
+    if chat is not None and (requests or gone) and (sorter.in_group or edited):
         views = await context.bot_data.storage.subscriptions_by_numbers(
             chat.id, [*(r.number for r in requests), *gone]
         )
@@ -107,56 +101,87 @@ async def settle(update: Update, context: BotContext, parsed: ParsedMessage) -> 
         for each in views:  # a number followed with one carrier, archived with another
             if each.parcel.number not in followed or followed[each.parcel.number].archived:
                 followed[each.parcel.number] = each
-        removed = [v for n in gone if (v := followed.get(n)) is not None and not v.archived]
-        left: list[Request] = []
-        admin: bool | None = None  # asked of Telegram once, and only when needed
-        if in_group and any(v.added_by not in (None, user.id if user else None) for v in removed):
-            admin = await is_chat_admin(update, context)  # a Stop only for those who may press it
-            if not admin:
-                removed = [v for v in removed if v.added_by in (None, user.id if user else None)]
+        for number in gone:
+            await sorter.taken_out(followed.get(number))
         for request in requests:
-            view = followed.get(request.number)
-            if edited and _gone_or_answered(request, view, before):
-                if view is None or not _same_label(request.label, view.label):
-                    stopped.append(request)  # a new label for a parcel no longer followed
-                else:
-                    skipped.append(request)
-                continue
-            if view is None or request.label in (None, view.label):
-                left.append(request)
-                continue
-            if in_group and view.added_by not in (None, user.id if user else None):
-                if admin is None:
-                    admin = await is_chat_admin(update, context)
-                if not admin and _same_label(request.label, view.label):
-                    # Only the case differs: the owner's label stays, not worth a word.
-                    if edited:
-                        skipped.append(request)
-                    else:
-                        left.append(Request(request.number))
-                    continue
-                if not admin and edited:
-                    refused.append(request)
-                    continue
-                if not admin:
-                    notes[request.number] = _keeps_label(context, request.number)
-                    request = Request(request.number)
-            if edited and request.label and not view.archived:
-                relabels.append((view, request.label))
-                continue
-            left.append(request)
-        requests = tuple(left)
+            await sorter.sort(request, followed.get(request.number))
+        requests = tuple(sorter.left)
     if requests != parsed.requests or rejected != parsed.rejected:
         parsed = replace(parsed, requests=requests, rejected=rejected)
-    return Settled(
-        parsed,
-        notes,
-        tuple(relabels),
-        tuple(refused),
-        tuple(stopped),
-        tuple(removed),
-        tuple(skipped),
-    )
+    return sorter.settled(parsed)
+
+
+class _Sorter:
+    """Sort a message's requests into what to follow and what an edit answers with a line."""
+
+    def __init__(self, update: Update, context: BotContext, before: Answered | None) -> None:
+        self.update, self.context, self.before = update, context, before
+        self.edited = update.edited_message is not None
+        self.in_group = grouped(update)
+        user = update.effective_user
+        self.user_id = user.id if user else None
+        self._admin: bool | None = None  # asked of Telegram once, and only when needed
+        self.left: list[Request] = []
+        self.notes: dict[str, str] = {}
+        self.relabels: list[tuple[SubscriptionView, str]] = []
+        self.refused: list[Request] = []
+        self.stopped: list[Request] = []
+        self.removed: list[SubscriptionView] = []
+        self.skipped: list[Request] = []  # answered before, or by what the chat follows
+
+    async def may_change(self, view: SubscriptionView) -> bool:
+        """Tell whether the sender may relabel or stop a parcel (in a group: its adder, admins)."""
+        if not self.in_group or view.added_by in (None, self.user_id):
+            return True
+        if self._admin is None:
+            self._admin = await is_chat_admin(self.update, self.context)
+        return self._admin
+
+    async def taken_out(self, view: SubscriptionView | None) -> None:
+        """Offer to stop a followed parcel an edit took out, to whoever may stop it."""
+        if view is not None and not view.archived and await self.may_change(view):
+            self.removed.append(view)
+
+    async def sort(self, request: Request, view: SubscriptionView | None) -> None:
+        """Put one request where it belongs."""
+        if self.edited and _gone_or_answered(request, view, self.before):
+            if view is None or not _same_label(request.label, view.label):
+                self.stopped.append(request)  # a new label for a parcel no longer followed
+            else:
+                self.skipped.append(request)
+        elif view is None or request.label in (None, view.label):
+            self.left.append(request)
+        elif not await self.may_change(view):
+            self._keep_label(request, view)
+        elif self.edited and request.label and not view.archived:
+            self.relabels.append((view, request.label))
+        else:
+            self.left.append(request)
+
+    def _keep_label(self, request: Request, view: SubscriptionView) -> None:
+        """A group member asked for another's parcel under a new label: the label stays."""
+        if _same_label(request.label, view.label):  # only the case differs: not worth a word
+            if self.edited:
+                self.skipped.append(request)
+            else:
+                self.left.append(Request(request.number))
+        elif self.edited:
+            self.refused.append(request)
+        else:
+            self.notes[request.number] = _keeps_label(self.context, request.number)
+            self.left.append(Request(request.number))
+
+    def settled(self, parsed: ParsedMessage) -> Settled:
+        """Return the result."""
+        return Settled(
+            parsed,
+            self.notes,
+            tuple(self.relabels),
+            tuple(self.refused),
+            tuple(self.stopped),
+            tuple(self.removed),
+            tuple(self.skipped),
+        )
 
 
 async def answer_edit(update: Update, context: BotContext, settled: Settled) -> None:
