@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 # The same alert about a carrier at most this often (scaled like every interval): an outage
 # is told once an hour while it lasts, wrong credentials every few hours until fixed.
-COOLDOWNS = {"auth": timedelta(hours=6), "paused": timedelta(hours=1)}
+COOLDOWNS = {"auth": timedelta(hours=6), "paused": timedelta(hours=1), "error": timedelta(hours=1)}
 
 
 class AlertKind(StrEnum):
@@ -31,6 +31,7 @@ class AlertKind(StrEnum):
     PAUSED = "paused"  # it failed several batches in a row: the circuit breaker paused it
     RECOVERED = "recovered"  # it answers again after one of the above
     QUOTA = "quota"  # our daily budget of its new numbers is used up
+    ERROR = "error"  # an update failed with an unexpected error (carrier: the error's type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +80,12 @@ class AdminAlerts:
             key = (alert.carrier, day if alert.kind is AlertKind.QUOTA else alert.kind)
             last = self._sent.get(key)
             cooldown = COOLDOWNS.get(alert.kind, timedelta(days=1)) * self.scale
-            again = alert.kind is not AlertKind.QUOTA and alert.carrier not in self._down
+            trouble = alert.kind in (AlertKind.AUTH, AlertKind.PAUSED)
+            again = trouble and alert.carrier not in self._down
             if last is not None and now - last < cooldown and not again:
                 return
             self._sent[key] = now
-            if alert.kind is not AlertKind.QUOTA:
+            if alert.kind in (AlertKind.AUTH, AlertKind.PAUSED):
                 self._down.add(alert.carrier)
         logger.warning("alerting admins: carrier %s %s", alert.carrier, alert.kind)
         for admin in sorted(set(self.admin_ids)):
@@ -119,6 +121,13 @@ def render_alert(alert: CarrierAlert, tr: Translator) -> str:
         )
     elif alert.kind is AlertKind.RECOVERED:
         text = _("✅ {carrier} answers again: its checks go on as usual.")
+    elif alert.kind is AlertKind.ERROR:
+        carrier = html.escape(alert.carrier)  # the error's type, not a carrier
+        text = _(
+            "⚠️ An update failed with an unexpected error ({carrier}: {detail}); the user was "
+            "told something went wrong. The log has the traceback. (At most one such message "
+            "an hour per kind of error.)"
+        )
     else:
         text = _(
             "ℹ️ Today's quota of new {carrier} numbers is used up: new numbers wait until "

@@ -157,6 +157,7 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         await alerts(CarrierAlert("gdeposylka", AlertKind.QUOTA, until=until))
 
     data.budget.on_exhausted = quota_used_up
+    data.alerts = alerts
     data.poller = Poller(
         data.storage,
         data.parcels,

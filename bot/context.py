@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.alerts import AdminAlerts
 from bot.ban_memory import BanMemory
 from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import CarrierRegistry
@@ -35,6 +36,7 @@ class BotData:
     budget: StorageNewNumberBudget
     broadcasts: BroadcastRunner
     poller: Poller
+    alerts: AdminAlerts  # tells the admins of carrier trouble and failed updates
     decoding: asyncio.Semaphore  # pictures decoded at once (barcodes cost CPU)
     banned: set[int]  # user and chat ids an admin banned (the storage's list, in memory)
     ban_memory: dict[int, BanMemory]  # the guard's refusals and answers per banned id

@@ -145,3 +145,24 @@ async def test_a_quota_used_up_by_a_user_is_told_too(env: BotEnv) -> None:
     sent = alerts(env)
     assert [chat for chat, _ in sent] == [900, 901]
     assert sent[1][1].startswith("ℹ️ Today's quota of new GdePosylka numbers is used up")
+
+
+async def test_a_failed_update_is_told_to_the_admins_once_an_hour(
+    env: BotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = env.settings.telegram_token
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"boom with {token} inside")
+
+    monkeypatch.setattr(env.app.bot_data.parcels, "resolve", broken)
+    for _ in range(2):
+        await env.send(make_message(UP, user=make_user(1, "en")))
+    assert (
+        env.telegram.texts(1)
+        == ["Sorry, something went wrong on my side. Please try again later."] * 2
+    )
+    sent = alerts(env)
+    assert [chat for chat, _ in sent] == [900, 901]
+    assert "(RuntimeError: boom with *** inside)" in sent[1][1]
+    assert token not in sent[0][1]

@@ -7,7 +7,9 @@ import logging
 from telegram import Update
 from telegram.error import NetworkError
 
+from bot.alerts import AlertKind, CarrierAlert
 from bot.context import BotContext
+from bot.logs import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ async def on_error(update: object, context: BotContext) -> None:
         logger.warning("network problem talking to Telegram: %s", context.error)
         return
     logger.error("unhandled error while processing an update", exc_info=context.error)
+    await _tell_admins(context)
     if not isinstance(update, Update):
         return
     if update.callback_query is not None:
@@ -36,3 +39,17 @@ async def on_error(update: object, context: BotContext) -> None:
         )
     except Exception:  # the error handler must never raise
         logger.warning("could not tell the user about the error")
+
+
+async def _tell_admins(context: BotContext) -> None:
+    """Tell the admins an update failed (secrets masked; the alerts limit how often)."""
+    error = context.error
+    alerts = getattr(context.bot_data, "alerts", None)
+    if error is None or alerts is None:
+        return
+    redact = Redactor(context.bot_data.settings.secrets)
+    detail = redact(str(error))[:300]
+    try:
+        await alerts(CarrierAlert(type(error).__name__, AlertKind.ERROR, detail))
+    except Exception:  # the error handler must never raise
+        logger.warning("could not alert the admins about the error")
