@@ -89,7 +89,11 @@ class AdminAlerts:
                 self._down.add(alert.carrier)
         logger.warning("alerting admins: carrier %s %s", alert.carrier, alert.kind)
         for admin in sorted(set(self.admin_ids)):
-            chat = await self.storage.get_chat(admin)
+            try:  # the alert may be about the database itself: then in the default language
+                chat = await self.storage.get_chat(admin)
+            except Exception:
+                logger.warning("could not read admin %s's language", admin)
+                chat = None
             text = render_alert(alert, self.catalogs.get(chat.language if chat else None))
             try:
                 await self.bot.send_message(admin, text)

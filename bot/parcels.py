@@ -306,8 +306,11 @@ class ParcelService:
         moments after the first one must not lose the explanation).
         """
         result = await self.stored_result(parcel)
-        error = None
-        if parcel.not_found_since is not None and not result.events:
+        error: CarrierError | None = None
+        if parcel.last_error and parcel.last_error.endswith(BudgetExhausted.MESSAGE):
+            # Not asked for want of quota: the card says so again, and that nothing failed.
+            error = BudgetExhausted(result.carrier, BudgetExhausted.MESSAGE)
+        elif parcel.not_found_since is not None and not result.events:
             error = NoDataAtLastCheck(result.carrier, "no data at the last check")
         return Lookup(parcel, result, error)
 

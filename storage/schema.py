@@ -192,15 +192,17 @@ CREATE TABLE bans (
 # Subscription ids are in buttons: an id freed by a stop must never name another parcel (an
 # INTEGER PRIMARY KEY reuses the highest freed id). New rows take the high-water mark + 1;
 # AUTOINCREMENT would need a table rebuild, which ON DELETE CASCADE makes unsafe here. Ids
-# freed before this version left no trace, so the mark starts a million above the highest
-# id left: far more than any chat could have had deleted above it.
+# freed before this version left no trace, so in a database already in use the mark starts a
+# million above the highest id left (far more than could have been deleted above it).
 _V12_SUBSCRIPTION_IDS = """
 CREATE TABLE id_high_water (
     name    TEXT PRIMARY KEY,
     last_id INTEGER NOT NULL
 );
 INSERT INTO id_high_water (name, last_id) VALUES ('subscriptions',
-    (SELECT CASE WHEN MAX(id) IS NULL THEN 0 ELSE MAX(id) + 1000000 END FROM subscriptions));
+    CASE WHEN EXISTS (SELECT 1 FROM chats) OR EXISTS (SELECT 1 FROM parcels)
+        OR EXISTS (SELECT 1 FROM subscriptions)
+    THEN (SELECT COALESCE(MAX(id), 0) FROM subscriptions) + 1000000 ELSE 0 END);
 CREATE TRIGGER subscriptions_high_water AFTER INSERT ON subscriptions BEGIN
     UPDATE id_high_water SET last_id = NEW.id WHERE name = 'subscriptions' AND last_id < NEW.id;
 END;

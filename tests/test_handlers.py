@@ -1400,3 +1400,9 @@ async def test_a_used_up_quota_is_no_failed_attempt_on_the_card(env: BotEnv) -> 
     footer = card.text.splitlines()[-1]
     assert footer.startswith("<i>Checked ")
     assert "next check about" in footer
+    [view] = await env.storage.list_subscriptions(1)
+    env.telegram.clear()
+    await env.send(make_callback(f"c:{view.id}", user=make_user(1, "en")))  # opened again
+    [again] = env.telegram.sent()
+    assert "quota" in again.text
+    assert again.text.splitlines()[-1].startswith("<i>Checked ")

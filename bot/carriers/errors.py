@@ -66,6 +66,8 @@ class CarrierRateLimited(CarrierUnavailable):
 class BudgetExhausted(CarrierRateLimited):
     """A daily quota is used up until the next day."""
 
+    MESSAGE = "daily quota of new numbers is used up"  # stored as the parcel's last error
+
 
 class CarrierAuthError(CarrierError):
     """The credentials were refused."""

@@ -299,7 +299,7 @@ class GdePosylkaClient:
     async def _admit(self, number: str) -> None:
         """Count the number against the daily quota before any request is made."""
         if not await self._budget.admit(number):
-            raise BudgetExhausted(NAME, "daily quota of new numbers is used up")
+            raise BudgetExhausted(NAME, BudgetExhausted.MESSAGE)
 
     async def _get(self, path: str) -> Any:
         """GET a path under the base URL through the rate limiter; raise on error bodies."""

@@ -187,7 +187,10 @@ def aware_utc(text: str) -> datetime:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError(f"time without offset: {text!r}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as err:  # a year-1 "empty" date: unreadable like any bad date
+        raise ValueError(f"time {text!r} is out of range") from err
 
 
 def sort_events(events: list[TrackingEvent]) -> tuple[TrackingEvent, ...]:

@@ -21,7 +21,12 @@ async def on_error(update: object, context: BotContext) -> None:
         logger.warning("network problem talking to Telegram: %s", context.error)
         return
     logger.error("unhandled error while processing an update", exc_info=context.error)
+    await _apologize(update, context)  # the user first: telling the admins may take a while
     await _tell_admins(context)
+
+
+async def _apologize(update: object, context: BotContext) -> None:
+    """Tell the user something went wrong, without details; never raise."""
     if not isinstance(update, Update):
         return
     if update.callback_query is not None:
@@ -47,9 +52,8 @@ async def _tell_admins(context: BotContext) -> None:
     alerts = getattr(context.bot_data, "alerts", None)
     if error is None or alerts is None:
         return
-    redact = Redactor(context.bot_data.settings.secrets)
-    detail = redact(str(error))[:300]
     try:
+        detail = Redactor(context.bot_data.settings.secrets)(str(error))[:300]
         await alerts(CarrierAlert(type(error).__name__, AlertKind.ERROR, detail))
     except Exception:  # the error handler must never raise
         logger.warning("could not alert the admins about the error")

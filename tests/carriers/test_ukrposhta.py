@@ -23,7 +23,7 @@ from bot.carriers.errors import (
     NotTrackable,
     ParcelNotFound,
 )
-from bot.carriers.models import ParcelStatus, TrackingResult
+from bot.carriers.models import ParcelStatus, TrackingResult, aware_utc, kyiv_local
 from bot.carriers.ukrposhta import (
     STATUS_BY_CODE,
     UkrposhtaClient,
@@ -781,3 +781,17 @@ async def test_batch_of_nothing_sends_nothing(
 ) -> None:
     assert await client.track_many([]) == {}
     assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda: kyiv_local("0001-01-01T00:00:00"),
+        lambda: kyiv_local("01.01.0001 00:00:00", "%d.%m.%Y %H:%M:%S"),
+        lambda: aware_utc("0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_a_year_one_date_is_unreadable_like_any_bad_date(read: Callable[[], object]) -> None:
+    # Carriers' parsers skip a ValueError; an OverflowError would sink a whole batch.
+    with pytest.raises(ValueError, match="out of range"):
+        read()

@@ -289,6 +289,19 @@ async def test_subscription_ids_are_never_given_twice(db_path: Path) -> None:
         assert third.id == again.id + 1
         same = await follow(storage, 1, "N3", label="renamed")  # following again keeps its id
         assert same.id == third.id
+        empty = db_path.with_name("emptied.sqlite3")  # in use, every subscription deleted
+        async with aiosqlite.connect(empty, isolation_level=None) as conn:
+            await apply_migrations(conn, MIGRATIONS[:11])
+            await conn.execute(
+                "INSERT INTO chats (id, type, language, created_at) "
+                "VALUES (1, 'private', 'en', ?)",
+                (T0.isoformat(timespec="microseconds"),),
+            )
+        emptied = await open_storage(empty)
+        try:
+            assert (await follow(emptied, 1, "N1")).id > 1
+        finally:
+            await emptied.close()
         new = await open_storage(db_path.with_name("new.sqlite3"))  # a new database: from 1
         try:
             first = await follow(new, 1, "N1")
