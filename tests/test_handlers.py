@@ -350,6 +350,7 @@ async def test_i_have_it_archives_the_parcel_at_once(env: BotEnv) -> None:
         await env.send(make_callback(f"{old}:{view.id}", user=make_user(1, "en")))
         [answer] = env.telegram.sent("answerCallbackQuery")
         assert "in the archive" in answer.params["text"]
+    assert "To delete it, open it in /archive." in answer.params["text"]
     assert await env.storage.count_subscriptions(1, archived=True) == 1  # not deleted
     await env.send(make_callback(f"d:{view.id}", user=make_user(1, "en")))  # the 🗑 Delete
     assert await env.storage.count_subscriptions(1, archived=True) == 0

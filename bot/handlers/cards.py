@@ -119,9 +119,17 @@ async def card_button(update: Update, context: BotContext) -> None:
         result = await parcels.stored_result(view.parcel)
         for chunk in render_history(result, tr):
             await reply(update, chunk)
-    elif callback.action in (REFRESH, RECEIVED, STOP) and view.archived:
-        # An old card's or push's button: the parcel is finished and no longer looked up
-        # (deleting it from the archive is the archived card's own button).
+    elif callback.action == STOP and view.archived:
+        # An old push's Stop, or an archived card's 🗑 from before it had its own button:
+        # deleting from the archive is asked for where the archive is shown.
+        await query.answer(
+            tr.gettext(
+                "This parcel is already in the archive. To delete it, open it in /archive."
+            ),
+            show_alert=True,
+        )
+    elif callback.action in (REFRESH, RECEIVED) and view.archived:
+        # An old card's or push's button: the parcel is finished and no longer looked up.
         await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
     elif callback.action == REFRESH:
         await _refresh(update, context, view)
