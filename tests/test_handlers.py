@@ -1407,3 +1407,19 @@ async def test_a_used_up_quota_is_no_failed_attempt_on_the_card(env: BotEnv) -> 
     [again] = env.telegram.sent()
     assert "quota" in again.text
     assert again.text.splitlines()[-1].startswith("<i>Checked ")
+
+
+async def test_list_puts_and_says_parcels_waiting_for_you_first(env: BotEnv) -> None:
+    # UP and NP are ready for pickup in the fake carriers; UP2, added last, is not registered.
+    for number in (UP, NP, UP2):
+        await env.send(make_message(number, user=make_user(1, "en")))
+    env.telegram.clear()
+    await env.send(make_message("/list", user=make_user(1, "en")))
+    [listing] = env.telegram.sent()
+    lines = listing.text.splitlines()
+    assert lines[0] == "This chat follows 3 parcels; those waiting for you come first:"
+    assert [number for line in lines[2:5] for number in (UP, NP, UP2) if number in line] == [
+        NP,
+        UP,
+        UP2,
+    ]

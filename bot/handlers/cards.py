@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.carriers.detect import normalize
+from bot.carriers.models import ParcelStatus
 from bot.context import BotContext
 from bot.explain import outage_notes
 from bot.formatting import render_history, short_status
@@ -39,6 +40,12 @@ from bot.routing import client_of_key
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
+
+# What /list shows first (storage/subscriptions.py orders them so): parcels that wait for the
+# chat to act.
+WAITING_FIRST = frozenset(
+    {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.OUT_FOR_DELIVERY, ParcelStatus.DELIVERY_FAILED}
+)
 
 PAGE_SIZE = 10
 MAX_QUERY = 100  # characters of a /list search that are used (and echoed back)
@@ -236,15 +243,22 @@ async def _list_page(
     views = await storage.list_subscriptions(
         chat.id, archived=archived, offset=page * PAGE_SIZE, limit=PAGE_SIZE
     )
-    header = (
-        tr.ngettext(
+    if archived:
+        header = tr.ngettext(
             "The archive holds {count} parcel:", "The archive holds {count} parcels:", total
         )
-        if archived
-        else tr.ngettext(
+    elif total > 1 and any(ParcelStatus.parse(v.parcel.status) in WAITING_FIRST for v in views):
+        # Storage lists these first: say so, or a parcel just added seems lost further down.
+        header = tr.ngettext(
+            "This chat follows {count} parcel; those waiting for you come first:",
+            "This chat follows {count} parcels; those waiting for you come first:",
+            total,
+        )
+    else:
+        header = tr.ngettext(
             "This chat follows {count} parcel:", "This chat follows {count} parcels:", total
         )
-    ).format(count=total)
+    header = header.format(count=total)
     lines = [header, ""]
     lines += [list_entry(i, v, tr) for i, v in enumerate(views, start=page * PAGE_SIZE + 1)]
     if not archived:
