@@ -93,7 +93,7 @@ def simulate(events: Journey, end: float, seed: int) -> tuple[int, list[float]]:
         status = known[-1][1] if known else None
         quiet = now - known[-1][0] if known else None
         previous = policy.next_interval(
-            status, changed=changed, previous=previous, quiet_for=quiet
+            status, changed=changed, previous=previous, since_event=quiet
         )
         now += previous
     return checks, delays

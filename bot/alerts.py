@@ -1,17 +1,17 @@
-"""Admin alerts: the operator hears of a carrier refusing credentials, failing or out of quota."""
+"""Admin alerts: carriers refusing credentials, failing or out of quota; unexpected errors."""
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.alert_events import Alert, AlertKind
 from bot.carriers.registry import CREDENTIAL_VARIABLES
 from bot.i18n import Catalogs, Translator
 from bot.status_labels import carrier_name
@@ -21,35 +21,15 @@ logger = logging.getLogger(__name__)
 
 # The same alert about a carrier at most this often (scaled like every interval): an outage
 # is told once an hour while it lasts, wrong credentials every few hours until fixed.
-COOLDOWNS = {"auth": timedelta(hours=6), "paused": timedelta(hours=1), "error": timedelta(hours=1)}
-
-
-class AlertKind(StrEnum):
-    """What happened to a carrier."""
-
-    AUTH = "auth"  # the carrier refused our credentials (401/403)
-    PAUSED = "paused"  # it failed several batches in a row: the circuit breaker paused it
-    RECOVERED = "recovered"  # it answers again after one of the above
-    QUOTA = "quota"  # our daily budget of its new numbers is used up
-    ERROR = "error"  # an update failed with an unexpected error (carrier: the error's type)
-
-
-@dataclass(frozen=True, slots=True)
-class CarrierAlert:
-    """One thing the admins should know about a carrier."""
-
-    carrier: str
-    kind: AlertKind
-    detail: str | None = None  # the carrier's error, as logged (never a credential)
-    until: datetime | None = None  # when a pause or a quota ends
-
-
-AlertSink = Callable[[CarrierAlert], Awaitable[None]]
+COOLDOWNS = {"auth": timedelta(hours=6), "paused": timedelta(hours=1)}
+# The same kind of unexpected error at most once an hour (not scaled: the text says an hour).
+ERROR_COOLDOWN = timedelta(hours=1)
+ERRORS = frozenset({AlertKind.ERROR, AlertKind.JOB_ERROR})
 
 
 @dataclass
 class AdminAlerts:
-    """Send carrier alerts to the admins' private chats, in each admin's language.
+    """Send alerts to the admins' private chats, in each admin's language.
 
     An admin who never started the bot cannot be written to: that is logged, not retried.
     A recovery is only announced for a carrier whose trouble was.
@@ -63,7 +43,7 @@ class AdminAlerts:
     _sent: dict[tuple[str, str], datetime] = field(default_factory=dict)
     _down: set[str] = field(default_factory=set)
 
-    async def __call__(self, alert: CarrierAlert) -> None:
+    async def __call__(self, alert: Alert) -> None:
         """Send an alert unless it would repeat one sent within its cooldown.
 
         Trouble (credentials, a pause) is told when it starts, again after each cooldown while
@@ -71,23 +51,27 @@ class AdminAlerts:
         """
         now = datetime.now(UTC)
         if alert.kind is AlertKind.RECOVERED:
-            if alert.carrier not in self._down:
+            if alert.subject not in self._down:
                 return
-            self._down.discard(alert.carrier)
+            self._down.discard(alert.subject)
         else:
             # A quota is told once per budget day (UTC), the others once per cooldown.
             day = f"quota {now.date()}"
-            key = (alert.carrier, day if alert.kind is AlertKind.QUOTA else alert.kind)
+            key = (alert.subject, day if alert.kind is AlertKind.QUOTA else alert.kind)
             last = self._sent.get(key)
-            cooldown = COOLDOWNS.get(alert.kind, timedelta(days=1)) * self.scale
+            cooldown = (
+                ERROR_COOLDOWN
+                if alert.kind in ERRORS
+                else COOLDOWNS.get(alert.kind, timedelta(days=1)) * self.scale
+            )
             trouble = alert.kind in (AlertKind.AUTH, AlertKind.PAUSED)
-            again = trouble and alert.carrier not in self._down
+            again = trouble and alert.subject not in self._down
             if last is not None and now - last < cooldown and not again:
                 return
             self._sent[key] = now
             if alert.kind in (AlertKind.AUTH, AlertKind.PAUSED):
-                self._down.add(alert.carrier)
-        logger.warning("alerting admins: carrier %s %s", alert.carrier, alert.kind)
+                self._down.add(alert.subject)
+        logger.warning("alerting admins: %s %s", alert.kind, alert.subject)
         for admin in sorted(set(self.admin_ids)):
             try:  # the alert may be about the database itself: then in the default language
                 chat = await self.storage.get_chat(admin)
@@ -101,13 +85,13 @@ class AdminAlerts:
                 logger.warning("could not alert admin %s: %s", admin, err)
 
 
-def render_alert(alert: CarrierAlert, tr: Translator) -> str:
+def render_alert(alert: Alert, tr: Translator) -> str:
     """Return an alert's text (HTML)."""
     _ = tr.gettext
-    carrier = html.escape(carrier_name(alert.carrier, _))
+    carrier = html.escape(carrier_name(alert.subject, _))
     until = tr.short_datetime(alert.until) if alert.until else "?"
     detail = html.escape(alert.detail or "")
-    variable = CREDENTIAL_VARIABLES.get(alert.carrier)
+    variable = CREDENTIAL_VARIABLES.get(alert.subject)
     if alert.kind is AlertKind.AUTH and variable:
         text = _(
             "⚠️ {carrier} refused the bot's credentials. Check {variable} in the environment "
@@ -126,11 +110,18 @@ def render_alert(alert: CarrierAlert, tr: Translator) -> str:
     elif alert.kind is AlertKind.RECOVERED:
         text = _("✅ {carrier} answers again: its checks go on as usual.")
     elif alert.kind is AlertKind.ERROR:
-        carrier = html.escape(alert.carrier)  # the error's type, not a carrier
+        carrier = html.escape(alert.subject)  # the error's type, not a carrier
         text = _(
             "⚠️ An update failed with an unexpected error ({carrier}: {detail}); the user was "
             "told something went wrong. The log has the traceback. (At most one such message "
             "an hour per kind of error.)"
+        )
+    elif alert.kind is AlertKind.JOB_ERROR:
+        carrier = html.escape(alert.subject)  # the error's type, not a carrier
+        text = _(
+            "⚠️ A background job (checking parcels, sending messages or upkeep) failed with an "
+            "unexpected error ({carrier}: {detail}); it runs again on its schedule. The log has "
+            "the traceback. (At most one such message an hour per kind of error.)"
         )
     else:
         text = _(

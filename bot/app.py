@@ -22,7 +22,8 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
-from bot.alerts import AdminAlerts, AlertKind, CarrierAlert
+from bot.alert_events import Alert, AlertKind
+from bot.alerts import AdminAlerts
 from bot.breaker import Breakers
 from bot.broadcast import BroadcastRunner
 from bot.carriers.registry import build_carriers
@@ -153,8 +154,13 @@ async def start_services(application: Application[Any, Any, Any, Any, Any, Any])
         settings.check_interval_scale,
     )
 
+    telling: set[asyncio.Task[None]] = set()
+
     async def quota_used_up(until: datetime) -> None:
-        await alerts(CarrierAlert("gdeposylka", AlertKind.QUOTA, until=until))
+        # In the background: a user's /track must not wait while every admin is written to.
+        task = asyncio.create_task(alerts(Alert("gdeposylka", AlertKind.QUOTA, until=until)))
+        telling.add(task)
+        task.add_done_callback(telling.discard)
 
     data.budget.on_exhausted = quota_used_up
     data.alerts = alerts

@@ -157,28 +157,27 @@ def paid_storage_line(
     extras: Mapping[str, str], status: ParcelStatus | None, tr: Translator
 ) -> str | None:
     """Return "Paid storage from …" while a parcel waits for pickup, if the carrier said when."""
-    value = extras.get("paid_storage_from")
-    if not value or status is not ParcelStatus.READY_FOR_PICKUP:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
+    moment = _extras_moment(extras, "paid_storage_from")
+    if moment is None or status is not ParcelStatus.READY_FOR_PICKUP:
         return None
     return tr.gettext("Paid storage from: {date}").format(date=tr.date(moment))
 
 
-def _expected(result: TrackingResult, tr: Translator) -> str | None:
-    """Return the carrier's expected delivery date, while the parcel is still on its way."""
-    value = result.extras.get("scheduled_delivery_date")
-    if not value or result.status not in _ON_ITS_WAY:
-        return None
+def _extras_moment(extras: Mapping[str, str], key: str) -> datetime | None:
+    """Read an aware ISO time a carrier client stored in the extras; None if absent or bad."""
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(extras.get(key) or "")
     except ValueError:
         return None
-    return tr.date(moment) if moment.tzinfo is not None else None
+    return moment if moment.tzinfo is not None else None
+
+
+def _expected(result: TrackingResult, tr: Translator) -> str | None:
+    """Return the carrier's expected delivery date, while the parcel is still on its way."""
+    moment = _extras_moment(result.extras, "scheduled_delivery_date")
+    if moment is None or result.status not in _ON_ITS_WAY:
+        return None
+    return tr.date(moment)
 
 
 def render_history(result: TrackingResult, tr: Translator) -> list[str]:

@@ -236,3 +236,57 @@ def keep_buttons(subscription_id: int, name: str, tr: Translator) -> list[Inline
         ),
         InlineKeyboardButton(tr.gettext("Stop"), callback_data=f"{KEEP}:{subscription_id}:no"),
     ]
+
+
+BUTTON_NAME = 20  # characters of a label or number on a button that shares its row
+
+
+def button_name(label: str | None, number: str) -> str:
+    """Return a parcel's name for a button: its label cut at a word, or its number's end.
+
+    Telegram cuts long button texts at the end, where numbers differ.
+    """
+    if label:
+        if len(label) <= BUTTON_NAME:
+            return label
+        cut = label[:BUTTON_NAME]
+        words = cut.rsplit(" ", 1)[0].rstrip(" ,.;:-")
+        return (words or cut) + "…"
+    return number if len(number) <= BUTTON_NAME else "…" + number[-8:]
+
+
+def button_names(parcels: Sequence[tuple[str | None, str]]) -> list[str]:
+    """Name (label, number) pairs for buttons side by side so that no two read the same."""
+    names = [button_name(label, number) for label, number in parcels]
+    repeated = {name for name in names if names.count(name) > 1}
+    return [
+        f"{name} · {number[-4:]}" if name in repeated else name
+        for name, (_, number) in zip(names, parcels, strict=True)
+    ]
+
+
+def card_buttons(cards: Sequence[tuple[int, str]]) -> list[list[InlineKeyboardButton]]:
+    """Return "📄 name" buttons opening subscriptions' cards, two a row."""
+    buttons = [
+        InlineKeyboardButton(f"📄 {name}", callback_data=f"{CARD}:{sub}") for sub, name in cards
+    ]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def push_buttons(
+    subscription_id: int, tr: Translator, *, have_it: bool
+) -> list[InlineKeyboardButton]:
+    """Return the row under a push about one parcel: its card, and what the news asks for.
+
+    ``have_it``: the parcel is (about to be) in the user's hands: "I have it" (to the archive
+    now) instead of Stop. Short texts: the two share a row.
+    """
+    card = InlineKeyboardButton(tr.gettext("📄 Card"), callback_data=f"{CARD}:{subscription_id}")
+    if have_it:
+        action = InlineKeyboardButton(
+            tr.gettext("✅ I have it"), callback_data=f"{RECEIVED}:{subscription_id}"
+        )
+    else:
+        stop = "🛑 " + tr.gettext("Stop")
+        action = InlineKeyboardButton(stop, callback_data=f"{STOP}:{subscription_id}")
+    return [card, action]

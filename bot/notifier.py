@@ -18,7 +18,7 @@ from bot.carriers.models import KYIV, ParcelStatus
 from bot.correction import SWITCHED
 from bot.formatting import TELEGRAM_LIMIT, event_line, paid_storage_line, place_text
 from bot.i18n import Catalogs, Translator
-from bot.keyboards import CARD, RECEIVED, STOP, keep_buttons
+from bot.keyboards import button_name, keep_buttons, push_buttons
 from bot.lifecycle import FINAL, PICKUP, STALE
 from bot.parcels import stored_extras, tracking_event
 from bot.retry import retry_after_seconds
@@ -224,7 +224,10 @@ def _pack(
         if blocks:
             single = next(iter(views.values())) if len(views) == 1 else None
             if single is not None and not buttons and not single.archived:
-                buttons.append(_push_buttons(single, tr, kinds))
+                # Waiting, out for delivery or delivered: "I have it" (to the archive now, not
+                # after the post-delivery watch); any other news: Stop, as peers' users ask.
+                have_it = PICKUP in kinds or single.parcel.status in _HAVE_IT
+                buttons.append(push_buttons(single.id, tr, have_it=have_it))
             markup = InlineKeyboardMarkup(list(buttons)) if buttons else None
             reply_to = single.card_message_id if single is not None else None
             messages.append((list(ids), "\n\n".join(blocks), markup, reply_to))
@@ -247,7 +250,7 @@ def _pack(
         views[view.id] = view
         kinds.add(item.kind)
         if item.kind == STALE:
-            buttons.append(keep_buttons(view.id, view.label or view.parcel.number, tr))
+            buttons.append(keep_buttons(view.id, button_name(view.label, view.parcel.number), tr))
     close()
     return messages, empty
 
@@ -256,26 +259,6 @@ def _pack(
 _HAVE_IT = frozenset(
     {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.OUT_FOR_DELIVERY, ParcelStatus.DELIVERED}
 )
-
-
-def _push_buttons(
-    view: SubscriptionView, tr: Translator, kinds: set[str]
-) -> list[InlineKeyboardButton]:
-    """Return the row under a push about one parcel: its card, and what the news asks for.
-
-    A parcel waiting for pickup, out for delivery or delivered offers "I have it" (to the
-    archive now, not after the post-delivery watch); any other news offers to stop following
-    it, as peers' users ask ("remove from the notification"). Short texts: two share a row.
-    """
-    card = InlineKeyboardButton(tr.gettext("📄 Card"), callback_data=f"{CARD}:{view.id}")
-    if PICKUP in kinds or view.parcel.status in _HAVE_IT:
-        action = InlineKeyboardButton(
-            tr.gettext("✅ I have it"), callback_data=f"{RECEIVED}:{view.id}"
-        )
-    else:
-        stop = "🛑 " + tr.gettext("Stop")
-        action = InlineKeyboardButton(stop, callback_data=f"{STOP}:{view.id}")
-    return [card, action]
 
 
 def _render_item(

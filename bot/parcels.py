@@ -268,7 +268,7 @@ class ParcelService:
             changed=bool(fresh),
             previous=parcel.check_interval,
             failed=failed,
-            quiet_for=(now - moved_at).total_seconds() if moved_at else None,
+            since_event=(now - moved_at).total_seconds() if moved_at else None,
         )
         next_check = self.policy.next_check(now, interval)
         if isinstance(error, BudgetExhausted):

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.alerts import AlertKind, AlertSink, CarrierAlert
+from bot.alert_events import Alert, AlertKind, AlertSink
 from bot.breaker import Breakers, CircuitBreaker
 from bot.carriers.base import Carrier
 from bot.carriers.errors import (
@@ -269,14 +269,18 @@ class Poller:
             return
         health = self._health(name)
         limited = [o for o in failures if isinstance(o, CarrierRateLimited)]
-        answered = any(not isinstance(o, BudgetExhausted) for _, o in pairs)
+        # A real answer: a result, or "not found". Our own quota made no request: proves nothing.
+        answered = any(not isinstance(o, CarrierUnavailable | CarrierAuthError) for _, o in pairs)
         if limited:
             waits = [o.retry_after for o in limited if o.retry_after is not None]
             health.breaker.failure(datetime.now(UTC), retry_after=max(waits, default=None))
             health.last_error = limited[0].message
-        elif answered:  # a chunk refused by our own quota made no request: proves nothing
+        elif failures and not answered:  # every number asked failed; the rest, our quota's
+            refused = [o for o in failures if isinstance(o, CarrierAuthError)]
+            await self._count_failure(name, (refused or failures)[0])
+        elif answered:
             health.breaker.success()
-            await self._alert(CarrierAlert(name, AlertKind.RECOVERED))
+            await self._alert(Alert(name, AlertKind.RECOVERED))
         await self.storage.record_carrier_call(name, datetime.now(UTC), True, elapsed * 1000)
         items: list[LookupOutcome] = []
         for parcel, outcome in pairs:
@@ -295,7 +299,7 @@ class Poller:
                 if self.lifecycle.due(parcel, now):
                     await self.lifecycle.review(parcel, now)
 
-    async def _alert(self, alert: CarrierAlert) -> None:
+    async def _alert(self, alert: Alert) -> None:
         """Tell the admins, if anyone listens; an alert that fails must not stop the checks."""
         if self.alert is None:
             return
@@ -304,10 +308,8 @@ class Poller:
         except Exception:
             logger.exception("alerting the admins failed")
 
-    async def _batch_failed(
-        self, name: str, parcels: Sequence[Parcel], err: CarrierError, elapsed: float
-    ) -> None:
-        """Count the failure, pause the carrier if it keeps failing, retry the parcels later."""
+    async def _count_failure(self, name: str, err: CarrierError) -> None:
+        """Count a failed batch: pause a carrier that keeps failing, tell the admins."""
         health = self._health(name)
         now = datetime.now(UTC)
         retry_after = err.retry_after if isinstance(err, CarrierRateLimited) else None
@@ -316,11 +318,17 @@ class Poller:
         if isinstance(err, CarrierAuthError):
             breaker.failure(now)  # credentials will not fix themselves: back off harder
             logger.error("carrier %s refused our credentials: %s", name, err.message)
-            await self._alert(CarrierAlert(name, AlertKind.AUTH, err.message))
+            await self._alert(Alert(name, AlertKind.AUTH, err.message))
         elif breaker.failures >= breaker.threshold:  # paused for failing batches in a row
-            alert = CarrierAlert(name, AlertKind.PAUSED, err.message, breaker.opened_until)
-            await self._alert(alert)
+            await self._alert(Alert(name, AlertKind.PAUSED, err.message, breaker.opened_until))
         health.last_error = err.message
+
+    async def _batch_failed(
+        self, name: str, parcels: Sequence[Parcel], err: CarrierError, elapsed: float
+    ) -> None:
+        """Count the failure, pause the carrier if it keeps failing, retry the parcels later."""
+        now = datetime.now(UTC)
+        await self._count_failure(name, err)
         await self.storage.record_carrier_call(name, now, False, elapsed * 1000)
         logger.warning("carrier %s failed for %d parcels: %s", name, len(parcels), err)
         await self.parcels.record_many(

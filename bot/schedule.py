@@ -60,12 +60,12 @@ class Policy:
         changed: bool,
         previous: float | None,
         failed: bool = False,
-        quiet_for: float | None = None,
+        since_event: float | None = None,
     ) -> float:
         """Return seconds until the next check (unscaled intervals are documented above).
 
-        ``quiet_for``: seconds since the parcel's latest event (None: no event), which keeps a
-        moving parcel's interval under its status's cap.
+        ``since_event``: seconds since the parcel's latest event (None: no event), which keeps
+        a moving parcel's interval under its status's cap.
         """
         if failed:
             base = RETRY_INTERVAL
@@ -81,8 +81,8 @@ class Policy:
             base = max(previous / self.scale * 2, BASE_INTERVALS[status])
         cap = MAX_INTERVAL
         # An event dated ahead by more than a clock or time-zone slip is a wrong date, not news.
-        moving = -SKEW * self.scale <= (quiet_for or 0.0) <= MOVING_FOR * self.scale
-        if status is not None and quiet_for is not None and moving:
+        moving = -SKEW * self.scale <= (since_event or 0.0) <= MOVING_FOR * self.scale
+        if status is not None and since_event is not None and moving:
             cap = MOVING_CAPS.get(status, MAX_INTERVAL)
         base = min(base, max(cap, BASE_INTERVALS[status] if status else 0.0))
         rng = self.rng or random

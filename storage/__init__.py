@@ -21,9 +21,11 @@ from storage.models import (
     SubscriptionView,
 )
 from storage.schema import MIGRATIONS
+from storage.subscriptions import WAITING_STATUSES
 
 __all__ = [
     "MIGRATIONS",
+    "WAITING_STATUSES",
     "Ban",
     "Broadcast",
     "BroadcastCounts",

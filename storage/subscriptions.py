@@ -18,9 +18,11 @@ from storage.rows import (
 from storage.times import to_db, utc_now
 
 # Statuses that ask something of the chat now, in the order /list shows them first.
+WAITING_STATUSES = ("ready_for_pickup", "out_for_delivery", "delivery_failed")
 _WAITING_FIRST = (
-    "CASE p.status WHEN 'ready_for_pickup' THEN 0 WHEN 'out_for_delivery' THEN 1 "
-    "WHEN 'delivery_failed' THEN 2 ELSE 3 END"
+    "CASE p.status "
+    + " ".join(f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(WAITING_STATUSES))
+    + f" ELSE {len(WAITING_STATUSES)} END"
 )
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.alerts import AlertKind, CarrierAlert, render_alert
+from bot.alert_events import Alert, AlertKind
+from bot.alerts import render_alert
 from bot.i18n import Catalogs
 from tests.bot_env import BotEnv, running_bot
 from tests.fake_carriers import FakeEvent
@@ -104,7 +105,7 @@ def test_every_alert_is_translated() -> None:
     catalogs = Catalogs.load()
     until = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     for carrier, kind in [("nova-poshta", k) for k in AlertKind] + [("inpost", AlertKind.AUTH)]:
-        alert = CarrierAlert(carrier, kind, "HTTP 500 <html>", until)
+        alert = Alert(carrier, kind, "HTTP 500 <html>", until)
         english = render_alert(alert, catalogs.get("en"))
         assert "&lt;html&gt;" in english or kind is not AlertKind.PAUSED
         for language in ("uk", "ru"):
@@ -166,3 +167,26 @@ async def test_a_failed_update_is_told_to_the_admins_once_an_hour(
     assert [chat for chat, _ in sent] == [900, 901]
     assert "(RuntimeError: boom with *** inside)" in sent[1][1]
     assert token not in sent[0][1]
+
+
+async def test_refused_credentials_beside_our_own_quota_are_no_recovery(env: BotEnv) -> None:
+    env.app.bot_data.budget.limit = 1
+    numbers = ("LM951174328CN", "RA067022855CN")
+    env.carriers.set("gdeposylka", numbers[0], FakeEvent("accepted", T0, "Shenzhen"))
+    await env.follow(1, "gdeposylka/china-post", numbers[0])
+    env.carriers.faults["gdeposylka"] = "401"
+    await cycle_now(env, "gdeposylka")  # the admitted number: refused credentials
+    env.carriers.set("gdeposylka", numbers[1], FakeEvent("accepted", T0, "Shenzhen"))
+    await env.follow(1, "gdeposylka/china-post", numbers[1])  # over today's quota
+    await cycle_now(env, "gdeposylka")
+    kinds = [text.split()[0] for chat, text in alerts(env) if chat == 901]
+    assert "✅" not in kinds  # still refused: no "answers again"
+    assert env.app.bot_data.poller.health["gdeposylka"].breaker.failures >= 2
+
+
+async def test_a_failed_background_job_is_told_as_such(env: BotEnv) -> None:
+    await env.app.process_error(None, RuntimeError("disk I/O error"))
+    sent = alerts(env)
+    assert [chat for chat, _ in sent] == [900, 901]
+    assert sent[1][1].startswith("⚠️ A background job (checking parcels, sending messages or")
+    assert "(RuntimeError: disk I/O error)" in sent[1][1]

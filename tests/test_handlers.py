@@ -1423,3 +1423,16 @@ async def test_list_puts_and_says_parcels_waiting_for_you_first(env: BotEnv) -> 
         UP,
         UP2,
     ]
+
+
+async def test_an_old_delete_button_never_stops_a_parcel_followed_again(env: BotEnv) -> None:
+    user = make_user(1, "en")
+    await env.send(make_message(UP, user=user))
+    [view] = await env.storage.list_subscriptions(1)
+    await env.send(make_callback(f"v:{view.id}", user=user))  # to the archive
+    await env.send(make_message(UP, user=user))  # followed again: the same subscription
+    env.telegram.clear()
+    await env.send(make_callback(f"d:{view.id}", user=user))  # the archived card's 🗑
+    [answer] = env.telegram.sent("answerCallbackQuery")
+    assert "no longer in the archive" in answer.params["text"]
+    assert await env.storage.count_subscriptions(1) == 1

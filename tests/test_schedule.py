@@ -38,26 +38,26 @@ def test_a_moving_parcel_is_checked_at_least_as_often_as_its_status_cap() -> Non
     p = policy()
     day = 24 * HOUR
     moving = p.next_interval(
-        ParcelStatus.IN_TRANSIT, changed=False, previous=20 * HOUR, quiet_for=day
+        ParcelStatus.IN_TRANSIT, changed=False, previous=20 * HOUR, since_event=day
     )
     assert moving <= 6 * HOUR * 1.1
     courier = p.next_interval(
-        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=8 * HOUR, quiet_for=HOUR
+        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=8 * HOUR, since_event=HOUR
     )
     assert courier <= HOUR * 1.1
     # Quiet for days (a long haul), or with no information yet: back off to a day.
     long_haul = p.next_interval(
-        ParcelStatus.IN_TRANSIT, changed=False, previous=20 * HOUR, quiet_for=5 * day
+        ParcelStatus.IN_TRANSIT, changed=False, previous=20 * HOUR, since_event=5 * day
     )
     assert long_haul >= 24 * HOUR * 0.9
     waiting = p.next_interval(
-        ParcelStatus.INFO_RECEIVED, changed=False, previous=20 * HOUR, quiet_for=HOUR
+        ParcelStatus.INFO_RECEIVED, changed=False, previous=20 * HOUR, since_event=HOUR
     )
     assert waiting >= 24 * HOUR * 0.9
     # The cap scales with the intervals (tests shrink days to moments).
     assert (
         policy(0.001).next_interval(
-            ParcelStatus.IN_TRANSIT, changed=False, previous=72.0, quiet_for=60.0
+            ParcelStatus.IN_TRANSIT, changed=False, previous=72.0, since_event=60.0
         )
         <= 6 * HOUR * 0.001 * 1.1
     )
@@ -66,10 +66,10 @@ def test_a_moving_parcel_is_checked_at_least_as_often_as_its_status_cap() -> Non
 def test_an_event_dated_far_ahead_is_not_taken_for_movement() -> None:
     p = policy()
     wrong_date = p.next_interval(
-        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, quiet_for=-300 * 86400
+        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, since_event=-300 * 86400
     )
     assert wrong_date >= 24 * HOUR * 0.9  # backs off as usual
     skewed = p.next_interval(
-        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, quiet_for=-2 * HOUR
+        ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, since_event=-2 * HOUR
     )
     assert skewed <= HOUR * 1.1  # a clock or time-zone slip still counts as moving

@@ -15,19 +15,19 @@ from bot.carriers.postplus import PostPlusClient
 from bot.carriers.ukrposhta import UkrposhtaClient
 from bot.config import Settings
 
-# Client name → the variables an operator must set to enable it.
-REQUIRED_VARIABLES: Mapping[str, str] = {
-    "ukrposhta": "UKRPOSHTA_TOKEN",
-    "postplus": "POSTPLUS_API_KEY and POSTPLUS_BASE_URL",
-    "gdeposylka": "GDEPOSYLKA_TOKEN",
-}
-
 # Client name → the variable holding its credential (named in admin alerts, never its value).
 CREDENTIAL_VARIABLES: Mapping[str, str] = {
     "ukrposhta": "UKRPOSHTA_TOKEN",
     "nova-poshta": "NOVAPOSHTA_API_KEY",
     "postplus": "POSTPLUS_API_KEY",
     "gdeposylka": "GDEPOSYLKA_TOKEN",
+}
+
+# Client name → the variables an operator must set to enable it.
+REQUIRED_VARIABLES: Mapping[str, str] = {
+    "ukrposhta": CREDENTIAL_VARIABLES["ukrposhta"],
+    "postplus": f"{CREDENTIAL_VARIABLES['postplus']} and POSTPLUS_BASE_URL",
+    "gdeposylka": CREDENTIAL_VARIABLES["gdeposylka"],
 }
 
 

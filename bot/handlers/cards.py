@@ -10,7 +10,6 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.carriers.detect import normalize
-from bot.carriers.models import ParcelStatus
 from bot.context import BotContext
 from bot.explain import outage_notes
 from bot.formatting import render_history, short_status
@@ -37,15 +36,10 @@ from bot.keyboards import (
     parse,
 )
 from bot.routing import client_of_key
-from storage import SubscriptionView
+from storage import WAITING_STATUSES, SubscriptionView
 
 logger = logging.getLogger(__name__)
 
-# What /list shows first (storage/subscriptions.py orders them so): parcels that wait for the
-# chat to act.
-WAITING_FIRST = frozenset(
-    {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.OUT_FOR_DELIVERY, ParcelStatus.DELIVERY_FAILED}
-)
 
 PAGE_SIZE = 10
 MAX_QUERY = 100  # characters of a /list search that are used (and echoed back)
@@ -95,7 +89,7 @@ async def stop_from_button(update: Update, context: BotContext, view: Subscripti
 
 
 async def card_button(update: Update, context: BotContext) -> None:
-    """Handle the card, history, refresh, received and stop buttons."""
+    """Handle the card, history, refresh, received, stop and delete-from-archive buttons."""
     query = update.callback_query
     if query is None:
         return
@@ -135,12 +129,18 @@ async def card_button(update: Update, context: BotContext) -> None:
             ),
             show_alert=True,
         )
+    elif callback.action == DELETE and not view.archived:
+        # An old archived card's 🗑, of a parcel the chat follows again: not a Stop.
+        await query.answer(
+            tr.gettext("This parcel is no longer in the archive: the chat follows it again."),
+            show_alert=True,
+        )
     elif callback.action in (REFRESH, RECEIVED) and view.archived:
         # An old card's or push's button: the parcel is finished and no longer looked up.
         await query.answer(tr.gettext("This parcel is in the archive: I no longer track it."))
     elif callback.action == REFRESH:
         await _refresh(update, context, view)
-    elif callback.action in (STOP, DELETE):
+    elif callback.action in (STOP, DELETE):  # Stop of a followed one, 🗑 of an archived one
         await stop_from_button(update, context, view)
     elif callback.action == RECEIVED:
         await _received(update, context, view)
@@ -247,7 +247,7 @@ async def _list_page(
         header = tr.ngettext(
             "The archive holds {count} parcel:", "The archive holds {count} parcels:", total
         )
-    elif total > 1 and any(ParcelStatus.parse(v.parcel.status) in WAITING_FIRST for v in views):
+    elif total > 1 and any(v.parcel.status in WAITING_STATUSES for v in views):
         # Storage lists these first: say so, or a parcel just added seems lost further down.
         header = tr.ngettext(
             "This chat follows {count} parcel; those waiting for you come first:",

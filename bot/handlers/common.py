@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -16,8 +15,6 @@ from bot.keyboards import Callback, card_keyboard, parse, share_button
 from storage import SubscriptionView
 
 logger = logging.getLogger(__name__)
-
-BUTTON_NAME = 20  # characters of a label or number on a button that shares its row
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 
@@ -102,31 +99,6 @@ def parcel_name(view: SubscriptionView, tr: Translator) -> str:
         label = html.escape(view.label, quote=False)
         return tr.gettext("{number} (“{label}”)").format(number=number, label=label)
     return number
-
-
-def button_name(view: SubscriptionView) -> str:
-    """Return a parcel's name for a button: its label cut at a word, or its number's end.
-
-    Telegram cuts long button texts at the end, where numbers differ.
-    """
-    if view.label:
-        if len(view.label) <= BUTTON_NAME:
-            return view.label
-        cut = view.label[:BUTTON_NAME]
-        words = cut.rsplit(" ", 1)[0].rstrip(" ,.;:-")
-        return (words or cut) + "…"
-    number = view.parcel.number
-    return number if len(number) <= BUTTON_NAME else "…" + number[-8:]
-
-
-def button_names(views: Sequence[SubscriptionView]) -> list[str]:
-    """Name parcels for buttons side by side so that no two read the same (number's end)."""
-    names = [button_name(view) for view in views]
-    repeated = {name for name in names if names.count(name) > 1}
-    return [
-        f"{name} · {view.parcel.number[-4:]}" if name in repeated else name
-        for name, view in zip(names, views, strict=True)
-    ]
 
 
 def view_keyboard(context: BotContext, view: SubscriptionView) -> InlineKeyboardMarkup:

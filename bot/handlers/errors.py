@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import NetworkError
 
-from bot.alerts import AlertKind, CarrierAlert
+from bot.alert_events import Alert, AlertKind
 from bot.context import BotContext
 from bot.logs import Redactor
 
@@ -22,7 +22,8 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     logger.error("unhandled error while processing an update", exc_info=context.error)
     await _apologize(update, context)  # the user first: telling the admins may take a while
-    await _tell_admins(context)
+    # PTB hands jobs' errors (poll, sending, upkeep) here too, without an update.
+    await _tell_admins(context, AlertKind.ERROR if update is not None else AlertKind.JOB_ERROR)
 
 
 async def _apologize(update: object, context: BotContext) -> None:
@@ -46,14 +47,14 @@ async def _apologize(update: object, context: BotContext) -> None:
         logger.warning("could not tell the user about the error")
 
 
-async def _tell_admins(context: BotContext) -> None:
-    """Tell the admins an update failed (secrets masked; the alerts limit how often)."""
+async def _tell_admins(context: BotContext, kind: AlertKind) -> None:
+    """Tell the admins an update or a job failed (secrets masked; the alerts limit how often)."""
     error = context.error
     alerts = getattr(context.bot_data, "alerts", None)
     if error is None or alerts is None:
         return
     try:
         detail = Redactor(context.bot_data.settings.secrets)(str(error))[:300]
-        await alerts(CarrierAlert(type(error).__name__, AlertKind.ERROR, detail))
+        await alerts(Alert(type(error).__name__, kind, detail))
     except Exception:  # the error handler must never raise
         logger.warning("could not alert the admins about the error")

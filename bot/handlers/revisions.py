@@ -8,13 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.carriers.detect import normalize
 from bot.context import BotContext
-from bot.handlers.common import button_names, is_chat_admin, parcel_name, reply
-from bot.keyboards import stop_button
+from bot.handlers.common import is_chat_admin, is_private, parcel_name, reply
+from bot.keyboards import button_names, stop_button
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
 
@@ -117,7 +116,7 @@ class _Sorter:
     def __init__(self, update: Update, context: BotContext, before: Answered | None) -> None:
         self.update, self.context, self.before = update, context, before
         self.edited = update.edited_message is not None
-        self.in_group = grouped(update)
+        self.in_group = not is_private(update)
         user = update.effective_user
         self.user_id = user.id if user else None
         self._admin: bool | None = None  # asked of Telegram once, and only when needed
@@ -207,7 +206,7 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
             "This chat no longer follows {number}, so its new label is not saved. Send the "
             "number in a new message to follow it again."
         )
-        if grouped(update)
+        if not is_private(update)
         else tr.gettext(
             "You no longer follow {number}, so its new label is not saved. Send the number "
             "in a new message to follow it again."
@@ -226,19 +225,13 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
     remember(update, context, answered, removed=taken_out)
     if not lines:
         return
-    names = button_names(settled.removed)
+    names = button_names([(v.label, v.parcel.number) for v in settled.removed])
     buttons = [
         [stop_button(v.id, name, tr)] for v, name in zip(settled.removed, names, strict=True)
     ]
     await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )
-
-
-def grouped(update: Update) -> bool:
-    """Tell whether the update comes from a group (where "you" is the whole chat)."""
-    chat = update.effective_chat
-    return chat is not None and chat.type != ChatType.PRIVATE
 
 
 def _keeps_label(context: BotContext, number: str) -> str:

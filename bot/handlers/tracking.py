@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
@@ -18,11 +18,11 @@ from bot.carriers.models import TrackingResult
 from bot.context import BotContext
 from bot.explain import detection_unavailable, explain
 from bot.formatting import render_result, short_status
-from bot.handlers.common import answer_expired, button_names, pressed, reply, view_keyboard
+from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
 from bot.handlers.revisions import answer_edit, remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
-from bot.keyboards import CARD, detect_keyboard, parse, pick_keyboard
+from bot.keyboards import button_names, card_buttons, detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
 from bot.requests import ParsedMessage, Request, parse_message
 from bot.routing import (
@@ -506,11 +506,9 @@ async def _reply_summary(
     lines += dict.fromkeys(o.note for o in outcomes if o.note)  # each note once
     # A card a tap away for each followed parcel (two a row; the first few of a long paste).
     followed = [o.view for o in outcomes if o.view is not None][:MAX_CARD_BUTTONS]
-    cards = [
-        InlineKeyboardButton(f"📄 {name}", callback_data=f"{CARD}:{view.id}")
-        for view, name in zip(followed, button_names(followed), strict=True)
-    ]
-    buttons.extend(cards[i : i + 2] for i in range(0, len(cards), 2))
+    names = button_names([(view.label, view.parcel.number) for view in followed])
+    cards = [(view.id, name) for view, name in zip(followed, names, strict=True)]
+    buttons.extend(card_buttons(cards))
     lines.append(
         _("Tap a parcel below to open it, or see them all with /list.")
         if cards
