@@ -109,19 +109,21 @@ def render_alert(alert: Alert, tr: Translator) -> str:
         )
     elif alert.kind is AlertKind.RECOVERED:
         text = _("✅ {carrier} answers again: its checks go on as usual.")
-    elif alert.kind is AlertKind.ERROR:
+    elif alert.kind in ERRORS:
         carrier = html.escape(alert.subject)  # the error's type, not a carrier
-        text = _(
-            "⚠️ An update failed with an unexpected error ({carrier}: {detail}); the user was "
-            "told something went wrong. The log has the traceback. (At most one such message "
-            "an hour per kind of error.)"
-        )
-    elif alert.kind is AlertKind.JOB_ERROR:
-        carrier = html.escape(alert.subject)  # the error's type, not a carrier
-        text = _(
-            "⚠️ A background job (checking parcels, sending messages or upkeep) failed with an "
-            "unexpected error ({carrier}: {detail}); it runs again on its schedule. The log has "
-            "the traceback. (At most one such message an hour per kind of error.)"
+        text = (
+            _(
+                "⚠️ An update failed with an unexpected error ({carrier}: {detail}); the user "
+                "was told something went wrong. The log has the traceback. (At most one such "
+                "message an hour per kind of error.)"
+            )
+            if alert.kind is AlertKind.ERROR
+            else _(
+                "⚠️ A background job (checking parcels, sending messages or upkeep) failed "
+                "with an unexpected error ({carrier}: {detail}); it runs again on its schedule. "
+                "The log has the traceback. (At most one such message an hour per kind of "
+                "error.)"
+            )
         )
     else:
         text = _(
