@@ -220,12 +220,6 @@ def confirm_keyboard(prefix: str, tr: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def stop_button(subscription_id: int, name: str, tr: Translator) -> InlineKeyboardButton:
-    """Return a button that stops following one parcel, named by its label or number."""
-    text = tr.gettext("🛑 Stop {number}").format(number=name)
-    return InlineKeyboardButton(text[:60], callback_data=f"{STOP}:{subscription_id}")
-
-
 def keep_buttons(subscription_id: int, name: str, tr: Translator) -> list[InlineKeyboardButton]:
     """Return one row answering "keep tracking?" for a parcel, named in the first button."""
     keep = tr.gettext("Keep tracking")  # outside an f-string, where extraction finds it
@@ -255,22 +249,40 @@ def button_name(label: str | None, number: str) -> str:
     return number if len(number) <= BUTTON_NAME else "…" + number[-8:]
 
 
-def button_names(parcels: Sequence[tuple[str | None, str]]) -> list[str]:
-    """Name (label, number) pairs for buttons side by side so that no two read the same."""
-    names = [button_name(label, number) for label, number in parcels]
+# A parcel on a button: its subscription id, label and number.
+Named = tuple[int, str | None, str]
+
+
+def _names(parcels: Sequence[Named]) -> list[str]:
+    """Name parcels for buttons side by side so that no two read the same (number's end)."""
+    names = [button_name(label, number) for _, label, number in parcels]
     repeated = {name for name in names if names.count(name) > 1}
     return [
         f"{name} · {number[-4:]}" if name in repeated else name
-        for name, (_, number) in zip(names, parcels, strict=True)
+        for name, (_, _, number) in zip(names, parcels, strict=True)
     ]
 
 
-def card_buttons(cards: Sequence[tuple[int, str]]) -> list[list[InlineKeyboardButton]]:
-    """Return "📄 name" buttons opening subscriptions' cards, two a row."""
+def card_buttons(parcels: Sequence[Named]) -> list[list[InlineKeyboardButton]]:
+    """Return "📄 name" buttons opening parcels' cards, two a row."""
     buttons = [
-        InlineKeyboardButton(f"📄 {name}", callback_data=f"{CARD}:{sub}") for sub, name in cards
+        InlineKeyboardButton(f"📄 {name}", callback_data=f"{CARD}:{sub}")
+        for (sub, _, _), name in zip(parcels, _names(parcels), strict=True)
     ]
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def stop_buttons(parcels: Sequence[Named], tr: Translator) -> list[list[InlineKeyboardButton]]:
+    """Return "🛑 Stop name" buttons, one a row, that stop following parcels."""
+    return [
+        [
+            InlineKeyboardButton(
+                tr.gettext("🛑 Stop {number}").format(number=name)[:60],
+                callback_data=f"{STOP}:{sub}",
+            )
+        ]
+        for (sub, _, _), name in zip(parcels, _names(parcels), strict=True)
+    ]
 
 
 def push_buttons(

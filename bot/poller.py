@@ -263,9 +263,7 @@ class Poller:
             and not isinstance(o, BudgetExhausted)
         ]
         if failures and len(failures) >= len(parcels):
-            # Refused credentials say the most (the admins are told), whatever failed first.
-            refused = [o for o in failures if isinstance(o, CarrierAuthError)]
-            await self._batch_failed(name, parcels, (refused or failures)[0], elapsed)
+            await self._batch_failed(name, parcels, _telling(failures), elapsed)
             return
         health = self._health(name)
         limited = [o for o in failures if isinstance(o, CarrierRateLimited)]
@@ -276,8 +274,7 @@ class Poller:
             health.breaker.failure(datetime.now(UTC), retry_after=max(waits, default=None))
             health.last_error = limited[0].message
         elif failures and not answered:  # every number asked failed; the rest, our quota's
-            refused = [o for o in failures if isinstance(o, CarrierAuthError)]
-            await self._count_failure(name, (refused or failures)[0])
+            await self._count_failure(name, _telling(failures))
         elif answered:
             health.breaker.success()
             await self._alert(Alert(name, AlertKind.RECOVERED))
@@ -334,3 +331,8 @@ class Poller:
         await self.parcels.record_many(
             [LookupOutcome(parcel, None, err) for parcel in parcels], notify=False
         )
+
+
+def _telling(failures: Sequence[CarrierError]) -> CarrierError:
+    """Pick the failure that says the most: refused credentials (the admins are told)."""
+    return next((err for err in failures if isinstance(err, CarrierAuthError)), failures[0])

@@ -38,8 +38,8 @@ class StorageNewNumberBudget:
         self._seen: set[str] = set()
         self._refused: set[str] = set()  # refused today (until a release makes room again)
         self._seen_day: str | None = None
-        # Told when a number is refused (the day's budget is used up), with when it renews:
-        # the admins hear of it whether the poller or a user's lookup hit the limit.
+        # Told at the day's first refusal (the budget is used up), with when it renews: the
+        # admins hear of it whether the poller or a user's lookup hit the limit.
         self.on_exhausted: Callable[[datetime], Awaitable[None]] | None = None
 
     async def admit(self, number: str) -> bool:
@@ -67,8 +67,9 @@ class StorageNewNumberBudget:
         counted = admitted - self._seen  # another call may have counted one meanwhile
         self._seen.update(admitted)  # not |=: the set may have been reloaded meanwhile
         refused = [n for n in new if n not in admitted]
+        first = not self._refused  # the day's first refusal (or the first since a release)
         self._refused.update(refused)
-        if refused and self.on_exhausted is not None:
+        if refused and first and self.on_exhausted is not None:
             try:
                 await self.on_exhausted(next_budget_day(datetime.now(UTC)))
             except Exception:

@@ -84,7 +84,7 @@ class Policy:
         moving = -SKEW * self.scale <= (since_event or 0.0) <= MOVING_FOR * self.scale
         if status is not None and since_event is not None and moving:
             cap = MOVING_CAPS.get(status, MAX_INTERVAL)
-        base = min(base, max(cap, BASE_INTERVALS[status] if status else 0.0))
+        base = min(base, cap)  # every cap is at least its status's first interval
         rng = self.rng or random
         return base * self.scale * (1 + rng.uniform(-JITTER, JITTER))
 

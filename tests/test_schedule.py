@@ -73,3 +73,9 @@ def test_an_event_dated_far_ahead_is_not_taken_for_movement() -> None:
         ParcelStatus.OUT_FOR_DELIVERY, changed=False, previous=24 * HOUR, since_event=-2 * HOUR
     )
     assert skewed <= HOUR * 1.1  # a clock or time-zone slip still counts as moving
+
+
+def test_no_cap_is_below_its_first_interval() -> None:
+    from bot.schedule import INTERVALS
+
+    assert all(cap >= base for base, cap in INTERVALS.values())

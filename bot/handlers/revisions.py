@@ -13,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop, filters
 from bot.carriers.detect import normalize
 from bot.context import BotContext
 from bot.handlers.common import is_chat_admin, is_private, parcel_name, reply
-from bot.keyboards import button_names, stop_button
+from bot.keyboards import stop_buttons
 from bot.requests import ParsedMessage, Request
 from storage import SubscriptionView
 
@@ -225,10 +225,7 @@ async def answer_edit(update: Update, context: BotContext, settled: Settled) -> 
     remember(update, context, answered, removed=taken_out)
     if not lines:
         return
-    names = button_names([(v.label, v.parcel.number) for v in settled.removed])
-    buttons = [
-        [stop_button(v.id, name, tr)] for v, name in zip(settled.removed, names, strict=True)
-    ]
+    buttons = stop_buttons([(v.id, v.label, v.parcel.number) for v in settled.removed], tr)
     await reply(
         update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
     )

@@ -22,7 +22,7 @@ from bot.handlers.common import answer_expired, pressed, reply, view_keyboard
 from bot.handlers.revisions import answer_edit, remember, settle
 from bot.handlers.scan import offer_scanned, picture_of
 from bot.i18n import Translator
-from bot.keyboards import button_names, card_buttons, detect_keyboard, parse, pick_keyboard
+from bot.keyboards import card_buttons, detect_keyboard, parse, pick_keyboard
 from bot.parcels import Lookup, ParcelLimitReached
 from bot.requests import ParsedMessage, Request, parse_message
 from bot.routing import (
@@ -394,24 +394,31 @@ def render_card(
         else:
             note += " " + _("The parcel is saved; I will keep trying.")
         blocks.append(note)
-    checked, due = lookup.parcel.last_checked_at, lookup.parcel.next_check_at
-    if schedule and not view.archived and checked is not None and due is not None:
-        now = now or datetime.now(UTC)
-        # Our own quota made no request: nothing failed, the next check waits for the new day.
-        failed = lookup.parcel.last_error and not isinstance(lookup.error, BudgetExhausted)
-        if due < now - OVERDUE:  # not asked on time (a carrier switched off): promise nothing
-            line = _("Checked {checked} (Kyiv time).")
-        elif failed and due <= now:
-            line = _("Last attempt {checked} failed; next try any minute now (Kyiv time).")
-        elif failed:
-            line = _("Last attempt {checked} failed; next try about {next} (Kyiv time).")
-        elif due <= now:
-            line = _("Checked {checked}; next check any minute now (Kyiv time).")
-        else:
-            line = _("Checked {checked}, next check about {next} (Kyiv time).")
-        when = line.format(checked=tr.when(checked, now), next=tr.when(max(due, now), now))
+    when = _schedule_line(lookup, tr, now or datetime.now(UTC))
+    if schedule and not view.archived and when:
         blocks.append(f"<i>{when}</i>")
     return "\n\n".join(blocks)
+
+
+def _schedule_line(lookup: Lookup, tr: Translator, now: datetime) -> str | None:
+    """Say when the parcel was checked and will be next; None before its first check."""
+    _ = tr.gettext
+    checked, due = lookup.parcel.last_checked_at, lookup.parcel.next_check_at
+    if checked is None or due is None:
+        return None
+    # Our own quota made no request: nothing failed, the next check waits for the new day.
+    failed = lookup.parcel.last_error and not isinstance(lookup.error, BudgetExhausted)
+    if due < now - OVERDUE:  # not asked on time (a carrier switched off): promise nothing
+        line = _("Checked {checked} (Kyiv time).")
+    elif failed and due <= now:
+        line = _("Last attempt {checked} failed; next try any minute now (Kyiv time).")
+    elif failed:
+        line = _("Last attempt {checked} failed; next try about {next} (Kyiv time).")
+    elif due <= now:
+        line = _("Checked {checked}; next check any minute now (Kyiv time).")
+    else:
+        line = _("Checked {checked}, next check about {next} (Kyiv time).")
+    return line.format(checked=tr.when(checked, now), next=tr.when(max(due, now), now))
 
 
 def courier_title(
@@ -505,10 +512,8 @@ async def _reply_summary(
         )
     lines += dict.fromkeys(o.note for o in outcomes if o.note)  # each note once
     # A card a tap away for each followed parcel (two a row; the first few of a long paste).
-    followed = [o.view for o in outcomes if o.view is not None][:MAX_CARD_BUTTONS]
-    names = button_names([(view.label, view.parcel.number) for view in followed])
-    cards = [(view.id, name) for view, name in zip(followed, names, strict=True)]
-    buttons.extend(card_buttons(cards))
+    cards = [(o.view.id, o.view.label, o.view.parcel.number) for o in outcomes if o.view]
+    buttons.extend(card_buttons(cards[:MAX_CARD_BUTTONS]))
     lines.append(
         _("Tap a parcel below to open it, or see them all with /list.")
         if cards
